@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/internal/modelserver"
+	"github.com/modelgate/modelgate/tenants"
+)
+
+// Demo credentials, printed by `modelgate demo`. Never use them elsewhere.
+const (
+	demoKey        = "demo-key"
+	demoAdminToken = "demo-admin-token"
+)
+
+// demoModels are the two versions of the example model the demo starts: v2
+// is v1 "retrained", so it answers slightly differently.
+var demoModels = []modelserver.Model{
+	{Name: "fraud", Version: "v1", Weights: []float64{0.8, -0.4, 0.3, 0.1}, Bias: 0},
+	{Name: "fraud", Version: "v2", Weights: []float64{0.82, -0.38, 0.3, 0.12}, Bias: 0.01},
+}
+
+// demoConfig is the embedded default config; %s are filled with the model
+// servers' URLs, the listen addresses and the key hashes.
+const demoConfig = `# modelgate demo config (written by 'modelgate demo'; edit it and save:
+# the gateway reloads it within a second).
+server:
+  listen: %q
+  admin_listen: %q
+admin:
+  token_sha256: %q   # sha256 of %q
+tenants:
+  - name: demo
+    api_keys:
+      - sha256: %q   # sha256 of %q
+    limits: {requests_per_second: 500, burst: 1000, max_in_flight: 64}
+    models:
+      - name: fraud
+        timeout: 2s
+        sticky_header: X-User-ID
+        fallback: v1
+        shadow: {version: v2, percent: 100, tolerance: 0.001}
+        versions:
+          - {name: v1, weight: 90, endpoints: [%q]}
+          - {name: v2, weight: 10, endpoints: [%q]}
+`
+
+func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", configs.DefaultListen, "prediction traffic address")
+	adminListen := fs.String("admin-listen", configs.DefaultAdminListen, "admin address")
+	if fs.Parse(args) != nil {
+		return 2
+	}
+	var urls []string
+	for _, m := range demoModels {
+		srv, err := modelserver.Start(modelserver.Options{Model: m})
+		if err != nil {
+			fmt.Fprintf(stderr, "modelgate demo: starting model %s %s: %v\n", m.Name, m.Version, err)
+			return 1
+		}
+		defer srv.Close()
+		urls = append(urls, srv.URL)
+	}
+	dir, err := os.MkdirTemp("", "modelgate-demo-")
+	if err != nil {
+		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "modelgate.yaml")
+	text := fmt.Sprintf(demoConfig, *listen, *adminListen, tenants.HashKey(demoAdminToken), demoAdminToken,
+		tenants.HashKey(demoKey), demoKey, urls[0], urls[1])
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
+		return 1
+	}
+	cfg, err := configs.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "modelgate demo: embedded config invalid (a bug):\n%v\n", err)
+		return 1
+	}
+	err = serve(ctx, path, cfg, stderr, func(traffic, admin net.Addr) {
+		printDemoHelp(stdout, traffic.String(), admin.String(), path, urls)
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func printDemoHelp(w io.Writer, traffic, admin, path string, urls []string) {
+	fmt.Fprintf(w, `modelgate demo is running.
+  gateway:  http://%[1]s   (tenant "demo", API key %[3]q)
+  admin:    http://%[2]s   (admin token %[4]q)
+  models:   fraud v1 at %[5]s (weight 90), fraud v2 at %[6]s (weight 10, also shadowed)
+  config:   %[7]s  (edit and save: reloaded live)
+
+Try (copy and paste):
+
+  # OIP v2 inference; the X-Modelgate-Version response header says which version served it
+  curl -si -H 'Authorization: Bearer %[3]s' -H 'Content-Type: application/json' \
+    -d '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","data":[1.0,0.5,-0.3,2.0]}]}' \
+    http://%[1]s/v2/models/fraud/infer
+
+  # sticky: the same user always gets the same version
+  curl -si -H 'X-API-Key: %[3]s' -H 'X-User-ID: alice' -H 'Content-Type: application/json' \
+    -d '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","data":[1.0,0.5,-0.3,2.0]}]}' \
+    http://%[1]s/v2/models/fraud/infer
+
+  # pinned version, KServe V1 / TF Serving predict
+  curl -si -H 'X-API-Key: %[3]s' -H 'Content-Type: application/json' \
+    -d '{"instances":[[1.0,0.5,-0.3,2.0],[0.1,0.2,0.3,0.4]]}' \
+    http://%[1]s/v1/models/fraud/versions/v2:predict
+
+  # model metadata, readiness, gateway health
+  curl -s -H 'X-API-Key: %[3]s' http://%[1]s/v2/models/fraud
+  curl -s http://%[1]s/v2/health/ready
+
+  # metrics, effective routing table, live reload
+  curl -s http://%[2]s/metrics | grep '^modelgate_'
+  curl -s http://%[2]s/admin/config
+  curl -si -X POST -H 'Authorization: Bearer %[4]s' http://%[2]s/admin/reload
+
+Press Ctrl-C to stop.
+`, traffic, admin, demoKey, demoAdminToken, urls[0], urls[1], path)
+}

@@ -1,0 +1,129 @@
+// Command modelgate is the model-serving gateway.
+//
+//	modelgate serve --config FILE     run the gateway
+//	modelgate validate --config FILE  check a config; one line per mistake
+//	modelgate demo                    gateway + two example model versions on loopback
+//	modelgate version                 print the build
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/observability"
+)
+
+// Set with -ldflags "-X main.version=... -X main.revision=...".
+var version, revision string
+
+const usage = `modelgate: a model-serving gateway
+
+Usage:
+  modelgate serve --config FILE      run the gateway
+  modelgate validate --config FILE   check a config file (exit 1 with one line per mistake)
+  modelgate demo [--listen ADDR] [--admin-listen ADDR]
+                                     run the gateway with two example model versions on loopback
+  modelgate version                  print version information
+`
+
+func main() {
+	setBuildInfo()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve":
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		path := fs.String("config", "modelgate.yaml", "config file")
+		if fs.Parse(rest) != nil {
+			return 2
+		}
+		cfg, err := configs.Load(*path)
+		if err != nil {
+			fmt.Fprintf(stderr, "modelgate: %s: invalid config:\n%v\n", *path, err)
+			return 1
+		}
+		if err := serve(ctx, *path, cfg, stderr, nil); err != nil {
+			fmt.Fprintf(stderr, "modelgate: %v\n", err)
+			return 1
+		}
+		return 0
+	case "validate":
+		fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+		fs.SetOutput(stderr)
+		path := fs.String("config", "modelgate.yaml", "config file")
+		if fs.Parse(rest) != nil {
+			return 2
+		}
+		return validate(*path, stdout, stderr)
+	case "demo":
+		return demo(ctx, rest, stdout, stderr)
+	case "version", "--version", "-v":
+		fmt.Fprintf(stdout, "modelgate %s (revision %s)\n", observability.Version, observability.Revision)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "modelgate: unknown command %q\n\n%s", cmd, usage)
+		return 2
+	}
+}
+
+func validate(path string, stdout, stderr io.Writer) int {
+	cfg, err := configs.Load(path)
+	if err != nil {
+		var verrs configs.Errors
+		if errors.As(err, &verrs) {
+			for _, e := range verrs {
+				fmt.Fprintln(stderr, e.Error())
+			}
+		} else {
+			fmt.Fprintln(stderr, err)
+		}
+		return 1
+	}
+	models := 0
+	for _, t := range cfg.Tenants {
+		models += len(t.Models)
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d tenants, %d models, hash %s)\n", path, len(cfg.Tenants), models, cfg.Hash[:12])
+	return 0
+}
+
+func setBuildInfo() {
+	if version != "" {
+		observability.Version = version
+	}
+	if revision != "" {
+		observability.Revision = revision
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	if version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		observability.Version = bi.Main.Version
+	}
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && revision == "" {
+			observability.Revision = s.Value
+		}
+	}
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/gateway"
+	"github.com/modelgate/modelgate/observability"
+)
+
+// serve runs the gateway for cfg (loaded from path) until ctx is done, then
+// shuts down gracefully: stop accepting, finish in-flight requests within
+// server.shutdown_timeout. started, if set, is called once both listeners
+// accept connections.
+func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writer, started func(traffic, admin net.Addr)) error {
+	log := observability.NewLogger(logOut, cfg.Logging.Level)
+	metrics := observability.NewMetrics()
+	metrics.Reloaded(true, cfg.Hash, float64(time.Now().Unix()))
+	gw := gateway.New(cfg, metrics, log.Logger)
+	reloader := gateway.NewReloader(path, gw)
+	reloader.Applied = func(c *configs.Config) { log.SetLevel(c.Logging.Level) }
+
+	ln, err := gw.Listen()
+	if err != nil {
+		return err
+	}
+	adminLn, err := net.Listen("tcp", cfg.Server.AdminListen)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("listening for admin on %s: %w", cfg.Server.AdminListen, err)
+	}
+	admin := &http.Server{
+		Handler:           gw.AdminHandler(reloader),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          nil,
+	}
+
+	loopCtx, stopLoop := context.WithCancel(context.Background())
+	defer stopLoop()
+	errc := make(chan error, 3)
+	go func() {
+		if err := reloader.Run(loopCtx, true); err != nil {
+			errc <- fmt.Errorf("reload loop: %w", err)
+		}
+	}()
+	go func() {
+		if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("admin listener: %w", err)
+		}
+	}()
+	go func() {
+		if err := gw.Serve(ln); err != nil {
+			errc <- fmt.Errorf("traffic listener: %w", err)
+		}
+	}()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	log.Info("modelgate started", "listen", ln.Addr().String(), "admin_listen", adminLn.Addr().String(),
+		"config", path, "tenants", len(cfg.Tenants), "version", observability.Version)
+	if started != nil {
+		started(ln.Addr(), adminLn.Addr())
+	}
+
+	var runErr error
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case <-hup:
+			log.Info("SIGHUP: reloading config")
+			reloader.Trigger()
+		case runErr = <-errc:
+			break loop
+		}
+	}
+
+	log.Info("shutting down: draining in-flight requests", "timeout", cfg.Server.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancel()
+	if err := gw.Shutdown(sctx); err != nil {
+		log.Warn("traffic shutdown incomplete", "err", err)
+	}
+	_ = admin.Shutdown(sctx)
+	log.Info("modelgate stopped")
+	return runErr
+}

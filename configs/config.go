@@ -1,0 +1,254 @@
+// Package configs holds modelgate's configuration types, their defaults,
+// loading (the only place viper is used) and validation.
+//
+// A *Config returned by Load or Parse is read-only: the gateway builds its
+// routing snapshot from it and never mutates it, so it may be shared between
+// goroutines without locking.
+//
+// Static settings (server.listen, server.admin_listen, server.max_body_bytes,
+// TLS listeners) need a restart; everything under tenants, admin.token_sha256,
+// logging and tracing reloads live.
+package configs
+
+import "time"
+
+// Default values applied by Load and Parse for settings the file leaves out.
+const (
+	DefaultListen          = "127.0.0.1:8080"
+	DefaultAdminListen     = "127.0.0.1:9090"
+	DefaultMaxBodyBytes    = 10 << 20 // 10 MiB
+	DefaultMaxHeaderBytes  = 16 << 10 // 16 KiB
+	DefaultReadTimeout     = 30 * time.Second
+	DefaultWriteTimeout    = 30 * time.Second
+	DefaultIdleTimeout     = 90 * time.Second
+	DefaultShutdownTimeout = 15 * time.Second
+	DefaultModelTimeout    = 30 * time.Second
+	DefaultConnectTimeout  = 2 * time.Second
+	DefaultMaxConnsPerHost = 1024
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Server  Server   `mapstructure:"server" json:"server"`
+	Admin   Admin    `mapstructure:"admin" json:"admin"`
+	Logging Logging  `mapstructure:"logging" json:"logging"`
+	Tracing Tracing  `mapstructure:"tracing" json:"tracing"`
+	Tenants []Tenant `mapstructure:"tenants" json:"tenants"`
+
+	// Hash is the hex SHA-256 of the file's bytes, set by Load/Parse. It is
+	// exported as modelgate_config_info{hash} and shown by /admin/config.
+	Hash string `mapstructure:"-" json:"hash"`
+}
+
+// Server holds the listener settings. They are static: changing them in a
+// reloaded file has no effect until restart (a reload logs a warning).
+type Server struct {
+	// Listen is the address for prediction traffic. Default "127.0.0.1:8080".
+	Listen string `mapstructure:"listen" json:"listen"`
+	// AdminListen is the address for /metrics, health and the admin API.
+	// Default "127.0.0.1:9090".
+	AdminListen string `mapstructure:"admin_listen" json:"admin_listen"`
+	// MaxBodyBytes caps a request body; larger requests get 413 and never
+	// reach a model. Default 10 MiB.
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes" json:"max_body_bytes"`
+	// MaxHeaderBytes caps the request line plus headers. Default 16 KiB.
+	MaxHeaderBytes int `mapstructure:"max_header_bytes" json:"max_header_bytes"`
+	// ReadTimeout bounds reading one whole request (slow clients). Default 30s.
+	ReadTimeout time.Duration `mapstructure:"read_timeout" json:"read_timeout"`
+	// WriteTimeout bounds writing one response. Default 30s.
+	WriteTimeout time.Duration `mapstructure:"write_timeout" json:"write_timeout"`
+	// IdleTimeout closes keep-alive connections idle this long. Default 90s.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout" json:"idle_timeout"`
+	// ShutdownTimeout bounds how long SIGTERM waits for in-flight requests.
+	// Default 15s.
+	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" json:"shutdown_timeout"`
+	// TLS, when set, serves prediction traffic over HTTPS.
+	TLS *TLS `mapstructure:"tls" json:"tls,omitempty"`
+	// AdminTLS, when set, serves the admin listener over HTTPS.
+	AdminTLS *TLS `mapstructure:"admin_tls" json:"admin_tls,omitempty"`
+}
+
+// TLS configures a listener's certificate.
+type TLS struct {
+	CertFile string `mapstructure:"cert_file" json:"cert_file"`
+	KeyFile  string `mapstructure:"key_file" json:"key_file"`
+	// MinVersion is "1.2" or "1.3". Default "1.2".
+	MinVersion string `mapstructure:"min_version" json:"min_version"`
+	// ClientCAFile, when set, requires client certificates signed by it (mTLS).
+	ClientCAFile string `mapstructure:"client_ca_file" json:"client_ca_file,omitempty"`
+}
+
+// Admin configures the admin API.
+type Admin struct {
+	// TokenSHA256 is the hex SHA-256 of the bearer token that POST
+	// /admin/reload and the other mutating or sensitive admin endpoints
+	// require. Empty disables them (they answer 403).
+	TokenSHA256 string `mapstructure:"token_sha256" json:"-"`
+	// Pprof exposes /debug/pprof/ on the admin listener behind the admin
+	// token. Default false.
+	Pprof bool `mapstructure:"pprof" json:"pprof"`
+}
+
+// Logging configures the structured (JSON) logs.
+type Logging struct {
+	// Level is debug, info, warn or error. Default info.
+	Level string `mapstructure:"level" json:"level"`
+	// AccessLog writes one line per request. Default false.
+	AccessLog bool `mapstructure:"access_log" json:"access_log"`
+}
+
+// Tracing configures OpenTelemetry export. Disabled when Endpoint is empty
+// and OTEL_EXPORTER_OTLP_ENDPOINT is unset.
+type Tracing struct {
+	// Endpoint is the OTLP/HTTP endpoint, e.g. "http://127.0.0.1:4318".
+	Endpoint string `mapstructure:"endpoint" json:"endpoint"`
+	// SamplingRatio for root spans (parent-based). Default 1.0 when enabled.
+	SamplingRatio *float64 `mapstructure:"sampling_ratio" json:"sampling_ratio,omitempty"`
+	// ServiceName defaults to "modelgate".
+	ServiceName string `mapstructure:"service_name" json:"service_name"`
+}
+
+// Tenant is one calling organisation: its keys, limits and models. A tenant
+// can reach only its own models.
+type Tenant struct {
+	// Name is required, unique, [A-Za-z0-9._-], at most 63 characters.
+	Name string `mapstructure:"name" json:"name"`
+	// APIKeys lists the SHA-256 of each accepted key; several allow rotation.
+	APIKeys []APIKey `mapstructure:"api_keys" json:"-"`
+	// Limits is the tenant's admission control; zero values mean unlimited.
+	Limits Limits `mapstructure:"limits" json:"limits"`
+	// Models are the tenant's models; at least one.
+	Models []Model `mapstructure:"models" json:"models"`
+}
+
+// APIKey is one accepted key, stored only as its SHA-256.
+type APIKey struct {
+	// SHA256 is the lowercase or uppercase hex SHA-256 of the key (64 chars).
+	SHA256 string `mapstructure:"sha256" json:"-"`
+	// Name optionally labels the key for operators (never logged with it).
+	Name string `mapstructure:"name" json:"name,omitempty"`
+}
+
+// Limits is admission control for a tenant or a model. Zero means unlimited.
+type Limits struct {
+	// RequestsPerSecond is the token-bucket rate. 0 = no rate limit.
+	RequestsPerSecond float64 `mapstructure:"requests_per_second" json:"requests_per_second"`
+	// Burst is the bucket size. Default max(1, ceil(RequestsPerSecond)).
+	Burst int `mapstructure:"burst" json:"burst"`
+	// MaxInFlight caps concurrent requests. 0 = unlimited.
+	MaxInFlight int `mapstructure:"max_in_flight" json:"max_in_flight"`
+	// MaxQueue is how many requests over MaxInFlight may wait. Default 0.
+	MaxQueue int `mapstructure:"max_queue" json:"max_queue"`
+	// MaxQueueWait bounds a queued request's wait. Default 0.
+	MaxQueueWait time.Duration `mapstructure:"max_queue_wait" json:"max_queue_wait"`
+}
+
+// Model is one model of a tenant with its versions.
+type Model struct {
+	// Name is required, unique within the tenant, [A-Za-z0-9._-], ≤ 128 chars.
+	Name string `mapstructure:"name" json:"name"`
+	// Timeout is the whole upstream budget per request, retries included.
+	// Default 30s.
+	Timeout time.Duration `mapstructure:"timeout" json:"timeout"`
+	// ConnectTimeout bounds dialing an endpoint. Default 2s.
+	ConnectTimeout time.Duration `mapstructure:"connect_timeout" json:"connect_timeout"`
+	// StickyHeader, when set and present on a request, makes the version a
+	// deterministic function of (tenant, model, header value).
+	StickyHeader string `mapstructure:"sticky_header" json:"sticky_header,omitempty"`
+	// Fallback names a version that serves requests the chosen version could
+	// not (no available endpoint, attempts exhausted).
+	Fallback string `mapstructure:"fallback" json:"fallback,omitempty"`
+	// FallbackPinned lets pinned requests fall back too. Default false.
+	FallbackPinned bool `mapstructure:"fallback_pinned" json:"fallback_pinned,omitempty"`
+	// Shadow mirrors a share of requests to another version and compares.
+	Shadow *Shadow `mapstructure:"shadow" json:"shadow,omitempty"`
+	// Limits optionally adds per-model admission control.
+	Limits *Limits `mapstructure:"limits" json:"limits,omitempty"`
+	// Breaker configures the per-endpoint circuit breakers.
+	Breaker Breaker `mapstructure:"breaker" json:"breaker"`
+	// HealthCheck configures active health checks of the endpoints.
+	HealthCheck HealthCheck `mapstructure:"health_check" json:"health_check"`
+	// Retry configures retries on another endpoint of the same version.
+	Retry Retry `mapstructure:"retry" json:"retry"`
+	// LogPayloads allows shadow mismatch records to keep whole payloads.
+	// Default false (payloads may be personal data).
+	LogPayloads bool `mapstructure:"log_payloads" json:"log_payloads,omitempty"`
+	// Versions are the model's versions; at least one with positive weight.
+	Versions []Version `mapstructure:"versions" json:"versions"`
+}
+
+// Version is one deployed version of a model.
+type Version struct {
+	// Name is required, unique within the model, [A-Za-z0-9._-].
+	Name string `mapstructure:"name" json:"name"`
+	// Weight is the share of unpinned traffic (weight / sum of weights).
+	// 0 gets no unpinned traffic but can be pinned or shadowed.
+	Weight int `mapstructure:"weight" json:"weight"`
+	// Endpoints are base URLs (http:// or https://) of the version's replicas.
+	Endpoints []string `mapstructure:"endpoints" json:"endpoints"`
+}
+
+// Shadow mirrors a share of a model's primary requests to another version.
+type Shadow struct {
+	// Version receives the copies; it must be one of the model's versions.
+	Version string `mapstructure:"version" json:"version"`
+	// Percent of primary requests copied, 0–100. Default 100.
+	Percent *float64 `mapstructure:"percent" json:"percent"`
+	// Tolerance is the absolute numeric tolerance. Default 0 (exact).
+	Tolerance float64 `mapstructure:"tolerance" json:"tolerance"`
+	// RelativeTolerance is the relative numeric tolerance. Default 0.
+	RelativeTolerance float64 `mapstructure:"relative_tolerance" json:"relative_tolerance"`
+	// IgnoreFields are JSON field names skipped by comparison.
+	// Default ["id", "model_version", "model_name"].
+	IgnoreFields []string `mapstructure:"ignore_fields" json:"ignore_fields"`
+	// MaxInFlight is the model's shadow worker budget. Default 4.
+	MaxInFlight int `mapstructure:"max_in_flight" json:"max_in_flight"`
+	// MaxQueue is how many copies may wait for a worker. Default 64.
+	MaxQueue int `mapstructure:"max_queue" json:"max_queue"`
+	// MaxBodyBytes: larger requests are not shadowed. Default 1 MiB.
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes" json:"max_body_bytes"`
+	// Timeout bounds one shadow call. Default: the model's timeout.
+	Timeout time.Duration `mapstructure:"timeout" json:"timeout"`
+}
+
+// Breaker configures a per-endpoint circuit breaker (sony/gobreaker).
+type Breaker struct {
+	// ConsecutiveFailures opens the breaker. Default 5.
+	ConsecutiveFailures uint32 `mapstructure:"consecutive_failures" json:"consecutive_failures"`
+	// FailureRatio opens the breaker once MinRequests were seen in the
+	// counting interval. Default 0.5.
+	FailureRatio float64 `mapstructure:"failure_ratio" json:"failure_ratio"`
+	// MinRequests before FailureRatio applies. Default 20.
+	MinRequests uint32 `mapstructure:"min_requests" json:"min_requests"`
+	// OpenFor is how long the breaker stays open before a half-open probe.
+	// Default 10s.
+	OpenFor time.Duration `mapstructure:"open_for" json:"open_for"`
+	// Disabled turns breakers off for the model. Default false.
+	Disabled bool `mapstructure:"disabled" json:"disabled,omitempty"`
+}
+
+// HealthCheck configures active health checks.
+type HealthCheck struct {
+	// Path polled with GET. Default "/v2/health/ready".
+	Path string `mapstructure:"path" json:"path"`
+	// Interval between checks. Default 5s.
+	Interval time.Duration `mapstructure:"interval" json:"interval"`
+	// Timeout of one check. Default 1s.
+	Timeout time.Duration `mapstructure:"timeout" json:"timeout"`
+	// UnhealthyAfter consecutive failures mark an endpoint down. Default 2.
+	UnhealthyAfter int `mapstructure:"unhealthy_after" json:"unhealthy_after"`
+	// HealthyAfter consecutive successes mark it up again. Default 2.
+	HealthyAfter int `mapstructure:"healthy_after" json:"healthy_after"`
+	// Disabled turns active checks off. Default false.
+	Disabled bool `mapstructure:"disabled" json:"disabled,omitempty"`
+}
+
+// Retry configures retries of requests that failed before any response.
+type Retry struct {
+	// Attempts is the number of retries after the first try. Default 1.
+	Attempts *int `mapstructure:"attempts" json:"attempts"`
+	// Budget caps retries as a share of requests. Default 0.2.
+	Budget float64 `mapstructure:"budget" json:"budget"`
+	// OnTimeout also retries timeouts. Default false.
+	OnTimeout bool `mapstructure:"on_timeout" json:"on_timeout,omitempty"`
+}

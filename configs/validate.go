@@ -1,0 +1,354 @@
+package configs
+
+import (
+	"encoding/hex"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Error is one mistake in a config, located by its YAML path.
+type Error struct {
+	// Path is the YAML path, e.g. "tenants[0].models[1].versions[2].weight".
+	Path string
+	// Msg says what is wrong, e.g. "must not be negative".
+	Msg string
+}
+
+func (e Error) Error() string {
+	if e.Path == "" {
+		return e.Msg
+	}
+	return e.Path + ": " + e.Msg
+}
+
+// Errors is every mistake found in a config, in file order. Error() joins
+// them one per line.
+type Errors []Error
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// MaxNameLen bounds model and version names; tenant names are ≤ 63.
+const MaxNameLen = 128
+
+// ValidName reports whether s is a valid tenant, model or version name:
+// 1–MaxNameLen characters of [A-Za-z0-9._-], not "." or "..".
+// The request path parser applies the same rule to client input.
+func ValidName[T string | []byte](s T) bool {
+	if len(s) == 0 || len(s) > MaxNameLen || s[0] == '.' && (len(s) == 1 || len(s) == 2 && s[1] == '.') {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+type validator struct{ errs Errors }
+
+func (v *validator) add(path, format string, args ...any) {
+	v.errs = append(v.errs, Error{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Validate checks a defaulted config and returns Errors, or nil.
+func (c *Config) Validate() error {
+	v := &validator{}
+	v.server(&c.Server)
+	if h := c.Admin.TokenSHA256; h != "" && !isSHA256Hex(h) {
+		v.add("admin.token_sha256", "must be 64 hex characters (the SHA-256 of the token)")
+	}
+	switch c.Logging.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.add("logging.level", "must be one of debug, info, warn, error, got %q", c.Logging.Level)
+	}
+	if r := c.Tracing.SamplingRatio; r != nil && (*r < 0 || *r > 1) {
+		v.add("tracing.sampling_ratio", "must be between 0 and 1")
+	}
+	if e := c.Tracing.Endpoint; e != "" {
+		v.url("tracing.endpoint", e)
+	}
+	tenantNames := map[string]int{}
+	keyOwner := map[string]string{}
+	for i := range c.Tenants {
+		t := &c.Tenants[i]
+		p := fmt.Sprintf("tenants[%d]", i)
+		switch {
+		case t.Name == "":
+			v.add(p+".name", "is required")
+		case len(t.Name) > 63 || !ValidName(t.Name):
+			v.add(p+".name", "must be 1-63 characters of A-Z a-z 0-9 . _ -, got %q", t.Name)
+		default:
+			if j, dup := tenantNames[t.Name]; dup {
+				v.add(p+".name", "duplicate tenant %q (also tenants[%d])", t.Name, j)
+			}
+			tenantNames[t.Name] = i
+		}
+		if len(t.APIKeys) == 0 {
+			v.add(p+".api_keys", "at least one key is required")
+		}
+		for j, k := range t.APIKeys {
+			kp := fmt.Sprintf("%s.api_keys[%d].sha256", p, j)
+			h := strings.ToLower(k.SHA256)
+			switch {
+			case h == "":
+				v.add(kp, "is required")
+			case !isSHA256Hex(h):
+				v.add(kp, "must be 64 hex characters (the SHA-256 of the key, never the key itself)")
+			default:
+				if owner, dup := keyOwner[h]; dup {
+					v.add(kp, "key already belongs to %s", owner)
+				}
+				keyOwner[h] = p
+			}
+		}
+		v.limits(p+".limits", &t.Limits)
+		if len(t.Models) == 0 {
+			v.add(p+".models", "at least one model is required")
+		}
+		modelNames := map[string]int{}
+		for j := range t.Models {
+			m := &t.Models[j]
+			mp := fmt.Sprintf("%s.models[%d]", p, j)
+			if ValidName(m.Name) {
+				if k, dup := modelNames[m.Name]; dup {
+					v.add(mp+".name", "duplicate model %q (also models[%d])", m.Name, k)
+				}
+				modelNames[m.Name] = j
+			}
+			v.model(mp, m)
+		}
+	}
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return v.errs
+}
+
+func (v *validator) server(s *Server) {
+	for _, a := range []struct{ path, addr string }{{"server.listen", s.Listen}, {"server.admin_listen", s.AdminListen}} {
+		if _, _, err := net.SplitHostPort(a.addr); err != nil {
+			v.add(a.path, "must be host:port, got %q", a.addr)
+		}
+	}
+	if s.Listen == s.AdminListen && !strings.HasSuffix(s.Listen, ":0") {
+		v.add("server.admin_listen", "must differ from server.listen")
+	}
+	if s.MaxBodyBytes < 0 {
+		v.add("server.max_body_bytes", "must not be negative")
+	}
+	if s.MaxHeaderBytes < 1024 {
+		v.add("server.max_header_bytes", "must be at least 1024")
+	}
+	for _, d := range []struct {
+		path string
+		neg  bool
+	}{{"server.read_timeout", s.ReadTimeout < 0}, {"server.write_timeout", s.WriteTimeout < 0}, {"server.idle_timeout", s.IdleTimeout < 0}, {"server.shutdown_timeout", s.ShutdownTimeout < 0}} {
+		if d.neg {
+			v.add(d.path, "must not be negative")
+		}
+	}
+	v.tls("server.tls", s.TLS)
+	v.tls("server.admin_tls", s.AdminTLS)
+}
+
+func (v *validator) tls(p string, t *TLS) {
+	if t == nil {
+		return
+	}
+	if t.CertFile == "" {
+		v.add(p+".cert_file", "is required")
+	}
+	if t.KeyFile == "" {
+		v.add(p+".key_file", "is required")
+	}
+	if t.MinVersion != "1.2" && t.MinVersion != "1.3" {
+		v.add(p+".min_version", "must be \"1.2\" or \"1.3\", got %q", t.MinVersion)
+	}
+}
+
+func (v *validator) limits(p string, l *Limits) {
+	if l.RequestsPerSecond < 0 {
+		v.add(p+".requests_per_second", "must not be negative")
+	}
+	if l.Burst < 0 {
+		v.add(p+".burst", "must not be negative")
+	}
+	if l.MaxInFlight < 0 {
+		v.add(p+".max_in_flight", "must not be negative")
+	}
+	if l.MaxQueue < 0 {
+		v.add(p+".max_queue", "must not be negative")
+	}
+	if l.MaxQueueWait < 0 {
+		v.add(p+".max_queue_wait", "must not be negative")
+	}
+}
+
+func (v *validator) model(p string, m *Model) {
+	if m.Name == "" {
+		v.add(p+".name", "is required")
+	} else if !ValidName(m.Name) {
+		v.add(p+".name", "must be 1-%d characters of A-Z a-z 0-9 . _ -, got %q", MaxNameLen, m.Name)
+	}
+	if m.Timeout < 0 {
+		v.add(p+".timeout", "must not be negative")
+	}
+	if m.ConnectTimeout < 0 {
+		v.add(p+".connect_timeout", "must not be negative")
+	}
+	if h := m.StickyHeader; h != "" && !validHeaderName(h) {
+		v.add(p+".sticky_header", "must be a valid HTTP header name, got %q", h)
+	}
+	if m.Limits != nil {
+		v.limits(p+".limits", m.Limits)
+	}
+	if len(m.Versions) == 0 {
+		v.add(p+".versions", "at least one version is required")
+	}
+	names := map[string]int{}
+	total := 0
+	for i, ver := range m.Versions {
+		vp := fmt.Sprintf("%s.versions[%d]", p, i)
+		switch {
+		case ver.Name == "":
+			v.add(vp+".name", "is required")
+		case !ValidName(ver.Name):
+			v.add(vp+".name", "must be 1-%d characters of A-Z a-z 0-9 . _ -, got %q", MaxNameLen, ver.Name)
+		default:
+			if j, dup := names[ver.Name]; dup {
+				v.add(vp+".name", "duplicate version %q (also versions[%d])", ver.Name, j)
+			}
+			names[ver.Name] = i
+		}
+		if ver.Weight < 0 {
+			v.add(vp+".weight", "must not be negative")
+		} else {
+			total += ver.Weight
+		}
+		if len(ver.Endpoints) == 0 {
+			v.add(vp+".endpoints", "at least one endpoint is required")
+		}
+		seen := map[string]bool{}
+		for j, e := range ver.Endpoints {
+			ep := fmt.Sprintf("%s.endpoints[%d]", vp, j)
+			v.url(ep, e)
+			if seen[e] {
+				v.add(ep, "duplicate endpoint %q", e)
+			}
+			seen[e] = true
+		}
+	}
+	if len(m.Versions) > 0 && total == 0 {
+		v.add(p+".versions", "at least one version must have a positive weight")
+	}
+	if f := m.Fallback; f != "" {
+		if _, ok := names[f]; !ok {
+			v.add(p+".fallback", "names no version of this model: %q", f)
+		}
+	}
+	if sh := m.Shadow; sh != nil {
+		sp := p + ".shadow"
+		if sh.Version == "" {
+			v.add(sp+".version", "is required")
+		} else if _, ok := names[sh.Version]; !ok {
+			v.add(sp+".version", "names no version of this model: %q", sh.Version)
+		}
+		if pc := sh.SharePercent(); pc < 0 || pc > 100 {
+			v.add(sp+".percent", "must be between 0 and 100")
+		}
+		if sh.Tolerance < 0 {
+			v.add(sp+".tolerance", "must not be negative")
+		}
+		if sh.RelativeTolerance < 0 {
+			v.add(sp+".relative_tolerance", "must not be negative")
+		}
+		if sh.MaxInFlight < 0 {
+			v.add(sp+".max_in_flight", "must not be negative")
+		}
+		if sh.MaxQueue < 0 {
+			v.add(sp+".max_queue", "must not be negative")
+		}
+		if sh.MaxBodyBytes < 0 {
+			v.add(sp+".max_body_bytes", "must not be negative")
+		}
+		if sh.Timeout < 0 {
+			v.add(sp+".timeout", "must not be negative")
+		}
+	}
+	b := m.Breaker
+	if b.FailureRatio < 0 || b.FailureRatio > 1 {
+		v.add(p+".breaker.failure_ratio", "must be between 0 and 1")
+	}
+	if b.OpenFor < 0 {
+		v.add(p+".breaker.open_for", "must not be negative")
+	}
+	h := m.HealthCheck
+	if !strings.HasPrefix(h.Path, "/") {
+		v.add(p+".health_check.path", "must start with /")
+	}
+	if h.Interval < 0 {
+		v.add(p+".health_check.interval", "must not be negative")
+	}
+	if h.Timeout < 0 {
+		v.add(p+".health_check.timeout", "must not be negative")
+	}
+	if h.UnhealthyAfter < 0 {
+		v.add(p+".health_check.unhealthy_after", "must not be negative")
+	}
+	if h.HealthyAfter < 0 {
+		v.add(p+".health_check.healthy_after", "must not be negative")
+	}
+	if m.Retry.RetryAttempts() < 0 {
+		v.add(p+".retry.attempts", "must not be negative")
+	}
+	if m.Retry.Budget < 0 || m.Retry.Budget > 1 {
+		v.add(p+".retry.budget", "must be between 0 and 1")
+	}
+}
+
+func (v *validator) url(p, raw string) {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		v.add(p, "must be a URL: %v", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		v.add(p, "must start with http:// or https://, got %q", raw)
+	case u.Host == "":
+		v.add(p, "must name a host, got %q", raw)
+	case u.User != nil:
+		v.add(p, "must not contain credentials")
+	case u.RawQuery != "" || u.Fragment != "":
+		v.add(p, "must not have a query or fragment")
+	case u.Path != "" && u.Path != "/":
+		v.add(p, "must be a base URL without a path, got %q", raw)
+	}
+}
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+func validHeaderName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}

@@ -1,0 +1,106 @@
+package gateway
+
+import (
+	"encoding/json"
+	"errors"
+	"net"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// Client-visible errors. Every error response is JSON {"error": "..."} with
+// one of these statuses; upstreamStatus is the one place upstream failures
+// are mapped to a status.
+var (
+	errUnauthorized     = &statusError{fiber.StatusUnauthorized, "missing or unknown API key"}
+	errModelNotFound    = &statusError{fiber.StatusNotFound, "model not found"}
+	errVersionNotFound  = &statusError{fiber.StatusNotFound, "model version not found"}
+	errPathNotFound     = &statusError{fiber.StatusNotFound, "no such API path"}
+	errBadName          = &statusError{fiber.StatusBadRequest, "invalid model or version name"}
+	errBodyTooLarge     = &statusError{fiber.StatusRequestEntityTooLarge, "request body too large"}
+	errHeaderTooLarge   = &statusError{fiber.StatusRequestHeaderFieldsTooLarge, "request headers too large"}
+	errUpstreamFailed   = &statusError{fiber.StatusBadGateway, "upstream model container failed"}
+	errUpstreamTimeout  = &statusError{fiber.StatusGatewayTimeout, "upstream model container timed out"}
+	errNoEndpoint       = &statusError{fiber.StatusServiceUnavailable, "no healthy endpoint for this model version"}
+	errUpstreamBusy     = &statusError{fiber.StatusServiceUnavailable, "upstream model container busy"}
+	errRequestTimeout   = &statusError{fiber.StatusRequestTimeout, "request timed out"}
+	errShuttingDown     = &statusError{fiber.StatusServiceUnavailable, "gateway shutting down"}
+	errMethodNotAllowed = &statusError{fiber.StatusMethodNotAllowed, "method not allowed"}
+)
+
+// statusError is an error with the HTTP status it answers with.
+type statusError struct {
+	code int
+	msg  string
+}
+
+func (e *statusError) Error() string { return e.msg }
+
+// body returns the JSON error body for e.
+func (e *statusError) body() []byte {
+	b, _ := json.Marshal(struct {
+		Error string `json:"error"`
+	}{e.msg})
+	return b
+}
+
+// upstreamStatus maps an error from a model container call to what the
+// client sees: timeout → 504, pool exhausted → 503, anything else → 502.
+func upstreamStatus(err error) *statusError {
+	var ne net.Error
+	switch {
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
+		return errUpstreamTimeout
+	case errors.Is(err, fasthttp.ErrNoFreeConns):
+		return errUpstreamBusy
+	case errors.As(err, &ne) && ne.Timeout():
+		return errUpstreamTimeout
+	default:
+		return errUpstreamFailed
+	}
+}
+
+// writeError writes e as the response, replacing anything written before.
+func writeError(ctx *fasthttp.RequestCtx, e *statusError) {
+	ctx.Response.Reset()
+	ctx.SetStatusCode(e.code)
+	ctx.SetContentType("application/json")
+	ctx.SetBody(e.body())
+}
+
+// fiberError is fiber's ErrorHandler: errors raised by fiber or fasthttp
+// before our handler runs (body or headers too large, read timeouts, parse
+// errors) get the same JSON shape.
+func (g *Gateway) fiberError(c *fiber.Ctx, err error) error {
+	var se *statusError
+	var fe *fiber.Error
+	if errors.As(err, &se) {
+		// Raised by our handler: the connection stays usable.
+		writeError(c.Context(), se)
+		return nil
+	}
+	switch {
+	case errors.As(err, &fe):
+		switch fe.Code {
+		case fiber.StatusRequestEntityTooLarge:
+			se = errBodyTooLarge
+			g.metrics.Rejected("", "", "body_too_large")
+		case fiber.StatusRequestHeaderFieldsTooLarge:
+			se = errHeaderTooLarge
+			g.metrics.Rejected("", "", "header_too_large")
+		case fiber.StatusRequestTimeout:
+			se = errRequestTimeout
+		default:
+			se = &statusError{fe.Code, fe.Message}
+		}
+	default:
+		se = &statusError{fiber.StatusInternalServerError, "internal error"}
+		g.log.Error("unhandled error", "err", err)
+	}
+	// Raised by fasthttp while reading the request: the rest of the
+	// request may be unread, so the connection cannot be reused.
+	writeError(c.Context(), se)
+	c.Context().SetConnectionClose()
+	return nil
+}

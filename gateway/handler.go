@@ -1,0 +1,222 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/hex"
+	"math/rand/v2"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/modelgate/modelgate/observability"
+	"github.com/modelgate/modelgate/router"
+	"github.com/modelgate/modelgate/tenants"
+	"github.com/valyala/fasthttp"
+)
+
+// Headers the gateway sets toward model containers and clients.
+const (
+	HeaderTenant    = "X-Modelgate-Tenant"
+	HeaderVersion   = "X-Modelgate-Version"
+	HeaderRequestID = "X-Request-ID"
+	HeaderAPIKey    = "X-API-Key"
+
+	// maxRequestIDLen bounds a client-sent X-Request-ID; longer or
+	// non-printable ones are replaced.
+	maxRequestIDLen = 128
+)
+
+var (
+	prefixModelgate = []byte("x-modelgate-")
+	liveBody        = []byte(`{"live":true}`)
+	readyBody       = []byte(`{"ready":true}`)
+	notReadyBody    = []byte(`{"ready":false}`)
+)
+
+// hopHeaders are not forwarded in either direction (RFC 9110 §7.6.1).
+// Connection and Transfer-Encoding are handled by fasthttp itself.
+var hopHeaders = []string{"Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization", "TE", "Trailer", "Upgrade"}
+
+// handle serves every request on the traffic listener.
+func (g *Gateway) handle(c *fiber.Ctx) error {
+	ctx := c.Context()
+	start := time.Now()
+	rt := router.ParsePath(ctx.Path())
+	if !rt.Kind.Proxied() {
+		return g.handleLocal(ctx, rt)
+	}
+	if string(ctx.Method()) != rt.Kind.Method() {
+		ctx.Response.Header.Set(fiber.HeaderAllow, rt.Kind.Method())
+		return errMethodNotAllowed
+	}
+
+	snap := g.snap.Load()
+	h := &ctx.Request.Header
+	ti, ok := snap.keys.Lookup(tenants.ExtractKey(h.Peek(fiber.HeaderAuthorization), h.Peek(HeaderAPIKey)))
+	if !ok {
+		g.metrics.Rejected("", "", observability.ReasonUnauthorized)
+		return errUnauthorized
+	}
+	tenant := snap.tenants[ti]
+	model := tenant.models[string(rt.Model)]
+	if model == nil {
+		// Same answer as for a model that exists nowhere: no leak of other
+		// tenants' model names.
+		g.metrics.Rejected(tenant.name, "", observability.ReasonNotFound)
+		return errModelNotFound
+	}
+
+	var vi int
+	switch {
+	case rt.Pinned():
+		if vi, ok = model.split.Lookup(rt.Version); !ok {
+			g.metrics.Rejected(tenant.name, model.name, observability.ReasonNotFound)
+			return errVersionNotFound
+		}
+	case model.stickyHeader != "":
+		if key := h.Peek(model.stickyHeader); len(key) > 0 {
+			vi = model.split.PickSticky(key)
+		} else {
+			vi = model.split.Pick()
+		}
+	default:
+		vi = model.split.Pick()
+	}
+	version := model.versions[vi]
+
+	var idBuf [maxRequestIDLen]byte
+	rid := requestID(h.Peek(HeaderRequestID), idBuf[:])
+	prepareUpstreamRequest(&ctx.Request, tenant.name, version.name, rid)
+
+	version.series.InFlight.Inc()
+	code := g.proxy(ctx, model, version, start)
+	version.series.InFlight.Dec()
+	ctx.Response.Header.SetBytesV(HeaderRequestID, rid)
+	ctx.Response.Header.Set(HeaderVersion, version.name)
+	version.series.Request(code)
+	version.series.Duration.Observe(time.Since(start).Seconds())
+	return nil
+}
+
+// proxy sends the prepared request to one endpoint of version and leaves
+// the answer (or a JSON error) in ctx.Response. It returns the status code.
+func (g *Gateway) proxy(ctx *fasthttp.RequestCtx, model *modelRoute, version *versionRoute, start time.Time) int {
+	ep := pickP2C(version.endpoints)
+	if ep == nil {
+		writeError(ctx, errNoEndpoint)
+		return errNoEndpoint.code
+	}
+	ctx.Request.URI().SetHostBytes(ep.host)
+	ep.inFlight.Add(1)
+	upStart := time.Now()
+	err := ep.client.DoDeadline(&ctx.Request, &ctx.Response, start.Add(model.timeout))
+	version.series.Upstream.Observe(time.Since(upStart).Seconds())
+	ep.inFlight.Add(-1)
+	if err != nil {
+		se := upstreamStatus(err)
+		g.log.Warn("upstream call failed", "tenant", model.tenant, "model", model.name,
+			"version", version.name, "endpoint", ep.url, "status", se.code, "err", err)
+		writeError(ctx, se)
+		return se.code
+	}
+	for _, hh := range hopHeaders {
+		ctx.Response.Header.Del(hh)
+	}
+	return ctx.Response.StatusCode()
+}
+
+// handleLocal answers paths the gateway serves itself.
+func (g *Gateway) handleLocal(ctx *fasthttp.RequestCtx, rt router.Route) error {
+	switch rt.Kind {
+	case router.KindLive:
+		ctx.SetContentType("application/json")
+		ctx.SetBody(liveBody)
+	case router.KindReady:
+		ctx.SetContentType("application/json")
+		if g.draining.Load() {
+			ctx.SetStatusCode(fiber.StatusServiceUnavailable)
+			ctx.SetBody(notReadyBody)
+		} else {
+			ctx.SetBody(readyBody)
+		}
+	case router.KindBadName:
+		g.metrics.Rejected("", "", observability.ReasonBadRequest)
+		return errBadName
+	default:
+		g.metrics.Rejected("", "", observability.ReasonNotFound)
+		return errPathNotFound
+	}
+	return nil
+}
+
+// prepareUpstreamRequest turns the client's request, in place, into the one
+// the model container receives: no credentials, no hop-by-hop headers, no
+// client-sent X-Modelgate-* headers, and the gateway's own headers set.
+func prepareUpstreamRequest(req *fasthttp.Request, tenant, version string, rid []byte) {
+	h := &req.Header
+	h.Del(fiber.HeaderAuthorization)
+	h.Del(HeaderAPIKey)
+	for _, hh := range hopHeaders {
+		h.Del(hh)
+	}
+	if conn := h.Peek(fiber.HeaderConnection); len(conn) > 0 {
+		deleteConnectionTokens(h, conn)
+	}
+	deletePrefixed(h, prefixModelgate)
+	h.Set(HeaderTenant, tenant)
+	h.Set(HeaderVersion, version)
+	h.SetBytesV(HeaderRequestID, rid)
+}
+
+// deleteConnectionTokens removes the headers a Connection header names.
+func deleteConnectionTokens(h *fasthttp.RequestHeader, conn []byte) {
+	var names []string
+	for tok := range bytes.SplitSeq(conn, []byte(",")) {
+		tok = bytes.TrimSpace(tok)
+		if len(tok) > 0 && !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
+			names = append(names, string(tok))
+		}
+	}
+	for _, n := range names {
+		h.Del(n)
+	}
+}
+
+// deletePrefixed removes every header whose name starts with prefix
+// (lowercase), case-insensitively. It allocates only when one is present.
+func deletePrefixed(h *fasthttp.RequestHeader, prefix []byte) {
+	var names []string
+	for k := range h.All() {
+		if len(k) >= len(prefix) && bytes.EqualFold(k[:len(prefix)], prefix) {
+			names = append(names, string(k))
+		}
+	}
+	for _, n := range names {
+		h.Del(n)
+	}
+}
+
+// requestID returns, copied into buf (len maxRequestIDLen), the client's
+// X-Request-ID if it is short and printable, else a new random 128-bit hex
+// id. The copy keeps it valid while the request headers are rewritten.
+func requestID(client, buf []byte) []byte {
+	if n := len(client); n > 0 && n <= maxRequestIDLen && printable(client) {
+		return buf[:copy(buf, client)]
+	}
+	var raw [16]byte
+	a, b := rand.Uint64(), rand.Uint64()
+	for i := range 8 {
+		raw[i] = byte(a >> (8 * i))
+		raw[8+i] = byte(b >> (8 * i))
+	}
+	hex.Encode(buf, raw[:])
+	return buf[:32]
+}
+
+func printable(b []byte) bool {
+	for _, c := range b {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,166 @@
+package router
+
+import (
+	"bytes"
+
+	"github.com/modelgate/modelgate/configs"
+)
+
+// Kind is what a request path asks for.
+type Kind uint8
+
+// The kinds of request path the gateway serves.
+const (
+	KindNotFound   Kind = iota // no such API path
+	KindBadName                // API path with an invalid model or version name
+	KindLive                   // GET /v2/health/live (the gateway itself)
+	KindReady                  // GET /v2/health/ready (the gateway itself)
+	KindInfer                  // POST /v2/models/{m}[/versions/{v}]/infer
+	KindModelMeta              // GET  /v2/models/{m}[/versions/{v}]
+	KindModelReady             // GET  /v2/models/{m}[/versions/{v}]/ready
+	KindPredict                // POST /v1/models/{m}[/versions/{v}]:predict
+	KindExplain                // POST /v1/models/{m}[/versions/{v}]:explain
+	KindV1Status               // GET  /v1/models/{m}[/versions/{v}]
+)
+
+// Route is a parsed request path. Model and Version alias the parsed path:
+// they are valid only as long as the path bytes are.
+type Route struct {
+	Kind    Kind
+	Model   []byte
+	Version []byte // empty unless pinned
+}
+
+// Pinned reports whether the path names a version.
+func (r Route) Pinned() bool { return len(r.Version) > 0 }
+
+// Method is the HTTP method the route's kind accepts.
+func (k Kind) Method() string {
+	switch k {
+	case KindInfer, KindPredict, KindExplain:
+		return "POST"
+	default:
+		return "GET"
+	}
+}
+
+// Proxied reports whether requests of this kind go to a model container.
+func (k Kind) Proxied() bool { return k >= KindInfer }
+
+// String names the kind for logs and spans.
+func (k Kind) String() string {
+	return [...]string{"not_found", "bad_name", "live", "ready", "infer", "model_metadata", "model_ready", "predict", "explain", "v1_status"}[k]
+}
+
+var (
+	prefixV2Models = []byte("/v2/models/")
+	prefixV1Models = []byte("/v1/models/")
+	segVersions    = []byte("versions")
+)
+
+// ParsePath parses a normalized request path (as fasthttp's Path() returns
+// it: percent-decoded, dot segments resolved, slashes merged). Model and
+// version names must satisfy configs.ValidName; a path of the right shape
+// with a bad name is KindBadName. It does not allocate.
+func ParsePath(path []byte) Route {
+	switch {
+	case bytes.HasPrefix(path, prefixV2Models):
+		return parseV2(path[len(prefixV2Models):])
+	case bytes.HasPrefix(path, prefixV1Models):
+		return parseV1(path[len(prefixV1Models):])
+	case string(path) == "/v2/health/live":
+		return Route{Kind: KindLive}
+	case string(path) == "/v2/health/ready":
+		return Route{Kind: KindReady}
+	}
+	return Route{}
+}
+
+// parseV2 parses what follows /v2/models/.
+func parseV2(rest []byte) Route {
+	var segs [5][]byte
+	n, ok := split(rest, segs[:])
+	if !ok || n == 0 {
+		return Route{}
+	}
+	r := Route{Model: segs[0]}
+	tail := segs[1:n]
+	if len(tail) >= 2 && bytes.Equal(tail[0], segVersions) {
+		r.Version = tail[1]
+		tail = tail[2:]
+	}
+	switch {
+	case len(tail) == 0:
+		r.Kind = KindModelMeta
+	case len(tail) == 1 && string(tail[0]) == "infer":
+		r.Kind = KindInfer
+	case len(tail) == 1 && string(tail[0]) == "ready":
+		r.Kind = KindModelReady
+	default:
+		return Route{}
+	}
+	return checkNames(r)
+}
+
+// parseV1 parses what follows /v1/models/.
+func parseV1(rest []byte) Route {
+	var segs [3][]byte
+	n, ok := split(rest, segs[:])
+	if !ok || n == 0 || n == 2 {
+		return Route{}
+	}
+	last := segs[n-1]
+	verb := KindV1Status
+	if i := bytes.LastIndexByte(last, ':'); i >= 0 {
+		switch string(last[i+1:]) {
+		case "predict":
+			verb = KindPredict
+		case "explain":
+			verb = KindExplain
+		default:
+			return Route{}
+		}
+		segs[n-1] = last[:i]
+	}
+	r := Route{Kind: verb, Model: segs[0]}
+	if n == 3 {
+		if !bytes.Equal(segs[1], segVersions) {
+			return Route{}
+		}
+		r.Version = segs[2]
+	}
+	return checkNames(r)
+}
+
+func checkNames(r Route) Route {
+	if !configs.ValidName(r.Model) || (r.Version != nil && !configs.ValidName(r.Version)) {
+		return Route{Kind: KindBadName}
+	}
+	return r
+}
+
+// split cuts p at '/' into out, reporting false if there are more segments
+// than fit, or an empty segment (a trailing slash, say).
+func split(p []byte, out [][]byte) (int, bool) {
+	n := 0
+	for len(p) > 0 {
+		if n == len(out) {
+			return n, false
+		}
+		i := bytes.IndexByte(p, '/')
+		if i < 0 {
+			out[n] = p
+			return n + 1, true
+		}
+		if i == 0 {
+			return n, false
+		}
+		out[n] = p[:i]
+		n++
+		p = p[i+1:]
+		if len(p) == 0 {
+			return n, false
+		}
+	}
+	return n, true
+}
