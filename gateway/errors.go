@@ -25,7 +25,6 @@ var (
 	errNoEndpoint       = &statusError{fiber.StatusServiceUnavailable, "no healthy endpoint for this model version"}
 	errUpstreamBusy     = &statusError{fiber.StatusServiceUnavailable, "upstream model container busy"}
 	errRequestTimeout   = &statusError{fiber.StatusRequestTimeout, "request timed out"}
-	errShuttingDown     = &statusError{fiber.StatusServiceUnavailable, "gateway shutting down"}
 	errMethodNotAllowed = &statusError{fiber.StatusMethodNotAllowed, "method not allowed"}
 )
 

@@ -25,21 +25,13 @@ func NewReloader(path string, gw *Gateway) *Reloader {
 	return &Reloader{path: path, gw: gw, reqs: make(chan chan error)}
 }
 
-// Run loops until ctx is done. With watch, it also reloads when the file
-// changes on disk.
-func (r *Reloader) Run(ctx context.Context, watch bool) error {
-	var changes <-chan struct{}
-	if watch && r.path != "" {
-		ch, err := configs.Watch(ctx, r.path)
-		if err != nil {
-			return err
-		}
-		changes = ch
-	}
+// Run loops until ctx is done, reloading on each signal from changes
+// (configs.Watch; nil for none) and on Reload and Trigger.
+func (r *Reloader) Run(ctx context.Context, changes <-chan struct{}) {
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-changes:
 			_ = r.reload("file change")
 		case reply := <-r.reqs:

@@ -46,12 +46,14 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	defer stopLoop()
-	errc := make(chan error, 3)
-	go func() {
-		if err := reloader.Run(loopCtx, true); err != nil {
-			errc <- fmt.Errorf("reload loop: %w", err)
-		}
-	}()
+	changes, err := configs.Watch(loopCtx, path)
+	if err != nil {
+		ln.Close()
+		adminLn.Close()
+		return err
+	}
+	go reloader.Run(loopCtx, changes)
+	errc := make(chan error, 2)
 	go func() {
 		if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("admin listener: %w", err)
