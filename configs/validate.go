@@ -318,6 +318,10 @@ func (v *validator) model(p string, m *Model) {
 }
 
 func (v *validator) url(p, raw string) {
+	if !strings.HasPrefix(raw, "http://") && !strings.HasPrefix(raw, "https://") {
+		v.add(p, "must start with http:// or https://, got %q", raw)
+		return
+	}
 	u, err := url.Parse(raw)
 	switch {
 	case err != nil:

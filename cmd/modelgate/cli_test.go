@@ -1,0 +1,177 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", `
+tenants:
+  - name: acme
+    api_keys: [{sha256: "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"}]
+    models:
+      - name: fraud
+        versions:
+          - {name: v1, weight: 1, endpoints: ["http://127.0.0.1:8001"]}
+`)
+	bad := write("bad.yaml", `
+tenants:
+  - name: acme
+    api_keys: [{sha256: "nothex"}]
+    models:
+      - name: fraud
+        fallback: v9
+        versions:
+          - {name: v1, weight: 1, endpoints: ["http://127.0.0.1:8001"]}
+          - {name: v2, weight: -5, endpoints: ["127.0.0.1:8002"]}
+`)
+	tests := []struct {
+		desc      string
+		args      []string
+		wantCode  int
+		wantOut   string
+		wantLines []string
+	}{
+		{desc: "valid", args: []string{"validate", "--config", good}, wantCode: 0, wantOut: "valid (1 tenants, 1 models"},
+		{desc: "invalid: one line per mistake", args: []string{"validate", "--config", bad}, wantCode: 1, wantLines: []string{
+			"tenants[0].api_keys[0].sha256: must be 64 hex characters (the SHA-256 of the key, never the key itself)",
+			"tenants[0].models[0].versions[1].weight: must not be negative",
+			`tenants[0].models[0].versions[1].endpoints[0]: must start with http:// or https://, got "127.0.0.1:8002"`,
+			`tenants[0].models[0].fallback: names no version of this model: "v9"`,
+		}},
+		{desc: "missing file", args: []string{"validate", "--config", filepath.Join(dir, "nope.yaml")}, wantCode: 1, wantLines: []string{"reading config: open "}},
+		{desc: "version", args: []string{"version"}, wantCode: 0, wantOut: "modelgate "},
+		{desc: "unknown command", args: []string{"frobnicate"}, wantCode: 2, wantLines: []string{`modelgate: unknown command "frobnicate"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), tt.args, &out, &errOut)
+			if code != tt.wantCode {
+				t.Errorf("got exit code %d, want %d (stderr %s)", code, tt.wantCode, errOut.String())
+			}
+			if !strings.Contains(out.String(), tt.wantOut) {
+				t.Errorf("got stdout %q, want it to contain %q", out.String(), tt.wantOut)
+			}
+			lines := strings.Split(strings.TrimSpace(errOut.String()), "\n")
+			for _, want := range tt.wantLines {
+				found := false
+				for _, l := range lines {
+					found = found || strings.HasPrefix(l, want)
+				}
+				if !found {
+					t.Errorf("stderr lacks a line starting %q; got:\n%s", want, errOut.String())
+				}
+			}
+			if tt.desc == "invalid: one line per mistake" && len(lines) != len(tt.wantLines) {
+				t.Errorf("got %d lines, want %d:\n%s", len(lines), len(tt.wantLines), errOut.String())
+			}
+		})
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for one writer and one reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestDemo runs the demo on free ports, then runs the curl commands it
+// printed (as HTTP requests) and checks each answers.
+func TestDemo(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, &out, io.Discard)
+	}()
+	var gw, admin string
+	addrRe := regexp.MustCompile(`gateway:\s+http://(\S+)[\s\S]*admin:\s+http://(\S+)`)
+	for deadline := time.Now().Add(10 * time.Second); gw == ""; {
+		if m := addrRe.FindStringSubmatch(out.String()); m != nil {
+			gw, admin = m[1], m[2]
+		} else if time.Now().After(deadline) {
+			t.Fatalf("demo did not print its addresses; output:\n%s", out.String())
+		} else {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	printed := out.String()
+	for _, want := range []string{"curl -si -H 'Authorization: Bearer demo-key'", "/v2/models/fraud/infer", "/v1/models/fraud/versions/v2:predict", "/admin/reload"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("demo help lacks %q", want)
+		}
+	}
+	body := `{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","data":[1.0,0.5,-0.3,2.0]}]}`
+	tests := []struct {
+		desc, method, url, body string
+		headers                 []string
+		wantCode                int
+		wantBody                string
+	}{
+		{desc: "infer", method: "POST", url: "http://" + gw + "/v2/models/fraud/infer", body: body, headers: []string{"Authorization", "Bearer demo-key"}, wantCode: 200, wantBody: `"outputs"`},
+		{desc: "sticky", method: "POST", url: "http://" + gw + "/v2/models/fraud/infer", body: body, headers: []string{"X-API-Key", "demo-key", "X-User-ID", "alice"}, wantCode: 200, wantBody: `"outputs"`},
+		{desc: "v1 pinned", method: "POST", url: "http://" + gw + "/v1/models/fraud/versions/v2:predict", body: `{"instances":[[1.0,0.5,-0.3,2.0]]}`, headers: []string{"X-API-Key", "demo-key"}, wantCode: 200, wantBody: `"predictions"`},
+		{desc: "metadata", method: "GET", url: "http://" + gw + "/v2/models/fraud", headers: []string{"X-API-Key", "demo-key"}, wantCode: 200, wantBody: `"name":"fraud"`},
+		{desc: "ready", method: "GET", url: "http://" + gw + "/v2/health/ready", wantCode: 200, wantBody: `"ready":true`},
+		{desc: "metrics", method: "GET", url: "http://" + admin + "/metrics", wantCode: 200, wantBody: `modelgate_requests_total{code="200",model="fraud",tenant="demo"`},
+		{desc: "config", method: "GET", url: "http://" + admin + "/admin/config", wantCode: 200, wantBody: `"name": "demo"`},
+		{desc: "reload", method: "POST", url: "http://" + admin + "/admin/reload", headers: []string{"Authorization", "Bearer demo-admin-token"}, wantCode: 200, wantBody: `"status": "reloaded"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			req, _ := http.NewRequest(tt.method, tt.url, strings.NewReader(tt.body))
+			for i := 0; i+1 < len(tt.headers); i += 2 {
+				req.Header.Set(tt.headers[i], tt.headers[i+1])
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tt.wantCode || !strings.Contains(string(b), tt.wantBody) {
+				t.Errorf("got %d %s, want %d containing %q", resp.StatusCode, b, tt.wantCode, tt.wantBody)
+			}
+		})
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("demo exited %d after cancel, want 0", code)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("demo did not stop after cancel")
+	}
+}
