@@ -115,8 +115,19 @@ type (
 		Timeout      string          `json:"timeout"`
 		StickyHeader string          `json:"sticky_header,omitempty"`
 		Fallback     string          `json:"fallback,omitempty"`
-		Shadow       *configs.Shadow `json:"shadow,omitempty"`
+		Shadow       *shadowView     `json:"shadow,omitempty"`
 		Versions     []versionView   `json:"versions"`
+	}
+	shadowView struct {
+		Version           string   `json:"version"`
+		Percent           float64  `json:"percent"`
+		Tolerance         float64  `json:"tolerance"`
+		RelativeTolerance float64  `json:"relative_tolerance"`
+		IgnoreFields      []string `json:"ignore_fields"`
+		MaxInFlight       int      `json:"max_in_flight"`
+		MaxQueue          int      `json:"max_queue"`
+		MaxBodyBytes      int64    `json:"max_body_bytes"`
+		Timeout           string   `json:"timeout"`
 	}
 	versionView struct {
 		Name      string   `json:"name"`
@@ -131,7 +142,12 @@ func configView(cfg *configs.Config) tableView {
 	for _, t := range cfg.Tenants {
 		tw := tenantView{Name: t.Name, APIKeys: len(t.APIKeys), Limits: t.Limits}
 		for _, m := range t.Models {
-			mv := modelView{Name: m.Name, Timeout: m.Timeout.String(), StickyHeader: m.StickyHeader, Fallback: m.Fallback, Shadow: m.Shadow}
+			mv := modelView{Name: m.Name, Timeout: m.Timeout.String(), StickyHeader: m.StickyHeader, Fallback: m.Fallback}
+			if sh := m.Shadow; sh != nil {
+				mv.Shadow = &shadowView{Version: sh.Version, Percent: sh.SharePercent(), Tolerance: sh.Tolerance,
+					RelativeTolerance: sh.RelativeTolerance, IgnoreFields: sh.IgnoreFields, MaxInFlight: sh.MaxInFlight,
+					MaxQueue: sh.MaxQueue, MaxBodyBytes: sh.MaxBodyBytes, Timeout: sh.Timeout.String()}
+			}
 			total := 0
 			for _, v := range m.Versions {
 				total += v.Weight
