@@ -111,12 +111,12 @@ type (
 		Models  []modelView    `json:"models"`
 	}
 	modelView struct {
-		Name         string          `json:"name"`
-		Timeout      string          `json:"timeout"`
-		StickyHeader string          `json:"sticky_header,omitempty"`
-		Fallback     string          `json:"fallback,omitempty"`
-		Shadow       *shadowView     `json:"shadow,omitempty"`
-		Versions     []versionView   `json:"versions"`
+		Name         string        `json:"name"`
+		Timeout      string        `json:"timeout"`
+		StickyHeader string        `json:"sticky_header,omitempty"`
+		Fallback     string        `json:"fallback,omitempty"`
+		Shadow       *shadowView   `json:"shadow,omitempty"`
+		Versions     []versionView `json:"versions"`
 	}
 	shadowView struct {
 		Version           string   `json:"version"`
