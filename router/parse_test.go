@@ -1,0 +1,82 @@
+package router
+
+import "testing"
+
+func TestParsePath(t *testing.T) {
+	tests := []struct {
+		path    string
+		kind    Kind
+		model   string
+		version string
+	}{
+		{"/v2/health/live", KindLive, "", ""},
+		{"/v2/health/ready", KindReady, "", ""},
+		{"/v2/models/fraud/infer", KindInfer, "fraud", ""},
+		{"/v2/models/fraud/versions/v2/infer", KindInfer, "fraud", "v2"},
+		{"/v2/models/fraud", KindModelMeta, "fraud", ""},
+		{"/v2/models/fraud/versions/v2", KindModelMeta, "fraud", "v2"},
+		{"/v2/models/fraud/ready", KindModelReady, "fraud", ""},
+		{"/v2/models/fraud/versions/v2/ready", KindModelReady, "fraud", "v2"},
+		{"/v1/models/fraud:predict", KindPredict, "fraud", ""},
+		{"/v1/models/fraud/versions/3:predict", KindPredict, "fraud", "3"},
+		{"/v1/models/fraud:explain", KindExplain, "fraud", ""},
+		{"/v1/models/fraud", KindV1Status, "fraud", ""},
+		{"/v1/models/fraud/versions/3", KindV1Status, "fraud", "3"},
+		{"/v2/models/model.v1_x-y/infer", KindInfer, "model.v1_x-y", ""},
+
+		{"/", KindNotFound, "", ""},
+		{"/v2/health", KindNotFound, "", ""},
+		{"/v2/models/", KindNotFound, "", ""},
+		{"/v2/models/fraud/", KindNotFound, "", ""},
+		{"/v2/models/fraud/infer/", KindNotFound, "", ""},
+		{"/v2/models/fraud/predict", KindNotFound, "", ""},
+		{"/v2/models/fraud/versions/infer", KindModelMeta, "fraud", "infer"}, // a version named "infer"
+		{"/v2/models/fraud/versions/v1/infer/x", KindNotFound, "", ""},
+		{"/v2/models//infer", KindNotFound, "", ""},
+		{"/v1/models/fraud:train", KindNotFound, "", ""},
+		{"/v1/models/fraud/3:predict", KindNotFound, "", ""},
+		{"/v1/models/fraud/releases/3:predict", KindNotFound, "", ""},
+		{"/v3/models/fraud/infer", KindNotFound, "", ""},
+
+		{"/v2/models/fr aud/infer", KindBadName, "", ""},
+		{"/v2/models/../infer", KindBadName, "", ""},
+		{"/v2/models/fraud/versions/v%01/infer", KindBadName, "", ""},
+		{"/v1/models/..:predict", KindBadName, "", ""},
+		{"/v1/models/fraud/versions/.:predict", KindBadName, "", ""},
+		{"/v1/models/:predict", KindBadName, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.path, func(t *testing.T) {
+			got := ParsePath([]byte(tt.path))
+			if got.Kind != tt.kind || string(got.Model) != tt.model || string(got.Version) != tt.version {
+				t.Errorf("got {%v %q %q}, want {%v %q %q}", got.Kind, got.Model, got.Version, tt.kind, tt.model, tt.version)
+			}
+		})
+	}
+}
+
+func TestKindMethodAndProxied(t *testing.T) {
+	for _, tt := range []struct {
+		kind    Kind
+		method  string
+		proxied bool
+	}{
+		{KindInfer, "POST", true}, {KindPredict, "POST", true}, {KindExplain, "POST", true},
+		{KindModelMeta, "GET", true}, {KindModelReady, "GET", true}, {KindV1Status, "GET", true},
+		{KindLive, "GET", false}, {KindReady, "GET", false}, {KindNotFound, "GET", false}, {KindBadName, "GET", false},
+	} {
+		if got := tt.kind.Method(); got != tt.method {
+			t.Errorf("%v.Method(): got %s, want %s", tt.kind, got, tt.method)
+		}
+		if got := tt.kind.Proxied(); got != tt.proxied {
+			t.Errorf("%v.Proxied(): got %v, want %v", tt.kind, got, tt.proxied)
+		}
+	}
+}
+
+func TestParsePathDoesNotAllocate(t *testing.T) {
+	p := []byte("/v2/models/fraud/versions/v2/infer")
+	if n := testing.AllocsPerRun(100, func() { _ = ParsePath(p) }); n != 0 {
+		t.Errorf("got %v allocations per ParsePath, want 0", n)
+	}
+}
