@@ -87,7 +87,7 @@ func (g *Gateway) shadowCapture(rt router.Route, model *modelRoute, vi int, req 
 		sr.drop(dropBodyTooLarge)
 		return nil
 	}
-	if sr.pool.full() {
+	if sr.pool.full() { // saves the copy; submit has the last word
 		sr.drop(dropQueueFull)
 		return nil
 	}
@@ -114,8 +114,8 @@ func (g *Gateway) shadowDispatch(j *shadowJob, resp *fasthttp.Response, start ti
 	j.primaryBody = append(j.primaryBody[:0], resp.Body()...)
 	j.primaryEnc = append(j.primaryEnc[:0], resp.Header.ContentEncoding()...)
 	j.primaryDur = time.Since(start)
-	if !sr.pool.submit(j) {
-		sr.drop(dropQueueFull)
+	if ok, reason := sr.pool.submit(j); !ok {
+		sr.drop(reason)
 		releaseShadowJob(j)
 	}
 }

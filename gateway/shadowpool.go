@@ -32,22 +32,24 @@ type poolKey struct {
 // statsKey identifies a shadow's admin stats and metric series.
 type statsKey struct{ tenant, model, version string }
 
-// full reports whether the queue has no room (a hint; submit decides).
-func (p *shadowPool) full() bool { return len(p.jobs) >= cap(p.jobs) }
+// full reports whether the queue has no room (a hint; submit decides). A
+// stopped pool is not "full": its copies are dropped as stopped by submit.
+func (p *shadowPool) full() bool { return cap(p.jobs) > 0 && len(p.jobs) >= cap(p.jobs) }
 
-// submit queues j without blocking. It reports false when the queue is full
-// or the pool stopped; the caller still owns j then.
-func (p *shadowPool) submit(j *shadowJob) bool {
+// submit queues j without blocking. When it cannot (queue full, or the pool
+// stopped by a reload or shutdown) it returns false and why; the caller
+// still owns j then.
+func (p *shadowPool) submit(j *shadowJob) (bool, dropReason) {
 	p.mu.RLock()
 	defer p.mu.RUnlock()
 	if p.stopped {
-		return false
+		return false, dropStopped
 	}
 	select {
 	case p.jobs <- j:
-		return true
+		return true, 0
 	default:
-		return false
+		return false, dropQueueFull
 	}
 }
 
