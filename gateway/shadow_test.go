@@ -107,7 +107,7 @@ func TestShadowFaithfulCopies(t *testing.T) {
 	for w := range workers {
 		wg.Go(func() {
 			for i := w; i < n; i += workers {
-				r := doURL(t, h.client, "POST", h.url+"/v2/models/fraud/infer", distinctBody(i),
+				r := doURL(t, h.client, "POST", h.url+"/v2/models/fraud/infer?n="+strconv.Itoa(i), distinctBody(i),
 					"X-API-Key", key, "X-Request-ID", "rid-"+strconv.Itoa(i), "Content-Type", "application/json")
 				if r.code != 200 || r.header.Get("X-Modelgate-Version") != "v1" {
 					errs <- fmt.Sprintf("request %d: got %d from %s, want 200 from v1", i, r.code, r.header.Get("X-Modelgate-Version"))
@@ -135,8 +135,8 @@ func TestShadowFaithfulCopies(t *testing.T) {
 		if want := distinctBody(i); string(got.Body) != want {
 			t.Errorf("copy %s: got body %q, want the client's %q", rid, got.Body, want)
 		}
-		if got.Method != "POST" || got.Path != "/v2/models/fraud/infer" {
-			t.Errorf("copy %s: got %s %s, want POST /v2/models/fraud/infer", rid, got.Method, got.Path)
+		if got.Method != "POST" || got.Path != "/v2/models/fraud/infer" || got.RawQuery != "n="+strconv.Itoa(i) {
+			t.Errorf("copy %s: got %s %s?%s, want POST /v2/models/fraud/infer?n=%d", rid, got.Method, got.Path, got.RawQuery, i)
 		}
 		for name, want := range map[string]string{
 			"X-Modelgate-Shadow":  "true",
@@ -183,6 +183,7 @@ func TestShadowComparisons(t *testing.T) {
 		wantPath    string    // in the newest mismatch
 		wantDiffGT  float64   // newest mismatch max_abs_diff above this
 		logPayloads bool
+		v1          bool // KServe V1 predict instead of OIP infer
 	}{
 		{desc: "identical", shadow: modelserver.Options{Model: fraudModel("v2", v1Weights)},
 			want: map[string]uint64{"match": n}, wantTop1: [2]uint64{n, 0}},
@@ -196,6 +197,11 @@ func TestShadowComparisons(t *testing.T) {
 		{desc: "top-1 flip", shadow: modelserver.Options{Model: fraudModel("v2", flipped)},
 			want: map[string]uint64{"mismatch": n}, wantTop1: [2]uint64{0, n},
 			wantPath: `outputs["scores"].data.argmax[0]`, wantDiffGT: 0.1},
+		{desc: "v1 predict top-1 flip", shadow: modelserver.Options{Model: fraudModel("v2", flipped)}, v1: true,
+			want: map[string]uint64{"mismatch": n}, wantTop1: [2]uint64{0, n},
+			wantPath: `predictions[0].argmax[0]`, wantDiffGT: 0.1},
+		{desc: "v1 predict drift inside tolerance", shadow: modelserver.Options{Model: fraudModel("v2", nudged)}, v1: true,
+			want: map[string]uint64{"match": n}, wantTop1: [2]uint64{n, 0}},
 		{desc: "shape change", shadow: modelserver.Options{Model: fraudModel("v2", v1Weights), FlatShapes: true},
 			// Same scores, so the argmax still agrees.
 			want: map[string]uint64{"mismatch": n}, wantTop1: [2]uint64{n, 0}, wantPath: `outputs["probability"].shape`, logPayloads: true},
@@ -225,7 +231,11 @@ func TestShadowComparisons(t *testing.T) {
 				wantCode = tc.primaryFail
 			}
 			for i := range n {
-				r := h.do("POST", "/v2/models/fraud/infer", distinctBody(i), "X-API-Key", key)
+				path, body := "/v2/models/fraud/infer", distinctBody(i)
+				if tc.v1 {
+					path, body = "/v1/models/fraud:predict", fmt.Sprintf(`{"instances":[[%d.5,0.5,-0.3,2.0]]}`, i%7)
+				}
+				r := h.do("POST", path, body, "X-API-Key", key)
 				if r.code != wantCode || r.header.Get("X-Modelgate-Version") != "v1" {
 					t.Fatalf("primary: got %d from %q, want %d from v1 whatever the shadow does", r.code, r.header.Get("X-Modelgate-Version"), wantCode)
 				}
