@@ -17,7 +17,7 @@ import (
 )
 
 // AdminHandler returns the admin listener's handler: /metrics, /healthz,
-// /readyz, GET /admin/config, POST /admin/reload and, when admin.pprof is
+// /readyz, GET /admin/config, GET /admin/shadow, POST /admin/reload and, when admin.pprof is
 // set, /debug/pprof/ (behind the admin token).
 func (g *Gateway) AdminHandler(r *Reloader) http.Handler {
 	mux := http.NewServeMux()
@@ -38,6 +38,7 @@ func (g *Gateway) AdminHandler(r *Reloader) http.Handler {
 	mux.HandleFunc("GET /admin/config", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, configView(g.Config()))
 	})
+	mux.Handle("GET /admin/shadow", g.requireAdmin(http.HandlerFunc(g.handleShadow)))
 	mux.Handle("POST /admin/reload", g.requireAdmin(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), 30*time.Second)
 		defer cancel()

@@ -29,6 +29,7 @@ type Gateway struct {
 	static    configs.Server // listener settings fixed at New
 	app       *fiber.App
 	draining  atomic.Bool
+	shadows   *shadows // shadow pools, stats and series (shadowpool.go)
 
 	applyMu sync.Mutex         // serializes Apply
 	series  map[seriesKey]bool // metric series in use, owned by Apply
@@ -55,6 +56,7 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 		ErrorHandler:                 g.fiberError,
 	})
 	g.app.Use(g.handle)
+	g.shadows = newShadows(m.Shadow(), log, g.runShadow)
 	g.Apply(cfg)
 	return g
 }
@@ -67,7 +69,9 @@ func (g *Gateway) Apply(cfg *configs.Config) {
 	g.applyMu.Lock()
 	defer g.applyMu.Unlock()
 	snap, urls, series := buildSnapshot(cfg, g.upstreams, g.metrics)
+	retired := g.shadows.apply(snap)
 	g.snap.Store(snap)
+	g.shadows.retire(retired)
 	g.upstreams.retain(urls)
 	for k := range g.series {
 		if !series[k] {
@@ -100,10 +104,13 @@ func (g *Gateway) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections, waits for in-flight requests until
-// ctx is done, then releases upstream connections.
+// ctx is done, stops the shadow workers (queued copies are dropped; calls in
+// progress are waited for until ctx is done), then releases upstream
+// connections.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.draining.Store(true)
 	err := g.app.ShutdownWithContext(ctx)
+	err = errors.Join(err, g.shadows.shutdown(ctx))
 	g.upstreams.closeAll()
 	return err
 }

@@ -86,6 +86,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	var idBuf [maxRequestIDLen]byte
 	rid := requestID(h.Peek(HeaderRequestID), idBuf[:])
 	prepareUpstreamRequest(&ctx.Request, tenant.name, version.name, rid)
+	shadow := g.shadowCapture(rt, model, vi, &ctx.Request)
 
 	version.series.InFlight.Inc()
 	code := g.forward(ctx, model, version, start)
@@ -94,6 +95,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	ctx.Response.Header.Set(HeaderVersion, version.name)
 	version.series.Request(code)
 	version.series.Duration.Observe(time.Since(start).Seconds())
+	g.shadowDispatch(shadow, &ctx.Response, start)
 	return nil
 }
 

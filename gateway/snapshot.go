@@ -31,6 +31,7 @@ type modelRoute struct {
 	versions     []*versionRoute
 	timeout      time.Duration
 	stickyHeader string
+	shadow       *shadowRoute // nil without a shadow; set by shadows.apply (shadowpool.go)
 }
 
 type versionRoute struct {

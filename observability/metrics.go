@@ -48,6 +48,8 @@ type Metrics struct {
 	reloadTime     prometheus.Gauge
 	configInfo     *prometheus.GaugeVec
 	lastConfigHash atomic.Pointer[string]
+
+	shadow *ShadowMetrics // shadow.go
 }
 
 func histogramOpts(name, help string) prometheus.HistogramOpts {
@@ -110,6 +112,7 @@ func NewMetrics() *Metrics {
 	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDuration, m.inFlight, m.rejected,
 		m.reloads, m.reloadOK, m.reloadTime, m.configInfo, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.shadow = newShadowMetrics(m.Registry)
 	return m
 }
 

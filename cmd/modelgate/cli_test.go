@@ -146,6 +146,7 @@ func TestDemo(t *testing.T) {
 		{desc: "ready", method: "GET", url: "http://" + gw + "/v2/health/ready", wantCode: 200, wantBody: `"ready":true`},
 		{desc: "metrics", method: "GET", url: "http://" + admin + "/metrics", wantCode: 200, wantBody: `modelgate_requests_total{code="200",model="fraud",tenant="demo"`},
 		{desc: "config", method: "GET", url: "http://" + admin + "/admin/config", wantCode: 200, wantBody: `"name": "demo"`},
+		{desc: "shadow view", method: "GET", url: "http://" + admin + "/admin/shadow", headers: []string{"Authorization", "Bearer demo-admin-token"}, wantCode: 200, wantBody: `"version": "v2"`},
 		{desc: "reload", method: "POST", url: "http://" + admin + "/admin/reload", headers: []string{"Authorization", "Bearer demo-admin-token"}, wantCode: 200, wantBody: `"status": "reloaded"`},
 	}
 	for _, tt := range tests {

@@ -91,13 +91,17 @@ func (s *Server) infer(w http.ResponseWriter, body []byte) {
 	for _, p := range probs {
 		scores = append(scores, 1-p, p)
 	}
+	probShape, scoreShape := []int64{b, 1}, []int64{b, 2}
+	if s.flatShapes {
+		probShape, scoreShape = []int64{b}, []int64{2 * b}
+	}
 	writeJSON(w, http.StatusOK, inferResponse{
 		ModelName:    s.model.Name,
 		ModelVersion: s.model.Version,
 		ID:           req.ID,
 		Outputs: []inferOutput{
-			{Name: "probability", Datatype: "FP64", Shape: []int64{b, 1}, Data: probs},
-			{Name: "scores", Datatype: "FP64", Shape: []int64{b, 2}, Data: scores},
+			{Name: "probability", Datatype: "FP64", Shape: probShape, Data: probs},
+			{Name: "scores", Datatype: "FP64", Shape: scoreShape, Data: scores},
 		},
 	})
 }

@@ -109,3 +109,28 @@ func TestFailStatusInjection(t *testing.T) {
 		})
 	}
 }
+
+func TestFlatShapes(t *testing.T) {
+	tests := []struct {
+		desc       string
+		flat       bool
+		wantShapes string
+	}{
+		{desc: "default shapes", wantShapes: `"shape":[1,1]|"shape":[1,2]`},
+		{desc: "flat shapes", flat: true, wantShapes: `"shape":[1]|"shape":[2]`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			rs := start(t, Options{FlatShapes: tc.flat})
+			got := do(t, "POST", rs.URL+"/v2/models/fraud/infer", inferRowA, nil)
+			if got.status != 200 {
+				t.Fatalf("got status %d, want 200 (body %s)", got.status, got.body)
+			}
+			for _, want := range strings.Split(tc.wantShapes, "|") {
+				if !strings.Contains(string(got.body), want) {
+					t.Errorf("got body %s, want it to contain %s", got.body, want)
+				}
+			}
+		})
+	}
+}

@@ -32,6 +32,11 @@ type Options struct {
 	// JSON error body instead of running the model (fault injection). Values
 	// outside 400–599 are replaced by 500.
 	FailStatus int
+	// FlatShapes makes OIP answers report rank-1 output shapes ([B] and
+	// [2B] instead of [B,1] and [B,2]) with the same data: the kind of
+	// change a port to another runtime introduces (fault injection for
+	// shadow comparison).
+	FlatShapes bool
 }
 
 // Recorded is a copy of one request received by a [Server].
@@ -46,7 +51,8 @@ type Recorded struct {
 // Server is an [http.Handler] serving one [Model] over OIP v2 and KServe V1.
 // All methods are safe for concurrent use. The server starts ready.
 type Server struct {
-	model Model
+	model      Model
+	flatShapes bool
 
 	delay      atomic.Int64 // time.Duration
 	failStatus atomic.Int32
@@ -59,7 +65,7 @@ type Server struct {
 // NewHandler returns a Server for opts. It does not validate opts.Model (see
 // [Model.Validate]); a model with an empty name simply matches no path.
 func NewHandler(opts Options) *Server {
-	s := &Server{model: opts.Model}
+	s := &Server{model: opts.Model, flatShapes: opts.FlatShapes}
 	s.model.Weights = slices.Clone(opts.Model.Weights)
 	s.SetDelay(opts.Delay)
 	s.SetFailStatus(opts.FailStatus)

@@ -1,0 +1,234 @@
+package gateway
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/compare"
+	"github.com/modelgate/modelgate/observability"
+	"github.com/modelgate/modelgate/router"
+	"github.com/valyala/fasthttp"
+)
+
+// HeaderShadow marks the copies sent to a shadow version.
+const HeaderShadow = "X-Modelgate-Shadow"
+
+// shadowRoute is one model's shadow in one routing snapshot: immutable, built
+// by shadows.apply. The pool, stats and metric handles outlive the snapshot
+// while the shadow stays configured.
+type shadowRoute struct {
+	tenant, model string
+	version       *versionRoute // receives the copies
+	versionIdx    int           // index of version in the model's split
+	percent       float64
+	maxBody       int
+	timeout       time.Duration
+	prefix        uint64 // the model's sticky hash prefix
+	opts          compare.Options
+	logPayloads   bool
+
+	pool   *shadowPool
+	stats  *shadowStats
+	series *observability.ShadowSeries
+}
+
+// shadowJob is one shadowed request: copies of the upstream request and of
+// the primary's answer, owned by the job (never aliasing fasthttp buffers of
+// the client's request, which are recycled when the handler returns).
+type shadowJob struct {
+	route       *shadowRoute
+	req         fasthttp.Request
+	resp        fasthttp.Response
+	primaryBody []byte
+	primaryEnc  []byte // the primary's Content-Encoding
+	primaryDur  time.Duration
+	scratchP    []byte // decompression buffers
+	scratchS    []byte
+}
+
+var shadowJobs = sync.Pool{New: func() any { return new(shadowJob) }}
+
+func releaseShadowJob(j *shadowJob) {
+	j.route = nil
+	j.req.Reset()
+	j.resp.Reset()
+	j.primaryBody = j.primaryBody[:0]
+	j.primaryEnc = j.primaryEnc[:0]
+	shadowJobs.Put(j)
+}
+
+// shadowCapture decides whether this request is shadowed and, if so, copies
+// the prepared upstream request (path, headers, body) into a job. It is
+// called after prepareUpstreamRequest and before forward, and returns nil
+// when the request is not shadowed: the model has no shadow, the request is
+// not a POST prediction call, it is pinned, it already goes to the shadow
+// version, or it falls outside the sampled percent. With a sticky header
+// present, sampling is a function of the header value, so the same users are
+// shadowed every time. Bodies over shadow.max_body_bytes and copies that would
+// find the queue full are dropped and counted here, before any copy is made.
+func (g *Gateway) shadowCapture(rt router.Route, model *modelRoute, vi int, req *fasthttp.Request) *shadowJob {
+	sr := model.shadow
+	if sr == nil || vi == sr.versionIdx || rt.Pinned() || rt.Kind.Method() != fasthttp.MethodPost {
+		return nil
+	}
+	var key []byte
+	if model.stickyHeader != "" {
+		key = req.Header.Peek(model.stickyHeader)
+	}
+	var h uint64
+	if len(key) > 0 {
+		h = router.KeyHash(sr.prefix, key)
+	}
+	if !router.Sample(sr.percent, h, len(key) > 0) {
+		return nil
+	}
+	if len(req.Body()) > sr.maxBody {
+		sr.drop(dropBodyTooLarge)
+		return nil
+	}
+	if sr.pool.full() { // saves the copy; submit has the last word
+		sr.drop(dropQueueFull)
+		return nil
+	}
+	j := shadowJobs.Get().(*shadowJob)
+	j.route = sr
+	req.CopyTo(&j.req)
+	return j
+}
+
+// shadowDispatch hands a captured job to its model's shadow pool with a copy
+// of the primary's answer. It never blocks: a full queue drops the copy. A
+// primary that did not answer 2xx is counted as primary_error and the shadow
+// is not called (nothing to compare). j may be nil (request not shadowed).
+func (g *Gateway) shadowDispatch(j *shadowJob, resp *fasthttp.Response, start time.Time) {
+	if j == nil {
+		return
+	}
+	sr := j.route
+	if code := resp.StatusCode(); code < 200 || code > 299 {
+		sr.outcome(observability.ShadowPrimaryError)
+		releaseShadowJob(j)
+		return
+	}
+	j.primaryBody = append(j.primaryBody[:0], resp.Body()...)
+	j.primaryEnc = append(j.primaryEnc[:0], resp.Header.ContentEncoding()...)
+	j.primaryDur = time.Since(start)
+	if ok, reason := sr.pool.submit(j); !ok {
+		sr.drop(reason)
+		releaseShadowJob(j)
+	}
+}
+
+// runShadow sends one copy to the shadow version and compares the answers.
+// It runs on a pool worker with a deadline of its own (shadow.timeout from
+// now), detached from the client's request, which has long been answered.
+func (g *Gateway) runShadow(j *shadowJob) {
+	defer releaseShadowJob(j)
+	sr := j.route
+	ep := pickP2C(sr.version.endpoints)
+	if ep == nil {
+		sr.outcome(observability.ShadowError)
+		return
+	}
+	j.req.URI().SetHostBytes(ep.host)
+	j.req.Header.Set(HeaderShadow, "true")
+	j.req.Header.Set(HeaderVersion, sr.version.name)
+	ep.inFlight.Add(1)
+	t0 := time.Now()
+	err := ep.client.DoDeadline(&j.req, &j.resp, t0.Add(sr.timeout))
+	dur := time.Since(t0)
+	ep.inFlight.Add(-1)
+	sr.series.Duration.Observe(dur.Seconds())
+	if err != nil {
+		g.log.Debug("shadow call failed", "tenant", sr.tenant, "model", sr.model, "version", sr.version.name, "endpoint", ep.url, "err", err)
+		sr.outcome(observability.ShadowError)
+		return
+	}
+	sr.stats.latency(j.primaryDur, dur)
+	if code := j.resp.StatusCode(); code < 200 || code > 299 {
+		sr.outcome(observability.ShadowError)
+		return
+	}
+	var primary, shadow []byte
+	primary, j.scratchP, err = decodeBody(j.primaryEnc, j.primaryBody, j.scratchP)
+	if err != nil {
+		sr.outcome(observability.ShadowPrimaryError)
+		return
+	}
+	shadow, j.scratchS, err = decodeBody(j.resp.Header.ContentEncoding(), j.resp.Body(), j.scratchS)
+	if err != nil {
+		sr.outcome(observability.ShadowError)
+		return
+	}
+	res, err := compare.Compare(primary, shadow, sr.opts)
+	switch {
+	case errors.Is(err, compare.ErrPrimaryInvalid):
+		sr.outcome(observability.ShadowPrimaryError)
+		return
+	case err != nil:
+		sr.outcome(observability.ShadowError)
+		return
+	}
+	sr.series.MaxAbsDiff.Observe(res.MaxAbsDiff)
+	if res.Top1Rows > 0 {
+		if res.Top1Agree() {
+			sr.series.Top1Agree.Inc()
+		} else {
+			sr.series.Top1Differ.Inc()
+		}
+		sr.stats.top1(res.Top1Agree())
+	}
+	if res.Match {
+		sr.outcome(observability.ShadowMatch)
+		return
+	}
+	sr.outcome(observability.ShadowMismatch)
+	rec := mismatchRecord{
+		Time:       t0,
+		RequestID:  string(j.req.Header.Peek(HeaderRequestID)),
+		MaxAbsDiff: res.MaxAbsDiff,
+		DiffCount:  res.DiffCount,
+		Diffs:      res.Diffs,
+	}
+	if res.Top1Rows > 0 {
+		agree := res.Top1Agree()
+		rec.Top1Agree = &agree
+	}
+	if sr.logPayloads {
+		rec.Request, rec.Primary, rec.Shadow = string(j.req.Body()), string(primary), string(shadow)
+	}
+	sr.stats.mismatch(rec)
+}
+
+// outcome counts one shadowed request in the metrics and the admin stats.
+func (sr *shadowRoute) outcome(o observability.ShadowOutcome) {
+	sr.series.Outcome(o)
+	sr.stats.outcomes[o].Add(1)
+}
+
+// drop counts a copy that was not sent, with its reason.
+func (sr *shadowRoute) drop(reason dropReason) {
+	sr.outcome(observability.ShadowDropped)
+	sr.stats.drops[reason].Add(1)
+}
+
+// decodeBody returns body decoded from its Content-Encoding (gzip, deflate,
+// br, zstd; identity as is), using scratch as the buffer.
+func decodeBody(enc, body, scratch []byte) (out, buf []byte, err error) {
+	switch string(enc) {
+	case "", "identity":
+		return body, scratch, nil
+	case "gzip":
+		buf, err = fasthttp.AppendGunzipBytes(scratch[:0], body)
+	case "deflate":
+		buf, err = fasthttp.AppendInflateBytes(scratch[:0], body)
+	case "br":
+		buf, err = fasthttp.AppendUnbrotliBytes(scratch[:0], body)
+	case "zstd":
+		buf, err = fasthttp.AppendUnzstdBytes(scratch[:0], body)
+	default:
+		return nil, scratch, errors.New("unsupported content encoding " + string(enc))
+	}
+	return buf, buf, err
+}

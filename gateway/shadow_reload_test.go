@@ -1,0 +1,107 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/modelserver"
+	"go.uber.org/goleak"
+)
+
+func TestShadowReload(t *testing.T) {
+	// Registered first, so it runs last: after the gateway, the reload loop
+	// and the model servers have stopped.
+	// Goroutines that exist now (other tests' leftovers) are not ours.
+	existing := goleak.IgnoreCurrent()
+	t.Cleanup(func() {
+		goleak.VerifyNone(t, existing,
+			// fasthttp's own background goroutines: process-wide singletons
+			// (server date, dialer address cache) and per-client/per-server
+			// cleaners that sleep up to their idle timeout before noticing
+			// they have nothing left to clean.
+			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*TCPDialer).tcpAddrsClean"),
+			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
+			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
+	})
+	primary := startModelOpts(t, modelserver.Options{Model: fraudModel("v1", v1Weights)})
+	shadow := startModelOpts(t, modelserver.Options{Model: fraudModel("v2", v1Weights), Delay: 300 * time.Millisecond})
+	withShadow := func(opts string) string {
+		return "tenants:\n" + tenantYAML("acme", "fraud", "shadow: {version: v2, "+opts+"}", "v1:1:"+primary.URL, "v2:0:"+shadow.URL)
+	}
+	h := startGateway(t, withShadow("max_in_flight: 1, max_queue: 10"))
+	key, _ := testKey("acme")
+	route := func() *shadowRoute { return h.gw.snap.Load().tenants[0].models["fraud"].shadow }
+	send := func(n int) {
+		t.Helper()
+		for range n {
+			if r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key); r.code != 200 {
+				t.Fatalf("got %d, want 200", r.code)
+			}
+		}
+	}
+
+	t.Run("unchanged shadow keeps its pool", func(t *testing.T) {
+		before := route()
+		// A change elsewhere in the model (the timeout) is a new config hash
+		// but the same shadow pool.
+		if err := h.reload(strings.Replace(withShadow("max_in_flight: 1, max_queue: 10"), "models:\n      - name: fraud\n", "models:\n      - name: fraud\n        timeout: 5s\n", 1)); err != nil {
+			t.Fatal(err)
+		}
+		after := route()
+		if after == before || after.pool != before.pool || after.stats != before.stats {
+			t.Errorf("got a new pool or stats after a reload that kept the shadow config")
+		}
+	})
+
+	t.Run("removed shadow: queued copies dropped, new requests not shadowed", func(t *testing.T) {
+		old := route()
+		send(6) // 1 in flight (300 ms), 5 queued
+		eventually(t, 5*time.Second, func() bool { return len(shadow.Server.Requests()) >= 1 }, "first copy not received")
+		if err := h.reload("tenants:\n" + tenantYAML("acme", "fraud", "", "v1:1:"+primary.URL, "v2:0:"+shadow.URL)); err != nil {
+			t.Fatal(err)
+		}
+		if route() != nil {
+			t.Fatalf("shadow still routed after removal")
+		}
+		eventually(t, 5*time.Second, func() bool {
+			return old.stats.outcomes[0].Load()+old.stats.drops[dropStopped].Load() == 6
+		}, "old shadow: %d matched, %d dropped as stopped; want 6 in all", old.stats.outcomes[0].Load(), old.stats.drops[dropStopped].Load())
+		if d := old.stats.drops[dropStopped].Load(); d < 4 {
+			t.Errorf("got %d queued copies dropped on removal, want at least 4 of the 5 queued", d)
+		}
+		received := len(shadow.Server.Requests())
+		send(5)
+		if got := len(shadow.Server.Requests()); got != received {
+			t.Errorf("shadow got %d new calls after its removal, want 0", got-received)
+		}
+		if r := h.doAdmin("GET", "/admin/shadow", "", "Authorization", "Bearer "+adminToken); !strings.Contains(r.body, `"shadows": []`) {
+			t.Errorf("admin view after removal: got %s, want no shadows", r.body)
+		}
+		if m := h.scrape(); shadowMetric(m, "modelgate_shadow_requests_total", "acme", "fraud", "v2", "outcome=match") != 0 {
+			t.Errorf("series of the removed shadow still exported")
+		}
+	})
+
+	t.Run("changed shadow gets a new pool, the old one stops", func(t *testing.T) {
+		if err := h.reload(withShadow("max_in_flight: 2, max_queue: 10")); err != nil {
+			t.Fatal(err)
+		}
+		first := route()
+		send(2)
+		if err := h.reload(withShadow("max_in_flight: 3, max_queue: 10")); err != nil {
+			t.Fatal(err)
+		}
+		second := route()
+		if second.pool == first.pool {
+			t.Fatalf("changed max_in_flight kept the old pool")
+		}
+		if !first.pool.stopped {
+			t.Errorf("old pool not stopped")
+		}
+		send(3)
+		eventually(t, 5*time.Second, func() bool { return second.stats.outcomes[0].Load() >= 3 },
+			"new pool matched %d, want 3", second.stats.outcomes[0].Load())
+	})
+}

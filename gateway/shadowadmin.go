@@ -1,0 +1,218 @@
+package gateway
+
+import (
+	"math"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/modelgate/modelgate/internal/compare"
+	"github.com/modelgate/modelgate/observability"
+)
+
+// dropReason says why a copy was not sent (outcome dropped).
+type dropReason uint8
+
+const (
+	dropQueueFull    dropReason = iota // the model's shadow queue was full
+	dropBodyTooLarge                   // body over shadow.max_body_bytes
+	dropStopped                        // shadow removed or changed by a reload, or shutdown
+	numDropReasons
+)
+
+var dropReasonNames = [numDropReasons]string{"queue_full", "body_too_large", "stopped"}
+
+// Sizes of the admin view's windows.
+const (
+	shadowLatencyWindow  = 1024 // latency pairs kept for percentiles
+	shadowMismatchesKept = 20   // last mismatches kept
+)
+
+// shadowStats is what GET /admin/shadow shows for one tenant/model/shadow
+// version. Counters are atomics (the request path counts drops); the windows
+// are under mu (workers only). It survives reloads while the shadow stays
+// configured.
+type shadowStats struct {
+	series    *observability.ShadowSeries
+	outcomes  [5]atomic.Uint64 // by observability.ShadowOutcome
+	drops     [numDropReasons]atomic.Uint64
+	top1Agree atomic.Uint64
+	top1Total atomic.Uint64
+
+	mu         sync.Mutex
+	primaryLat []time.Duration // ring, paired with shadowLat
+	shadowLat  []time.Duration
+	latNext    int
+	mismatches []mismatchRecord // ring, oldest overwritten
+	mmNext     int
+}
+
+func newShadowStats(series *observability.ShadowSeries) *shadowStats {
+	return &shadowStats{series: series}
+}
+
+// mismatchRecord is one differing comparison as /admin/shadow shows it:
+// field paths with both values; whole payloads only with log_payloads.
+type mismatchRecord struct {
+	Time       time.Time      `json:"time"`
+	RequestID  string         `json:"request_id"`
+	MaxAbsDiff float64        `json:"max_abs_diff"`
+	Top1Agree  *bool          `json:"top1_agree,omitempty"`
+	DiffCount  int            `json:"diff_count"`
+	Diffs      []compare.Diff `json:"diffs"`
+	Request    string         `json:"request,omitempty"`
+	Primary    string         `json:"primary,omitempty"`
+	Shadow     string         `json:"shadow,omitempty"`
+}
+
+func (s *shadowStats) top1(agree bool) {
+	s.top1Total.Add(1)
+	if agree {
+		s.top1Agree.Add(1)
+	}
+}
+
+// latency records one primary/shadow latency pair.
+func (s *shadowStats) latency(primary, shadow time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.primaryLat) < shadowLatencyWindow {
+		s.primaryLat = append(s.primaryLat, primary)
+		s.shadowLat = append(s.shadowLat, shadow)
+		return
+	}
+	s.primaryLat[s.latNext], s.shadowLat[s.latNext] = primary, shadow
+	s.latNext = (s.latNext + 1) % shadowLatencyWindow
+}
+
+func (s *shadowStats) mismatch(r mismatchRecord) {
+	if math.IsInf(r.MaxAbsDiff, 0) { // JSON has no infinity
+		r.MaxAbsDiff = math.MaxFloat64
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.mismatches) < shadowMismatchesKept {
+		s.mismatches = append(s.mismatches, r)
+		return
+	}
+	s.mismatches[s.mmNext] = r
+	s.mmNext = (s.mmNext + 1) % shadowMismatchesKept
+}
+
+// The /admin/shadow view.
+type (
+	shadowListView struct {
+		Shadows []shadowStatsView `json:"shadows"`
+	}
+	shadowStatsView struct {
+		Tenant            string            `json:"tenant"`
+		Model             string            `json:"model"`
+		Version           string            `json:"version"`
+		Percent           float64           `json:"percent"`
+		Tolerance         float64           `json:"tolerance"`
+		RelativeTolerance float64           `json:"relative_tolerance"`
+		Requests          uint64            `json:"requests"`
+		Outcomes          map[string]uint64 `json:"outcomes"`
+		Dropped           map[string]uint64 `json:"dropped_by_reason"`
+		// AgreementRate is match / (match + mismatch); null before the
+		// first comparison.
+		AgreementRate *float64 `json:"agreement_rate"`
+		// Top1AgreementRate is over comparisons with class scores.
+		Top1AgreementRate *float64         `json:"top1_agreement_rate"`
+		Top1Compared      uint64           `json:"top1_compared"`
+		Latency           latencyView      `json:"latency"`
+		Queue             queueView        `json:"queue"`
+		LastMismatches    []mismatchRecord `json:"last_mismatches"`
+	}
+	latencyView struct {
+		Samples      int     `json:"samples"`
+		PrimaryP50ms float64 `json:"primary_p50_ms"`
+		PrimaryP95ms float64 `json:"primary_p95_ms"`
+		ShadowP50ms  float64 `json:"shadow_p50_ms"`
+		ShadowP95ms  float64 `json:"shadow_p95_ms"`
+		// ShadowToPrimaryP50 is shadow p50 / primary p50 ("1.4× slower").
+		ShadowToPrimaryP50 *float64 `json:"shadow_to_primary_p50"`
+	}
+	queueView struct {
+		Length   int `json:"length"`
+		Capacity int `json:"capacity"`
+		Workers  int `json:"workers"`
+	}
+)
+
+// shadowView lists every configured shadow with its stats, in config order.
+func (g *Gateway) shadowView() shadowListView {
+	snap := g.snap.Load()
+	out := shadowListView{Shadows: []shadowStatsView{}}
+	for ti, t := range snap.cfg.Tenants {
+		for _, mc := range t.Models {
+			sr := snap.tenants[ti].models[mc.Name].shadow
+			if sr == nil {
+				continue
+			}
+			out.Shadows = append(out.Shadows, sr.view())
+		}
+	}
+	return out
+}
+
+func (sr *shadowRoute) view() shadowStatsView {
+	s := sr.stats
+	v := shadowStatsView{
+		Tenant: sr.tenant, Model: sr.model, Version: sr.version.name,
+		Percent: sr.percent, Tolerance: sr.opts.Tolerance, RelativeTolerance: sr.opts.RelativeTolerance,
+		Outcomes: map[string]uint64{}, Dropped: map[string]uint64{},
+		Queue: queueView{Length: len(sr.pool.jobs), Capacity: cap(sr.pool.jobs), Workers: sr.pool.key.workers},
+	}
+	for _, o := range observability.ShadowOutcomes() {
+		n := s.outcomes[o].Load()
+		v.Outcomes[o.String()] = n
+		v.Requests += n
+	}
+	for r := range numDropReasons {
+		v.Dropped[dropReasonNames[r]] = s.drops[r].Load()
+	}
+	if m, mm := v.Outcomes["match"], v.Outcomes["mismatch"]; m+mm > 0 {
+		v.AgreementRate = ptr(float64(m) / float64(m+mm))
+	}
+	v.Top1Compared = s.top1Total.Load()
+	if v.Top1Compared > 0 {
+		v.Top1AgreementRate = ptr(float64(s.top1Agree.Load()) / float64(v.Top1Compared))
+	}
+	s.mu.Lock()
+	p, sh := slices.Clone(s.primaryLat), slices.Clone(s.shadowLat)
+	n := len(s.mismatches)
+	v.LastMismatches = make([]mismatchRecord, 0, n)
+	for i := range n { // newest first
+		v.LastMismatches = append(v.LastMismatches, s.mismatches[(s.mmNext-1-i+2*n)%n])
+	}
+	s.mu.Unlock()
+	v.Latency.Samples = len(p)
+	if len(p) > 0 {
+		slices.Sort(p)
+		slices.Sort(sh)
+		v.Latency.PrimaryP50ms, v.Latency.PrimaryP95ms = ms(quantile(p, 0.5)), ms(quantile(p, 0.95))
+		v.Latency.ShadowP50ms, v.Latency.ShadowP95ms = ms(quantile(sh, 0.5)), ms(quantile(sh, 0.95))
+		if v.Latency.PrimaryP50ms > 0 {
+			v.Latency.ShadowToPrimaryP50 = ptr(v.Latency.ShadowP50ms / v.Latency.PrimaryP50ms)
+		}
+	}
+	return v
+}
+
+// handleShadow serves GET /admin/shadow (behind the admin token).
+func (g *Gateway) handleShadow(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, g.shadowView())
+}
+
+// quantile returns the q-quantile of sorted (nearest rank).
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[max(0, min(i, len(sorted)-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func ptr[T any](v T) *T { return &v }
