@@ -88,12 +88,12 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	prepareUpstreamRequest(&ctx.Request, tenant.name, version.name, rid)
 
 	version.series.InFlight.Inc()
-	code := g.forward(ctx, model, version, start)
+	served, code := g.forward(ctx, model, version, rt.Pinned(), start)
 	version.series.InFlight.Dec()
 	ctx.Response.Header.SetBytesV(HeaderRequestID, rid)
-	ctx.Response.Header.Set(HeaderVersion, version.name)
-	version.series.Request(code)
-	version.series.Duration.Observe(time.Since(start).Seconds())
+	ctx.Response.Header.Set(HeaderVersion, served.name)
+	served.series.Request(code)
+	served.series.Duration.Observe(time.Since(start).Seconds())
 	return nil
 }
 

@@ -48,6 +48,9 @@ type Metrics struct {
 	reloadTime     prometheus.Gauge
 	configInfo     *prometheus.GaugeVec
 	lastConfigHash atomic.Pointer[string]
+
+	// Resilience holds the breaker, health, retry and fallback metrics.
+	Resilience *Resilience
 }
 
 func histogramOpts(name, help string) prometheus.HistogramOpts {
@@ -110,6 +113,7 @@ func NewMetrics() *Metrics {
 	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDuration, m.inFlight, m.rejected,
 		m.reloads, m.reloadOK, m.reloadTime, m.configInfo, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.Resilience = newResilience(m.Registry)
 	return m
 }
 
@@ -155,6 +159,7 @@ func (m *Metrics) Forget(tenant, model, version string) {
 	m.duration.Delete(l)
 	m.upstreamDuration.Delete(l)
 	m.inFlight.Delete(l)
+	m.Resilience.forget(tenant, model, version)
 }
 
 // Series holds the metric handles of one tenant/model/version.
