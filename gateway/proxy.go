@@ -22,6 +22,11 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 		(!pinned || model.res.fallbackPinned) && time.Now().Before(deadline) {
 		version.res.fallbacks.Inc()
 		ctx.Request.Header.Set(HeaderVersion, fb.name)
+		if pinned {
+			if p, ok := repinPath(ctx.Request.URI().Path(), version.name, fb.name); ok {
+				ctx.Request.URI().SetPathBytes(p)
+			}
+		}
 		version = fb
 		o = g.tryVersion(ctx, model, fb, deadline)
 	}
