@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -106,8 +107,8 @@ func TestHungBackend(t *testing.T) {
 	if s := m["modelgate_breaker_state|endpoint="+ok.URL+"|model=fraud|tenant=acme|version=v1"]; s != 0 {
 		t.Errorf("breaker of the healthy replica: got state %v, want 0 (closed)", s)
 	}
-	if n := h.endpoint(hung.URL).inFlight.Load(); n != 0 {
-		t.Errorf("hung replica still has %d requests in flight", n)
+	if n, ok := m["modelgate_endpoint_in_flight|endpoint="+hung.URL+"|model=fraud|tenant=acme|version=v1"]; !ok || n != 0 {
+		t.Errorf("modelgate_endpoint_in_flight of the hung replica: got %v (present %v), want 0 after the timeouts", n, ok)
 	}
 	noRequestStuck(t)
 }
@@ -204,9 +205,9 @@ func TestCanaryDownFallsBack(t *testing.T) {
 	key, _ := testKey("acme")
 
 	load := h.startLoad(4, "POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
-	got := load.waitFor(0, 300, 20*time.Second)
+	load.waitFor(0, 300, 20*time.Second)
 	load.stop()
-	got = load.get(0)
+	got := load.get(0)
 	if got.errors() != 0 || got.versions["v1"] != got.total {
 		t.Errorf("got %d errors (first: %s) and versions %v in %d requests, want every request served by v1", got.errors(), got.firstErr, got.versions, got.total)
 	}
@@ -281,5 +282,106 @@ func TestRetryResendsBodyByteIdentical(t *testing.T) {
 	}
 	if got := h.scrape()["modelgate_retries_total|model=fraud|tenant=acme|version=v1"]; got < 1 {
 		t.Errorf("modelgate_retries_total: got %v, want at least 1", got)
+	}
+}
+
+func TestReloadsUnderLoad(t *testing.T) {
+	v1a, v1b, v2 := startModel(t, "fraud", "v1"), startModel(t, "fraud", "v1"), startModel(t, "fraud", "v2")
+	cfg := func(w1, w2 int) string {
+		return "tenants:\n" + tenantYAML("acme", "fraud", fastHealth+"\nfallback: v1",
+			"v1:"+strconv.Itoa(w1)+":"+v1a.URL+","+v1b.URL, "v2:"+strconv.Itoa(w2)+":"+v2.URL)
+	}
+	h := startGateway(t, cfg(9, 1))
+	key, _ := testKey("acme")
+	ep := h.endpoint(v1a.URL)
+	checker := ep.checker
+	load := h.startLoad(4, "POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
+	load.waitFor(0, 50, 10*time.Second)
+	for i := range 50 {
+		w1, w2 := 9, 1
+		if i%2 == 0 {
+			w1, w2 = 1, 9
+		}
+		if err := h.reload(cfg(w1, w2)); err != nil {
+			t.Fatalf("reload %d: %v", i, err)
+		}
+		// Let some requests run on each config.
+		n := load.get(0).total
+		load.waitFor(0, n+5, 10*time.Second)
+	}
+	load.stop()
+	got := load.get(0)
+	t.Logf("50 reloads: %d requests, versions %v", got.total, got.versions)
+	if got.errors() != 0 {
+		t.Errorf("got %d errors in %d requests during 50 reloads (first: %s), want 0", got.errors(), got.total, got.firstErr)
+	}
+	if got.versions["v1"] == 0 || got.versions["v2"] == 0 {
+		t.Errorf("got versions %v, want both served", got.versions)
+	}
+	if h.endpoint(v1a.URL) != ep || ep.checker != checker {
+		t.Errorf("reloads that kept the endpoint replaced its state or its health checker")
+	}
+}
+
+func TestEndpointStateSurvivesReload(t *testing.T) {
+	bad, good, other := startModel(t, "fraud", "v1"), startModel(t, "fraud", "v1"), startModel(t, "fraud", "v1")
+	bad.Server.SetFailStatus(500)
+	cfg := func(weight int, breaker string, urls ...string) string {
+		return "tenants:\n" + tenantYAML("acme", "fraud", "breaker: "+breaker+"\n"+fastHealth,
+			"v1:"+strconv.Itoa(weight)+":"+strings.Join(urls, ","))
+	}
+	h := startGateway(t, cfg(1, "{consecutive_failures: 1, open_for: 1m}", bad.URL, good.URL))
+	key, _ := testKey("acme")
+	ep := h.endpoint(bad.URL)
+	eventually(t, 10*time.Second, "the failing replica's breaker open", func() bool {
+		h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
+		return ep.breakerState() == 2
+	})
+	checker := ep.checker
+
+	if err := h.reload(cfg(5, "{consecutive_failures: 1, open_for: 1m}", bad.URL, good.URL)); err != nil {
+		t.Fatal(err)
+	}
+	if ep.breakerState() != 2 || h.endpoint(bad.URL) != ep {
+		t.Fatalf("a reload that kept the endpoint and its breaker settings closed the open breaker")
+	}
+	bad.Server.ResetRequests()
+	for range 10 {
+		if r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key); r.code != 200 {
+			t.Fatalf("with the breaker open: got %d, want 200 from the other replica", r.code)
+		}
+	}
+	if n := len(bad.Server.Requests()); n != 0 {
+		t.Errorf("replica with an open breaker got %d requests after the reload, want 0", n)
+	}
+
+	// Different breaker settings: documented to start a new, closed breaker.
+	if err := h.reload(cfg(5, "{consecutive_failures: 2, open_for: 1m}", bad.URL, good.URL)); err != nil {
+		t.Fatal(err)
+	}
+	if ep.breakerState() != 0 {
+		t.Errorf("after new breaker settings: state %d, want 0 (a new breaker)", ep.breakerState())
+	}
+
+	// Removing the endpoint stops its health checker and drops its series.
+	if err := h.reload(cfg(5, "{consecutive_failures: 2, open_for: 1m}", good.URL, other.URL)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-checker.done:
+	case <-time.After(5 * time.Second):
+		t.Fatalf("health checker of a removed endpoint still running 5s after the reload")
+	}
+	probes := bad.Server.HealthProbes()
+	for series := range h.scrape() {
+		if strings.Contains(series, bad.URL) {
+			t.Errorf("series of a removed endpoint still exported: %s", series)
+		}
+	}
+	// No more probes reach the removed endpoint (other probes keep coming).
+	n := other.Server.HealthProbes()
+	eventually(t, 5*time.Second, "more probes on a kept endpoint", func() bool { return other.Server.HealthProbes() >= n+3 })
+	if got := bad.Server.HealthProbes(); got != probes {
+		t.Errorf("removed endpoint got %d more health probes after its checker stopped", got-probes)
 	}
 }
