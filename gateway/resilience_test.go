@@ -26,6 +26,19 @@ func noRequestStuck(t *testing.T) {
 	})
 }
 
+// goroutinesIn counts the goroutines whose stack contains fn.
+func goroutinesIn(fn string) int {
+	buf := make([]byte, 4<<20)
+	n := runtime.Stack(buf, true)
+	count := 0
+	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		if strings.Contains(g, fn) {
+			count++
+		}
+	}
+	return count
+}
+
 func TestReplicaKilledMidLoad(t *testing.T) {
 	a, b, c := startModel(t, "fraud", "v1"), startModel(t, "fraud", "v1"), startModel(t, "fraud", "v1")
 	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", "timeout: 5s\n"+fastHealth,
@@ -59,6 +72,9 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 	}
 	if up := m["modelgate_endpoint_up|endpoint="+a.URL+"|model=fraud|tenant=acme|version=v1"]; up != 1 {
 		t.Errorf("modelgate_endpoint_up of a live replica: got %v, want 1", up)
+	}
+	if r := h.doAdmin("GET", "/readyz", ""); r.code != 200 {
+		t.Errorf("/readyz with two of three replicas up: got %d %s, want 200", r.code, r.body)
 	}
 }
 
@@ -371,6 +387,9 @@ func TestEndpointStateSurvivesReload(t *testing.T) {
 	case <-checker.done:
 	case <-time.After(5 * time.Second):
 		t.Fatalf("health checker of a removed endpoint still running 5s after the reload")
+	}
+	if n := goroutinesIn("(*healthChecker).run"); n != 2 {
+		t.Errorf("got %d health checker goroutines for 2 endpoints, want 2", n)
 	}
 	probes := bad.Server.HealthProbes()
 	for series := range h.scrape() {

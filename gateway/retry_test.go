@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/observability"
 	"github.com/valyala/fasthttp"
 )
 
@@ -218,4 +219,42 @@ func TestRepinPath(t *testing.T) {
 			t.Errorf("repinPath(%s): got %q %v, want %q", tt.path, got, ok, tt.want)
 		}
 	}
+}
+
+func TestSharedEndpointSettingsAndCarryOver(t *testing.T) {
+	const shared = "http://127.0.0.1:1"
+	text := func(budget string) string {
+		return "tenants:\n" +
+			tenantYAML("acme", "fraud", "connect_timeout: 3s\nbreaker: {consecutive_failures: 7}\nhealth_check: {disabled: true}\nretry: {budget: "+budget+"}", "v1:1:"+shared) +
+			tenantYAML("globex", "churn", "connect_timeout: 1s\nbreaker: {consecutive_failures: 2}\nhealth_check: {disabled: true}", "v1:1:"+shared)
+	}
+	parse := func(s string) *configs.Config {
+		cfg, err := configs.Parse([]byte(s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	reg := newRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := observability.NewMetrics()
+	old, _, _ := buildSnapshot(parse(text("0.2")), reg, m)
+	ep := reg.get(shared)
+	if got := ep.brk.Load().cfg.ConsecutiveFailures; got != 7 {
+		t.Errorf("shared endpoint's breaker: got consecutive_failures %d, want 7 (first model in file order)", got)
+	}
+	if got := time.Duration(ep.connectTimeout.Load()); got != time.Second {
+		t.Errorf("shared endpoint's connect timeout: got %v, want 1s (the smallest)", got)
+	}
+	budget := old.tenants[0].models["fraud"].res.budget
+	same, _, _ := buildSnapshot(parse(text("0.2")), reg, m)
+	carryOver(old, same)
+	if same.tenants[0].models["fraud"].res.budget != budget {
+		t.Errorf("a reload that kept the model and its budget ratio replaced its retry budget")
+	}
+	changed, _, _ := buildSnapshot(parse(text("0.5")), reg, m)
+	carryOver(same, changed)
+	if changed.tenants[0].models["fraud"].res.budget == budget {
+		t.Errorf("a reload that changed the budget ratio kept the old budget")
+	}
+	reg.closeAll()
 }
