@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -150,7 +152,8 @@ func TestPickEndpointSkipsUnavailable(t *testing.T) {
 }
 
 func TestBreakerCounting(t *testing.T) {
-	reg := newRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var logs lockedLog
+	reg := newRegistry(slog.New(slog.NewTextHandler(&logs, nil)))
 	ep := reg.get("http://127.0.0.1:1")
 	ep.setBreaker(configs.Breaker{ConsecutiveFailures: 3, FailureRatio: 0.5, MinRequests: 100, OpenFor: 50 * time.Millisecond, Interval: time.Second})
 	run := func(verdict error) bool { return ep.guard(func() error { return verdict }) }
@@ -174,8 +177,21 @@ func TestBreakerCounting(t *testing.T) {
 		t.Errorf("open breaker admitted a request")
 	}
 	eventually(t, 5*time.Second, "open_for to pass", func() bool { return ep.available(time.Now().UnixNano()) })
+	if ep.breakerState() != 1 {
+		t.Errorf("after open_for: state %d, want 1 (half-open)", ep.breakerState())
+	}
 	if !run(nil) || ep.breakerState() != 0 {
 		t.Errorf("half-open probe succeeded: state %d, want closed", ep.breakerState())
+	}
+
+	for _, want := range []string{
+		`msg="circuit breaker opened" endpoint=http://127.0.0.1:1 from=closed`,
+		`msg="circuit breaker state changed" endpoint=http://127.0.0.1:1 from=open to=half-open`,
+		`msg="circuit breaker state changed" endpoint=http://127.0.0.1:1 from=half-open to=closed`,
+	} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("logs lack %q:\n%s", want, logs.String())
+		}
 	}
 
 	t.Run("failure ratio", func(t *testing.T) {
@@ -257,4 +273,22 @@ func TestSharedEndpointSettingsAndCarryOver(t *testing.T) {
 		t.Errorf("a reload that changed the budget ratio kept the old budget")
 	}
 	reg.closeAll()
+}
+
+// lockedLog collects log output; safe for concurrent writers.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *lockedLog) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *lockedLog) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
