@@ -106,6 +106,7 @@ func TestHungBackend(t *testing.T) {
 			t.Errorf("got %d %s, want 200 or 504", r.code, r.body)
 		}
 	}
+	t.Logf("40 sequential requests: %d answers of 504, %d of 200", timeouts, oks)
 	// Two timeouts open the breaker; then every request goes to ok.
 	if timeouts > 2 {
 		t.Errorf("got %d timeouts, want at most 2 (consecutive_failures) before the breaker opens", timeouts)
@@ -208,16 +209,19 @@ func TestFailing500sBreakerRecovers(t *testing.T) {
 
 func TestCanaryDownFallsBack(t *testing.T) {
 	stable1, stable2 := startModel(t, "fraud", "v1"), startModel(t, "fraud", "v1")
-	dead1, dead2 := deadURL(t), deadURL(t)
-	cfg := func(fallbackPinned bool) string {
-		extra := "fallback: v1\n" + fastHealth
+	dead1, dead2, dead3 := deadURL(t), deadURL(t), deadURL(t)
+	cfg := func(health string, fallbackPinned bool) string {
+		extra := "fallback: v1\n" + health
 		if fallbackPinned {
 			extra += "\nfallback_pinned: true"
 		}
 		return "tenants:\n" + tenantYAML("acme", "fraud", extra, "v1:50:"+stable1.URL+","+stable2.URL, "v2:50:"+dead1+","+dead2) +
-			tenantYAML("globex", "churn", fastHealth, "v1:1:"+deadURL(t))
+			tenantYAML("globex", "churn", fastHealth, "v1:1:"+dead3)
 	}
-	h := startGateway(t, cfg(false))
+	// Health checks off first: requests find the canary dead themselves
+	// (refused, retried on the other canary endpoint, then fallback) until
+	// its breakers open (then straight to the fallback).
+	h := startGateway(t, cfg("health_check: {disabled: true}", false))
 	key, _ := testKey("acme")
 
 	load := h.startLoad(4, "POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
@@ -229,8 +233,21 @@ func TestCanaryDownFallsBack(t *testing.T) {
 	}
 	m := h.scrape()
 	fb := m["modelgate_fallbacks_total|from=v2|model=fraud|tenant=acme|to=v1"]
+	t.Logf("%d requests, %d errors, versions %v, %v fallbacks, %v retries", got.total, got.errors(), got.versions, fb,
+		m["modelgate_retries_total|model=fraud|tenant=acme|version=v2"])
 	if fb < float64(got.total)/4 {
 		t.Errorf("modelgate_fallbacks_total{from=v2,to=v1}: got %v for %d requests, want about half", fb, got.total)
+	}
+	if r := m["modelgate_retries_total|model=fraud|tenant=acme|version=v2"]; r < 1 {
+		t.Errorf("modelgate_retries_total{version=v2}: got %v, want the refused canary requests retried on the other canary endpoint", r)
+	}
+	for _, u := range []string{dead1, dead2} {
+		if s := m["modelgate_breaker_state|endpoint="+u+"|model=fraud|tenant=acme|version=v2"]; s != 2 {
+			t.Errorf("breaker of dead canary endpoint %s: got state %v, want 2 (open)", u, s)
+		}
+	}
+	if err := h.reload(cfg(fastHealth, false)); err != nil {
+		t.Fatal(err)
 	}
 
 	t.Run("pinned requests do not fall back", func(t *testing.T) {
@@ -252,7 +269,7 @@ func TestCanaryDownFallsBack(t *testing.T) {
 		}
 	})
 	t.Run("fallback_pinned", func(t *testing.T) {
-		if err := h.reload(cfg(true)); err != nil {
+		if err := h.reload(cfg(fastHealth, true)); err != nil {
 			t.Fatal(err)
 		}
 		r := h.do("POST", "/v2/models/fraud/versions/v2/infer", inferBody, "X-API-Key", key)
