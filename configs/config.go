@@ -220,6 +220,9 @@ type Breaker struct {
 	FailureRatio float64 `mapstructure:"failure_ratio" json:"failure_ratio"`
 	// MinRequests before FailureRatio applies. Default 20.
 	MinRequests uint32 `mapstructure:"min_requests" json:"min_requests"`
+	// Interval is the rolling window (ten buckets) in which FailureRatio
+	// and MinRequests are counted while the breaker is closed. Default 10s.
+	Interval time.Duration `mapstructure:"interval" json:"interval"`
 	// OpenFor is how long the breaker stays open before a half-open probe.
 	// Default 10s.
 	OpenFor time.Duration `mapstructure:"open_for" json:"open_for"`

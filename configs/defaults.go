@@ -15,6 +15,7 @@ const (
 	DefaultRetryAttempts      = 1
 	DefaultRetryBudget        = 0.2
 	DefaultBreakerOpenFor     = 10 * time.Second
+	DefaultBreakerInterval    = 10 * time.Second
 	DefaultHealthInterval     = 5 * time.Second
 	DefaultHealthTimeout      = 1 * time.Second
 )
@@ -80,6 +81,7 @@ func (m *Model) setDefaults() {
 	setIfZero(&b.FailureRatio, 0.5)
 	setIfZero(&b.MinRequests, 20)
 	setIfZero(&b.OpenFor, DefaultBreakerOpenFor)
+	setIfZero(&b.Interval, DefaultBreakerInterval)
 	h := &m.HealthCheck
 	setIfZero(&h.Path, DefaultHealthPath)
 	setIfZero(&h.Interval, DefaultHealthInterval)

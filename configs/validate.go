@@ -293,6 +293,9 @@ func (v *validator) model(p string, m *Model) {
 	if b.OpenFor < 0 {
 		v.add(p+".breaker.open_for", "must not be negative")
 	}
+	if b.Interval < 0 {
+		v.add(p+".breaker.interval", "must not be negative")
+	}
 	h := m.HealthCheck
 	if !strings.HasPrefix(h.Path, "/") {
 		v.add(p+".health_check.path", "must start with /")

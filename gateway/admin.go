@@ -29,11 +29,12 @@ func (g *Gateway) AdminHandler(r *Reloader) http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if g.draining.Load() {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "reason": "shutting down"})
+		r := g.readiness() // health.go
+		if !r.Ready {
+			writeJSON(w, http.StatusServiceUnavailable, r)
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"ready": true})
+		writeJSON(w, http.StatusOK, r)
 	})
 	mux.HandleFunc("GET /admin/config", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, configView(g.Config()))

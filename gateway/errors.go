@@ -3,7 +3,6 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
-	"net"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -44,17 +43,18 @@ func (e *statusError) body() []byte {
 	return b
 }
 
-// upstreamStatus maps an error from a model container call to what the
-// client sees: timeout → 504, pool exhausted → 503, anything else → 502.
-func upstreamStatus(err error) *statusError {
-	var ne net.Error
+// upstreamStatus maps the outcome of a request's last upstream attempt
+// (see classify in retry.go) to what the client sees: the model's timeout
+// budget spent or an attempt timed out → 504, no available endpoint or pool
+// exhausted → 503, anything else → 502.
+func upstreamStatus(o outcome, pastDeadline bool) *statusError {
 	switch {
-	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, fasthttp.ErrDialTimeout):
+	case o == noEndpoint:
+		return errNoEndpoint
+	case o == timedOut, pastDeadline:
 		return errUpstreamTimeout
-	case errors.Is(err, fasthttp.ErrNoFreeConns):
+	case o == busy:
 		return errUpstreamBusy
-	case errors.As(err, &ne) && ne.Timeout():
-		return errUpstreamTimeout
 	default:
 		return errUpstreamFailed
 	}

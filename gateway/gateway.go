@@ -38,7 +38,7 @@ type Gateway struct {
 // New builds a gateway for a validated config. It does not listen yet.
 func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gateway {
 	g := &Gateway{
-		upstreams: newRegistry(),
+		upstreams: newRegistry(log),
 		metrics:   m,
 		log:       log,
 		static:    cfg.Server,
@@ -58,6 +58,7 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 	g.app.Use(g.handle)
 	g.shadows = newShadows(m.Shadow(), log, g.runShadow)
 	g.Apply(cfg)
+	m.Resilience.SetEndpointSource(g.endpointSamples)
 	return g
 }
 
@@ -69,6 +70,7 @@ func (g *Gateway) Apply(cfg *configs.Config) {
 	g.applyMu.Lock()
 	defer g.applyMu.Unlock()
 	snap, urls, series := buildSnapshot(cfg, g.upstreams, g.metrics)
+	carryOver(g.snap.Load(), snap)
 	retired := g.shadows.apply(snap)
 	g.snap.Store(snap)
 	g.shadows.retire(retired)

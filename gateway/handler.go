@@ -89,12 +89,12 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	shadow := g.shadowCapture(rt, model, vi, &ctx.Request)
 
 	version.series.InFlight.Inc()
-	code := g.forward(ctx, model, version, start)
+	served, code := g.forward(ctx, model, version, rt.Pinned(), start)
 	version.series.InFlight.Dec()
 	ctx.Response.Header.SetBytesV(HeaderRequestID, rid)
-	ctx.Response.Header.Set(HeaderVersion, version.name)
-	version.series.Request(code)
-	version.series.Duration.Observe(time.Since(start).Seconds())
+	ctx.Response.Header.Set(HeaderVersion, served.name)
+	served.series.Request(code)
+	served.series.Duration.Observe(time.Since(start).Seconds())
 	g.shadowDispatch(shadow, &ctx.Response, start)
 	return nil
 }

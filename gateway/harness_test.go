@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,4 +212,160 @@ func tenantYAML(tenant, model, extra string, versions ...string) string {
 		b.WriteString("]\n")
 	}
 	return b.String()
+}
+
+// loadGen sends requests to a harness from several goroutines until stop,
+// tallying the answers by the phase current when each request started (see
+// setPhase), so a test can bound errors before and after an event.
+type loadGen struct {
+	h       *harness
+	phase   atomic.Int32
+	quit    chan struct{}
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	tallies map[int32]*tally
+}
+
+// tally counts one phase's answers. Transport errors count as code -1.
+type tally struct {
+	total    int
+	codes    map[int]int
+	versions map[string]int
+	firstErr string // status and body of the first non-200 answer
+}
+
+func (t tally) errors() int { return t.total - t.codes[200] }
+
+// startLoad starts workers goroutines sending method path with body and
+// headers (name, value pairs) back to back. It stops at test cleanup if not
+// before.
+func (h *harness) startLoad(workers int, method, path, body string, headers ...string) *loadGen {
+	l := &loadGen{h: h, quit: make(chan struct{}), tallies: map[int32]*tally{}}
+	for range workers {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.quit:
+					return
+				default:
+				}
+				phase := l.phase.Load()
+				code, version, errBody := l.once(method, path, body, headers)
+				l.mu.Lock()
+				t := l.tallies[phase]
+				if t == nil {
+					t = &tally{codes: map[int]int{}, versions: map[string]int{}}
+					l.tallies[phase] = t
+				}
+				t.total++
+				t.codes[code]++
+				t.versions[version]++
+				if code != 200 && t.firstErr == "" {
+					t.firstErr = fmt.Sprintf("%d %s", code, errBody)
+				}
+				l.mu.Unlock()
+			}
+		})
+	}
+	h.t.Cleanup(l.stop)
+	return l
+}
+
+func (l *loadGen) once(method, path, body string, headers []string) (code int, version, errBody string) {
+	req, err := http.NewRequest(method, l.h.url+path, strings.NewReader(body))
+	if err != nil {
+		return -1, "", err.Error()
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := l.h.client.Do(req)
+	if err != nil {
+		return -1, "", err.Error()
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return -1, "", err.Error()
+	}
+	return resp.StatusCode, resp.Header.Get(HeaderVersion), string(b)
+}
+
+// setPhase makes requests starting from now count toward phase p.
+func (l *loadGen) setPhase(p int) { l.phase.Store(int32(p)) }
+
+// get returns a copy of phase p's tally.
+func (l *loadGen) get(p int) tally {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.tallies[int32(p)]
+	if t == nil {
+		return tally{codes: map[int]int{}, versions: map[string]int{}}
+	}
+	c := tally{total: t.total, codes: maps.Clone(t.codes), versions: maps.Clone(t.versions), firstErr: t.firstErr}
+	return c
+}
+
+// waitFor waits until phase p has at least n answers, failing the test
+// after timeout.
+func (l *loadGen) waitFor(p, n int, timeout time.Duration) tally {
+	l.h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		t := l.get(p)
+		if t.total >= n {
+			return t
+		}
+		if time.Now().After(deadline) {
+			l.h.t.Fatalf("phase %d: got %d answers within %v, want %d", p, t.total, timeout, n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// stop stops the workers and waits for their last requests.
+func (l *loadGen) stop() {
+	select {
+	case <-l.quit:
+	default:
+		close(l.quit)
+	}
+	l.wg.Wait()
+}
+
+// eventually polls cond every 10 ms until it holds, failing the test with
+// what after timeout.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// endpoint returns the gateway's state for url, which must be configured.
+func (h *harness) endpoint(url string) *endpoint {
+	h.t.Helper()
+	h.gw.upstreams.mu.Lock()
+	defer h.gw.upstreams.mu.Unlock()
+	ep := h.gw.upstreams.eps[url]
+	if ep == nil {
+		h.t.Fatalf("endpoint %s is not in the registry", url)
+	}
+	return ep
+}
+
+// deadURL returns the URL of a loopback port nobody listens on.
+func deadURL(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://" + ln.Addr().String()
+	ln.Close()
+	return u
 }

@@ -3,32 +3,110 @@ package gateway
 import (
 	"time"
 
+	"github.com/modelgate/modelgate/observability"
 	"github.com/valyala/fasthttp"
 )
 
-// forward sends the prepared request to one endpoint of version and leaves
-// the answer (or a JSON error) in ctx.Response. It returns the status code.
-func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *versionRoute, start time.Time) int {
-	ep := pickP2C(version.endpoints)
-	if ep == nil {
-		writeError(ctx, errNoEndpoint)
-		return errNoEndpoint.code
+// forward sends the prepared request to version, retrying on its other
+// endpoints and falling back to the model's fallback version when version
+// cannot serve it (no available endpoint, or every attempt failed before an
+// answer other than 503). Pinned requests fall back only with
+// fallback_pinned. The whole exchange is bounded by the model's timeout from
+// start. It leaves the answer (or a JSON error) in ctx.Response and returns
+// the version that served and the status code.
+func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *versionRoute, pinned bool, start time.Time) (*versionRoute, int) {
+	deadline := start.Add(model.timeout)
+	model.res.budget.deposit()
+	o := g.tryVersion(ctx, model, version, deadline)
+	if fb := model.res.fallback; o != answered && fb != nil && fb != version &&
+		(!pinned || model.res.fallbackPinned) && time.Now().Before(deadline) {
+		version.res.fallbacks.Inc()
+		ctx.Request.Header.Set(HeaderVersion, fb.name)
+		if pinned {
+			if p, ok := repinPath(ctx.Request.URI().Path(), version.name, fb.name); ok {
+				ctx.Request.URI().SetPathBytes(p)
+			}
+		}
+		version = fb
+		o = g.tryVersion(ctx, model, fb, deadline)
 	}
-	ctx.Request.URI().SetHostBytes(ep.host)
-	ep.inFlight.Add(1)
+	switch o {
+	case answered, unavailable:
+		for _, hh := range hopHeaders {
+			ctx.Response.Header.Del(hh)
+		}
+		return version, ctx.Response.StatusCode()
+	case noEndpoint:
+		g.metrics.Rejected(model.tenant, model.name, observability.ReasonNoEndpoint)
+	}
+	se := upstreamStatus(o, !time.Now().Before(deadline))
+	writeError(ctx, se)
+	return version, se.code
+}
+
+// tryVersion sends the prepared request to endpoints of v until one
+// answers, the failure is not retryable, retry.attempts retries are spent,
+// the budget is empty, no untried endpoint is available or the deadline
+// passed. Each retry goes to another endpoint and resends ctx.Request
+// unchanged (fasthttp keeps the body after a failed attempt). The last
+// attempt's answer, if any, is left in ctx.Response.
+func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *versionRoute, deadline time.Time) outcome {
+	var tried uint64
+	res := &model.res
+	retriesLeft := res.attempts
+	result := noEndpoint
+	attempts := 0
 	upStart := time.Now()
-	err := ep.client.DoDeadline(&ctx.Request, &ctx.Response, start.Add(model.timeout))
-	version.series.Upstream.Observe(time.Since(upStart).Seconds())
-	ep.inFlight.Add(-1)
-	if err != nil {
-		se := upstreamStatus(err)
-		g.log.Warn("upstream call failed", "tenant", model.tenant, "model", model.name,
-			"version", version.name, "endpoint", ep.url, "status", se.code, "err", err)
-		writeError(ctx, se)
-		return se.code
+	for {
+		now := time.Now()
+		i := pickEndpoint(v.endpoints, tried, now.UnixNano())
+		if i < 0 {
+			break
+		}
+		tried |= 1 << i
+		ep := v.endpoints[i]
+		if attempts > 0 && !res.budget.withdraw() {
+			break
+		}
+		attemptDeadline := deadline
+		if res.onTimeout && retriesLeft > 0 {
+			// Leave time for the retries a timeout may need.
+			attemptDeadline = now.Add(deadline.Sub(now) / time.Duration(retriesLeft+1))
+		}
+		var o outcome
+		admitted := ep.guard(func() error {
+			ctx.Request.URI().SetHostBytes(ep.host)
+			ep.inFlight.Add(1)
+			err := ep.client.DoDeadline(&ctx.Request, &ctx.Response, attemptDeadline)
+			ep.inFlight.Add(-1)
+			status := ctx.Response.StatusCode()
+			o = classify(err, status)
+			if err != nil {
+				g.log.Warn("upstream call failed", "tenant", model.tenant, "model", model.name,
+					"version", v.name, "endpoint", ep.url, "attempt", attempts+1, "err", err)
+			}
+			return o.verdict(status)
+		})
+		if !admitted {
+			// The breaker turned it away (a half-open probe is already
+			// out): no upstream load, so no attempt spent.
+			if attempts > 0 {
+				res.budget.refund()
+			}
+			continue
+		}
+		if attempts > 0 {
+			v.res.retries.Inc()
+		}
+		attempts++
+		result = o
+		if !o.retryable(res.onTimeout) || retriesLeft == 0 || !time.Now().Before(deadline) {
+			break
+		}
+		retriesLeft--
 	}
-	for _, hh := range hopHeaders {
-		ctx.Response.Header.Del(hh)
+	if attempts > 0 {
+		v.series.Upstream.Observe(time.Since(upStart).Seconds())
 	}
-	return ctx.Response.StatusCode()
+	return result
 }

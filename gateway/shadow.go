@@ -126,11 +126,14 @@ func (g *Gateway) shadowDispatch(j *shadowJob, resp *fasthttp.Response, start ti
 func (g *Gateway) runShadow(j *shadowJob) {
 	defer releaseShadowJob(j)
 	sr := j.route
-	ep := pickP2C(sr.version.endpoints)
-	if ep == nil {
+	// Healthy, breaker-closed endpoints only; shadow results do not feed
+	// the breakers (a failing shadow must not change how primaries route).
+	i := pickEndpoint(sr.version.endpoints, 0, time.Now().UnixNano())
+	if i < 0 {
 		sr.outcome(observability.ShadowError)
 		return
 	}
+	ep := sr.version.endpoints[i]
 	j.req.URI().SetHostBytes(ep.host)
 	j.req.Header.Set(HeaderShadow, "true")
 	j.req.Header.Set(HeaderVersion, sr.version.name)

@@ -58,14 +58,14 @@ func TestShadowReload(t *testing.T) {
 	t.Run("removed shadow: queued copies dropped, new requests not shadowed", func(t *testing.T) {
 		old := route()
 		send(6) // 1 in flight (300 ms), 5 queued
-		eventually(t, 5*time.Second, func() bool { return len(shadow.Server.Requests()) >= 1 }, "first copy not received")
+		eventuallyf(t, 5*time.Second, func() bool { return len(shadow.Server.Requests()) >= 1 }, "first copy not received")
 		if err := h.reload("tenants:\n" + tenantYAML("acme", "fraud", "", "v1:1:"+primary.URL, "v2:0:"+shadow.URL)); err != nil {
 			t.Fatal(err)
 		}
 		if route() != nil {
 			t.Fatalf("shadow still routed after removal")
 		}
-		eventually(t, 5*time.Second, func() bool {
+		eventuallyf(t, 5*time.Second, func() bool {
 			return old.stats.outcomes[0].Load()+old.stats.drops[dropStopped].Load() == 6
 		}, "old shadow: %d matched, %d dropped as stopped; want 6 in all", old.stats.outcomes[0].Load(), old.stats.drops[dropStopped].Load())
 		if d := old.stats.drops[dropStopped].Load(); d < 4 {
@@ -101,7 +101,7 @@ func TestShadowReload(t *testing.T) {
 			t.Errorf("old pool not stopped")
 		}
 		send(3)
-		eventually(t, 5*time.Second, func() bool { return second.stats.outcomes[0].Load() >= 3 },
+		eventuallyf(t, 5*time.Second, func() bool { return second.stats.outcomes[0].Load() >= 3 },
 			"new pool matched %d, want 3", second.stats.outcomes[0].Load())
 	})
 }

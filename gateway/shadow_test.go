@@ -34,8 +34,8 @@ func fraudModel(version string, weights []float64) modelserver.Model {
 	return modelserver.Model{Name: "fraud", Version: version, Weights: weights}
 }
 
-// eventually polls cond every 10 ms until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, cond func() bool, format string, args ...any) {
+// eventuallyf polls cond every 10 ms until it holds or the deadline passes.
+func eventuallyf(t *testing.T, within time.Duration, cond func() bool, format string, args ...any) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {
@@ -120,7 +120,7 @@ func TestShadowFaithfulCopies(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
-	eventually(t, 20*time.Second, func() bool { return len(shadow.Server.Requests()) >= n },
+	eventuallyf(t, 20*time.Second, func() bool { return len(shadow.Server.Requests()) >= n },
 		"shadow got %d copies, want %d", len(shadow.Server.Requests()), n)
 
 	seen := map[string]bool{}
@@ -161,7 +161,7 @@ func TestShadowFaithfulCopies(t *testing.T) {
 	}
 	// Same weights: every comparison matches.
 	var st shadowStatsView
-	eventually(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests == n },
+	eventuallyf(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests == n },
 		"admin view counts %d requests, want %d", st.Requests, n)
 	if st.Outcomes["match"] != n || st.AgreementRate == nil || *st.AgreementRate != 1 || st.Top1Compared != n {
 		t.Errorf("got outcomes %v, agreement %v, top-1 compared %d; want %d matches, rate 1, %d top-1", st.Outcomes, st.AgreementRate, st.Top1Compared, n, n)
@@ -241,7 +241,7 @@ func TestShadowComparisons(t *testing.T) {
 				}
 			}
 			var st shadowStatsView
-			eventually(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests >= n },
+			eventuallyf(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests >= n },
 				"admin view counts %d requests, want %d", st.Requests, n)
 			m := h.scrape()
 			for _, o := range []string{"match", "mismatch", "shadow_error", "primary_error", "dropped"} {
@@ -357,7 +357,7 @@ func TestShadowLatencyUnaffected(t *testing.T) {
 		t.Errorf("p95 with shadow %v vs without %v: ratio %.2f, want ≤ 5", pw, po, ratio)
 	}
 	var st shadowStatsView
-	eventually(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests == n },
+	eventuallyf(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests == n },
 		"shadow outcomes %v, want %d counted", st.Outcomes, n)
 	if st.Outcomes["match"] == 0 || st.Outcomes["match"]+st.Outcomes["dropped"] != n {
 		t.Errorf("got outcomes %v, want some matches and the rest dropped", st.Outcomes)
@@ -388,7 +388,7 @@ func TestShadowFloodDrops(t *testing.T) {
 		t.Fatalf("big body: got %d, want 200 (too big to shadow, not to serve)", r.code)
 	}
 	var st shadowStatsView
-	eventually(t, 15*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests == n+1 },
+	eventuallyf(t, 15*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests == n+1 },
 		"outcomes %v, want %d counted", st.Outcomes, n+1)
 	m := h.scrape()
 	dropped := st.Outcomes["dropped"]
@@ -430,7 +430,7 @@ func TestShadowStickySampling(t *testing.T) {
 			h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key, "X-User-ID", "user-"+strconv.Itoa(u))
 		}
 		got := map[string]bool{}
-		eventually(t, 10*time.Second, func() bool {
+		eventuallyf(t, 10*time.Second, func() bool {
 			clear(got)
 			for _, r := range shadow.Server.Requests() {
 				got[r.Header.Get("X-User-Id")] = true
@@ -439,7 +439,7 @@ func TestShadowStickySampling(t *testing.T) {
 		}, "round %d: shadowed users %v, want %v", round, got, want)
 	}
 	var st shadowStatsView
-	eventually(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Outcomes["match"] == uint64(2*len(want)) },
+	eventuallyf(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Outcomes["match"] == uint64(2*len(want)) },
 		"got outcomes %v, want %d matches (only sampled requests are shadowed)", st.Outcomes, 2*len(want))
 	if st.Requests != st.Outcomes["match"] {
 		t.Errorf("got outcomes %v, want only matches", st.Outcomes)

@@ -31,13 +31,15 @@ type modelRoute struct {
 	versions     []*versionRoute
 	timeout      time.Duration
 	stickyHeader string
-	shadow       *shadowRoute // nil without a shadow; set by shadows.apply (shadowpool.go)
+	shadow       *shadowRoute    // nil without a shadow; set by shadows.apply (shadowpool.go)
+	res          modelResilience // retries and fallback (fallback.go)
 }
 
 type versionRoute struct {
 	name      string
 	endpoints []*endpoint
 	series    *observability.Series
+	res       versionResilience // retry and fallback counters (fallback.go)
 }
 
 // seriesKey names one tenant/model/version's metric series.
@@ -51,7 +53,7 @@ func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics)
 	s := &snapshot{cfg: cfg, keys: tenants.NewDirectory(cfg.Tenants)}
 	urls := map[string]bool{}
 	series := map[seriesKey]bool{}
-	connect := map[*endpoint]time.Duration{}
+	plan := map[*endpoint]*settings{} // per-endpoint settings (upstream.go)
 	for ti := range cfg.Tenants {
 		t := &cfg.Tenants[ti]
 		tr := &tenantRoute{name: t.Name, models: make(map[string]*modelRoute, len(t.Models))}
@@ -71,19 +73,20 @@ func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics)
 				for _, u := range v.Endpoints {
 					ep := reg.get(u)
 					urls[u] = true
-					if d, seen := connect[ep]; !seen || mc.ConnectTimeout < d {
-						connect[ep] = mc.ConnectTimeout
+					if s, seen := plan[ep]; !seen {
+						plan[ep] = &settings{connect: mc.ConnectTimeout, breaker: mc.Breaker, health: mc.HealthCheck}
+					} else if mc.ConnectTimeout < s.connect {
+						s.connect = mc.ConnectTimeout
 					}
 					vr.endpoints = append(vr.endpoints, ep)
 				}
 				mr.versions = append(mr.versions, vr)
 			}
+			initResilience(mr, mc, m)
 			tr.models[mc.Name] = mr
 		}
 		s.tenants = append(s.tenants, tr)
 	}
-	for ep, d := range connect {
-		ep.connectTimeout.Store(int64(d))
-	}
+	reg.configure(plan)
 	return s, urls, series
 }

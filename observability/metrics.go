@@ -50,6 +50,8 @@ type Metrics struct {
 	lastConfigHash atomic.Pointer[string]
 
 	shadow *ShadowMetrics // shadow.go
+	// Resilience holds the breaker, health, retry and fallback metrics.
+	Resilience *Resilience
 }
 
 func histogramOpts(name, help string) prometheus.HistogramOpts {
@@ -113,6 +115,7 @@ func NewMetrics() *Metrics {
 		m.reloads, m.reloadOK, m.reloadTime, m.configInfo, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.shadow = newShadowMetrics(m.Registry)
+	m.Resilience = newResilience(m.Registry)
 	return m
 }
 
@@ -158,6 +161,7 @@ func (m *Metrics) Forget(tenant, model, version string) {
 	m.duration.Delete(l)
 	m.upstreamDuration.Delete(l)
 	m.inFlight.Delete(l)
+	m.Resilience.forget(tenant, model, version)
 }
 
 // Series holds the metric handles of one tenant/model/version.

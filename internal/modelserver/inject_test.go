@@ -134,3 +134,23 @@ func TestFlatShapes(t *testing.T) {
 		})
 	}
 }
+
+func TestResetInjection(t *testing.T) {
+	rs := start(t, Options{})
+	rs.Server.SetResetConnections(true)
+	resp, err := http.Post(rs.URL+"/v2/models/fraud/infer", "application/json", strings.NewReader(inferRowA))
+	if err == nil {
+		resp.Body.Close()
+		t.Fatalf("got status %d, want the connection reset without a response", resp.StatusCode)
+	}
+	if got := rs.Server.Requests(); len(got) != 1 || string(got[0].Body) != inferRowA {
+		t.Errorf("got recorded %+v, want the request recorded with its body before the reset", got)
+	}
+	if h := do(t, "GET", rs.URL+"/v2/health/ready", "", nil); h.status != 200 {
+		t.Errorf("readiness: got %d, want 200 (reset only affects inference)", h.status)
+	}
+	rs.Server.SetResetConnections(false)
+	if got := do(t, "POST", rs.URL+"/v2/models/fraud/infer", inferRowA, nil); got.status != 200 {
+		t.Errorf("after SetResetConnections(false): got %d, want 200", got.status)
+	}
+}

@@ -81,3 +81,15 @@ func TestBodyTooLarge(t *testing.T) {
 		t.Errorf("got status %d, want 413", w.Code)
 	}
 }
+
+func TestHealthProbesNotRecorded(t *testing.T) {
+	rs := start(t, Options{})
+	do(t, "GET", rs.URL+"/v2/health/ready", "", http.Header{HealthProbeHeader: {"1"}})
+	do(t, "GET", rs.URL+"/v2/health/ready", "", nil)
+	if got := rs.Server.HealthProbes(); got != 1 {
+		t.Errorf("got %d health probes, want 1", got)
+	}
+	if got := rs.Server.Requests(); len(got) != 1 || got[0].Header.Get(HealthProbeHeader) != "" {
+		t.Errorf("got recorded requests %+v, want only the request without %s", got, HealthProbeHeader)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -14,6 +15,11 @@ import (
 
 // MaxRecorded is the number of most recent requests kept by [Server.Requests].
 const MaxRecorded = 1000
+
+// HealthProbeHeader marks a gateway's active health check (modelgate sends
+// it on every probe). Probes are counted by [Server.HealthProbes] and not
+// recorded, so tests that count requests see only traffic.
+const HealthProbeHeader = "X-Modelgate-Health-Check"
 
 // MaxBodyBytes is the largest request body the server reads; larger bodies are
 // answered 413.
@@ -57,6 +63,8 @@ type Server struct {
 	delay      atomic.Int64 // time.Duration
 	failStatus atomic.Int32
 	notReady   atomic.Bool
+	probes     atomic.Int64
+	reset      atomic.Bool
 
 	mu   sync.Mutex
 	reqs []Recorded
@@ -96,13 +104,22 @@ func (s *Server) SetFailStatus(status int) {
 	s.failStatus.Store(int32(status))
 }
 
+// SetResetConnections makes infer/predict requests, once their body is read
+// (and recorded), end with the TCP connection reset and no response byte:
+// a container crashing mid-request (fault injection). false disables it.
+func (s *Server) SetResetConnections(on bool) { s.reset.Store(on) }
+
 // SetReady sets whether the readiness endpoints (/v2/health/ready and
 // /v2/models/{name}[/versions/{v}]/ready) answer 200 (true) or 503 (false).
 // Readiness does not affect inference; use SetFailStatus for that.
 func (s *Server) SetReady(ready bool) { s.notReady.Store(!ready) }
 
+// HealthProbes returns how many requests carrying HealthProbeHeader arrived.
+func (s *Server) HealthProbes() int64 { return s.probes.Load() }
+
 // Requests returns copies of the last MaxRecorded requests, oldest first.
-// Every request is recorded, including ones answered with an error.
+// Every request is recorded, including ones answered with an error, except
+// gateway health probes (see HealthProbeHeader).
 func (s *Server) Requests() []Recorded {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -146,7 +163,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Model-Version", s.model.Version)
 
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	s.record(r, body)
+	if r.Header.Get(HealthProbeHeader) != "" {
+		s.probes.Add(1)
+	} else {
+		s.record(r, body)
+	}
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", MaxBodyBytes))
@@ -205,6 +226,17 @@ func (s *Server) injectFaults(w http.ResponseWriter, r *http.Request) bool {
 			t.Stop()
 			return false
 		}
+	}
+	if s.reset.Load() {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				if tc, ok := conn.(*net.TCPConn); ok {
+					_ = tc.SetLinger(0) // close sends RST
+				}
+				conn.Close()
+			}
+		}
+		return false
 	}
 	if status := int(s.failStatus.Load()); status != 0 {
 		writeError(w, status, fmt.Sprintf("injected failure (status %d)", status))

@@ -1,0 +1,106 @@
+package gateway
+
+import (
+	"errors"
+	"time"
+
+	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/observability"
+	"github.com/sony/gobreaker/v2"
+)
+
+// breaker is an endpoint's circuit breaker (sony/gobreaker v2). Connection
+// errors, timeouts and 5xx answers are failures; 4xx answers are successes
+// (a tenant's bad request must not open it); a request that found the
+// connection pool exhausted is not counted. It opens after
+// consecutive_failures failures in a row, or when at least min_requests
+// requests in the rolling interval failed at failure_ratio or more; after
+// open_for one request is let through (half-open): success closes it,
+// failure opens it again.
+type breaker struct {
+	cfg configs.Breaker
+	cb  *gobreaker.CircuitBreaker[struct{}]
+}
+
+// Verdicts passed to a breaker's done callback.
+var (
+	errBreakerFailure  = errors.New("upstream failure")
+	errBreakerExcluded = errors.New("not the endpoint's fault")
+)
+
+// setBreaker installs a breaker built from cfg, unless one with the same
+// settings is installed already (its state is then kept). Called by the
+// reload path only.
+func (ep *endpoint) setBreaker(cfg configs.Breaker) {
+	old := ep.brk.Load()
+	if cfg.Disabled {
+		ep.brk.Store(nil)
+		ep.openUntil.Store(0)
+		return
+	}
+	if old != nil && old.cfg == cfg {
+		return
+	}
+	b := &breaker{cfg: cfg}
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:         ep.url,
+		MaxRequests:  1,
+		Interval:     cfg.Interval,
+		BucketPeriod: cfg.Interval / 10,
+		Timeout:      cfg.OpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			if c.ConsecutiveFailures >= cfg.ConsecutiveFailures {
+				return true
+			}
+			done := c.TotalSuccesses + c.TotalFailures
+			return c.Requests >= cfg.MinRequests && done > 0 &&
+				float64(c.TotalFailures) >= cfg.FailureRatio*float64(done)
+		},
+		IsExcluded: func(err error) bool { return err == errBreakerExcluded },
+		// Called with the breaker's lock held: no calls back into it.
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			if to == gobreaker.StateOpen {
+				ep.openUntil.Store(time.Now().Add(cfg.OpenFor).UnixNano())
+				ep.log.Warn("circuit breaker opened", "from", from.String(), "open_for", cfg.OpenFor.String())
+				return
+			}
+			ep.openUntil.Store(0)
+			ep.log.Info("circuit breaker state changed", "from", from.String(), "to", to.String())
+		},
+	})
+	ep.brk.Store(b)
+	ep.openUntil.Store(0)
+	if old != nil {
+		ep.log.Info("circuit breaker settings changed; new breaker starts closed")
+	}
+}
+
+// guard runs attempt through the endpoint's breaker and reports whether the
+// breaker admitted it. attempt returns its verdict for the breaker: nil for
+// success, errBreakerFailure or errBreakerExcluded. Without a breaker every
+// attempt is admitted.
+func (ep *endpoint) guard(attempt func() error) (admitted bool) {
+	b := ep.brk.Load()
+	if b == nil {
+		_ = attempt()
+		return true
+	}
+	_, err := b.cb.Execute(func() (struct{}, error) { return struct{}{}, attempt() })
+	return err != gobreaker.ErrOpenState && err != gobreaker.ErrTooManyRequests
+}
+
+// breakerState returns the state for modelgate_breaker_state.
+func (ep *endpoint) breakerState() int {
+	b := ep.brk.Load()
+	if b == nil {
+		return observability.BreakerClosed
+	}
+	switch b.cb.State() {
+	case gobreaker.StateOpen:
+		return observability.BreakerOpen
+	case gobreaker.StateHalfOpen:
+		return observability.BreakerHalfOpen
+	default:
+		return observability.BreakerClosed
+	}
+}

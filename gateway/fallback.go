@@ -1,0 +1,96 @@
+package gateway
+
+import (
+	"bytes"
+
+	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/observability"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// modelResilience is a model route's retry and fallback policy, fixed when
+// the snapshot is built.
+type modelResilience struct {
+	attempts  int  // retries after the first try (retry.attempts)
+	onTimeout bool // retry.on_timeout
+	budget    *retryBudget
+	// fallback serves what the chosen version could not; nil for none.
+	fallback       *versionRoute
+	fallbackPinned bool
+}
+
+// versionResilience holds a version route's precomputed metric handles.
+type versionResilience struct {
+	retries prometheus.Counter
+	// fallbacks counts requests moved from this version to the model's
+	// fallback; nil when the model has none or this version is it.
+	fallbacks prometheus.Counter
+}
+
+// initResilience sets the retry and fallback policy of mr (whose versions
+// are built) from mc, with metric handles from m.
+func initResilience(mr *modelRoute, mc *configs.Model, m *observability.Metrics) {
+	mr.res = modelResilience{
+		attempts:       mc.Retry.RetryAttempts(),
+		onTimeout:      mc.Retry.OnTimeout,
+		budget:         newRetryBudget(mc.Retry.Budget),
+		fallbackPinned: mc.FallbackPinned,
+	}
+	for _, v := range mr.versions {
+		if v.name == mc.Fallback {
+			mr.res.fallback = v
+		}
+	}
+	for _, v := range mr.versions {
+		v.res.retries = m.Resilience.Retries(mr.tenant, mr.name, v.name)
+		if fb := mr.res.fallback; fb != nil && fb != v {
+			v.res.fallbacks = m.Resilience.Fallbacks(mr.tenant, mr.name, v.name, fb.name)
+		}
+	}
+}
+
+// carryOver moves per-model state that must survive a reload (the retry
+// budget, when its ratio is unchanged) from the old snapshot to the new.
+func carryOver(old, next *snapshot) {
+	if old == nil {
+		return
+	}
+	prev := make(map[string]*tenantRoute, len(old.tenants))
+	for _, t := range old.tenants {
+		prev[t.name] = t
+	}
+	for _, t := range next.tenants {
+		pt := prev[t.name]
+		if pt == nil {
+			continue
+		}
+		for name, m := range t.models {
+			if pm := pt.models[name]; pm != nil && pm.res.budget.ratio == m.res.budget.ratio {
+				m.res.budget = pm.res.budget
+			}
+		}
+	}
+}
+
+// repinPath returns a copy of the request path with its pinned version
+// segment ("/versions/{from}" followed by "/", ":" or the end) naming to
+// instead, so a pinned request that falls back reaches the fallback's
+// container with that container's version. ok is false when the path names
+// no such segment.
+func repinPath(path []byte, from, to string) (out []byte, ok bool) {
+	marker := "/versions/" + from
+	for off := 0; ; {
+		i := bytes.Index(path[off:], []byte(marker))
+		if i < 0 {
+			return nil, false
+		}
+		end := off + i + len(marker)
+		if end == len(path) || path[end] == '/' || path[end] == ':' {
+			out = make([]byte, 0, len(path)-len(from)+len(to))
+			out = append(out, path[:off+i+len("/versions/")]...)
+			out = append(out, to...)
+			return append(out, path[end:]...), true
+		}
+		off = end
+	}
+}

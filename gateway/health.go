@@ -1,0 +1,168 @@
+package gateway
+
+import (
+	"iter"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/observability"
+	"github.com/valyala/fasthttp"
+)
+
+// HeaderHealthCheck is sent on every active health check, so a model
+// container can tell probes from traffic.
+const HeaderHealthCheck = "X-Modelgate-Health-Check"
+
+// healthChecker polls one endpoint with GET health_check.path every
+// interval (the first check at once) and marks it down after
+// unhealthy_after consecutive failures (a transport error, a timeout or a
+// non-2xx answer) and up again after healthy_after consecutive successes.
+// An endpoint that is down gets no traffic. Its goroutine exits soon after
+// stop (at most one check timeout later); done is closed then.
+type healthChecker struct {
+	cfg  configs.HealthCheck
+	quit chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+func startHealthChecker(ep *endpoint, cfg configs.HealthCheck) *healthChecker {
+	c := &healthChecker{cfg: cfg, quit: make(chan struct{}), done: make(chan struct{})}
+	go c.run(ep)
+	return c
+}
+
+// stop asks the checker to exit; it does not wait (see done).
+func (c *healthChecker) stop() { c.once.Do(func() { close(c.quit) }) }
+
+func (c *healthChecker) run(ep *endpoint) {
+	defer close(c.done)
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI(strings.TrimSuffix(ep.url, "/") + c.cfg.Path)
+	req.Header.SetMethod(fasthttp.MethodGet)
+	req.Header.Set(HeaderHealthCheck, "1")
+	resp.SkipBody = true
+	tick := time.NewTicker(c.cfg.Interval)
+	defer tick.Stop()
+	st := healthState{up: !ep.down.Load()}
+	for {
+		err := ep.client.DoTimeout(req, resp, c.cfg.Timeout)
+		ok := err == nil && resp.StatusCode() >= 200 && resp.StatusCode() < 300
+		if st.observe(ok, c.cfg) {
+			ep.down.Store(!st.up)
+			if st.up {
+				ep.log.Info("endpoint healthy again", "path", c.cfg.Path)
+			} else {
+				ep.log.Warn("endpoint unhealthy; no traffic until it recovers", "path", c.cfg.Path,
+					"status", resp.StatusCode(), "err", err)
+			}
+		}
+		select {
+		case <-c.quit:
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// healthState is the pure part of a health checker: the verdict and the
+// current run of equal results.
+type healthState struct {
+	up          bool
+	okRun, fail int
+}
+
+// observe records one check result and reports whether the verdict
+// changed.
+func (h *healthState) observe(ok bool, cfg configs.HealthCheck) bool {
+	if ok {
+		h.okRun, h.fail = h.okRun+1, 0
+		if !h.up && h.okRun >= max(cfg.HealthyAfter, 1) {
+			h.up = true
+			return true
+		}
+		return false
+	}
+	h.okRun, h.fail = 0, h.fail+1
+	if h.up && h.fail >= max(cfg.UnhealthyAfter, 1) {
+		h.up = false
+		return true
+	}
+	return false
+}
+
+// readiness is the body of the admin /readyz answer.
+type readiness struct {
+	Ready  bool   `json:"ready"`
+	Reason string `json:"reason,omitempty"`
+	// Models lists "tenant/model" for every model none of whose versions
+	// has a healthy endpoint: while any is listed, the gateway is not ready.
+	Models []string `json:"models_without_healthy_endpoint,omitempty"`
+	// Versions lists "tenant/model/version" for every version without a
+	// healthy endpoint (informational: fallback may still serve them).
+	Versions []string `json:"versions_without_healthy_endpoint,omitempty"`
+}
+
+// readiness reports whether every model of the serving config has a healthy
+// endpoint in at least one version, and which do not. Shutdown also makes
+// the gateway not ready.
+func (g *Gateway) readiness() readiness {
+	r := readiness{Ready: true}
+	for _, t := range g.snap.Load().tenants {
+		for _, m := range t.models {
+			healthy := false
+			for _, v := range m.versions {
+				vok := false
+				for _, ep := range v.endpoints {
+					vok = vok || !ep.down.Load()
+				}
+				if !vok {
+					r.Versions = append(r.Versions, t.name+"/"+m.name+"/"+v.name)
+				}
+				healthy = healthy || vok
+			}
+			if !healthy {
+				r.Models = append(r.Models, t.name+"/"+m.name)
+			}
+		}
+	}
+	slices.Sort(r.Models)
+	slices.Sort(r.Versions)
+	if len(r.Models) > 0 {
+		r.Ready, r.Reason = false, "some models have no healthy endpoint"
+	}
+	if g.draining.Load() {
+		r.Ready, r.Reason = false, "shutting down"
+	}
+	return r
+}
+
+// endpointSamples lists, at scrape time, every endpoint of the serving
+// config once per tenant/model/version that routes to it.
+func (g *Gateway) endpointSamples() iter.Seq[observability.EndpointSample] {
+	return func(yield func(observability.EndpointSample) bool) {
+		snap := g.snap.Load()
+		if snap == nil {
+			return
+		}
+		for _, t := range snap.tenants {
+			for _, m := range t.models {
+				for _, v := range m.versions {
+					for _, ep := range v.endpoints {
+						if !yield(observability.EndpointSample{
+							Tenant: t.name, Model: m.name, Version: v.name, Endpoint: ep.url,
+							BreakerState: ep.breakerState(), Up: !ep.down.Load(), InFlight: ep.inFlight.Load(),
+						}) {
+							return
+						}
+					}
+				}
+			}
+		}
+	}
+}

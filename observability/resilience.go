@@ -1,0 +1,119 @@
+package observability
+
+import (
+	"iter"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Breaker states as exported by modelgate_breaker_state.
+const (
+	BreakerClosed   = 0
+	BreakerHalfOpen = 1
+	BreakerOpen     = 2
+)
+
+// EndpointSample is one endpoint's state as seen by one tenant/model/version
+// that routes to it. An endpoint URL used by several versions appears once
+// per version, with the same (endpoint-wide) values.
+type EndpointSample struct {
+	Tenant, Model, Version, Endpoint string
+	// BreakerState is BreakerClosed, BreakerHalfOpen or BreakerOpen
+	// (BreakerClosed when breakers are disabled).
+	BreakerState int
+	// Up is the active health-check verdict (true when checks are disabled).
+	Up bool
+	// InFlight is the endpoint's requests in flight, all versions together.
+	InFlight int64
+}
+
+// Resilience holds the metrics of breakers, health checks, retries and
+// fallbacks. Per-endpoint gauges are read at scrape time from the source set
+// with SetEndpointSource, so they cost nothing on the request path and
+// disappear with the config that stops using an endpoint.
+type Resilience struct {
+	retries   *prometheus.CounterVec
+	fallbacks *prometheus.CounterVec
+	endpoints *endpointCollector
+}
+
+func newResilience(reg prometheus.Registerer) *Resilience {
+	r := &Resilience{
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "modelgate", Name: "retries_total",
+			Help: "Upstream retries on another endpoint of the same version, by tenant, model and version.",
+		}, []string{"tenant", "model", "version"}),
+		fallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: "modelgate", Name: "fallbacks_total",
+			Help: "Requests the chosen version could not serve, sent to the model's fallback version.",
+		}, []string{"tenant", "model", "from", "to"}),
+		endpoints: &endpointCollector{
+			breaker: prometheus.NewDesc("modelgate_breaker_state",
+				"Circuit breaker of an endpoint: 0 closed, 1 half-open, 2 open.", endpointLabels, nil),
+			up: prometheus.NewDesc("modelgate_endpoint_up",
+				"1 if the endpoint passes its active health checks (or checks are disabled), else 0.", endpointLabels, nil),
+			inFlight: prometheus.NewDesc("modelgate_endpoint_in_flight",
+				"Requests in flight to the endpoint (all versions and models using it).", endpointLabels, nil),
+		},
+	}
+	reg.MustRegister(r.retries, r.fallbacks, r.endpoints)
+	return r
+}
+
+var endpointLabels = []string{"tenant", "model", "version", "endpoint"}
+
+// Retries returns the retry counter of a tenant/model/version; the caller
+// caches it (the routing snapshot does).
+func (r *Resilience) Retries(tenant, model, version string) prometheus.Counter {
+	return r.retries.WithLabelValues(tenant, model, version)
+}
+
+// Fallbacks returns the counter of requests moved from version from to
+// version to; the caller caches it.
+func (r *Resilience) Fallbacks(tenant, model, from, to string) prometheus.Counter {
+	return r.fallbacks.WithLabelValues(tenant, model, from, to)
+}
+
+// SetEndpointSource sets the function that lists endpoint states at scrape
+// time. It may be called once at startup; until then nothing is exported.
+func (r *Resilience) SetEndpointSource(src func() iter.Seq[EndpointSample]) {
+	r.endpoints.src.Store(&src)
+}
+
+// forget deletes the series of a tenant/model/version no longer configured.
+func (r *Resilience) forget(tenant, model, version string) {
+	r.retries.DeleteLabelValues(tenant, model, version)
+	r.fallbacks.DeletePartialMatch(prometheus.Labels{"tenant": tenant, "model": model, "from": version})
+	r.fallbacks.DeletePartialMatch(prometheus.Labels{"tenant": tenant, "model": model, "to": version})
+}
+
+// endpointCollector exports the per-endpoint gauges from the current
+// source, so their label sets always match the config now serving.
+type endpointCollector struct {
+	breaker, up, inFlight *prometheus.Desc
+	src                   atomic.Pointer[func() iter.Seq[EndpointSample]]
+}
+
+func (c *endpointCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.breaker
+	ch <- c.up
+	ch <- c.inFlight
+}
+
+func (c *endpointCollector) Collect(ch chan<- prometheus.Metric) {
+	src := c.src.Load()
+	if src == nil {
+		return
+	}
+	for s := range (*src)() {
+		lv := []string{s.Tenant, s.Model, s.Version, s.Endpoint}
+		up := 0.0
+		if s.Up {
+			up = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.breaker, prometheus.GaugeValue, float64(s.BreakerState), lv...)
+		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, lv...)
+		ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(s.InFlight), lv...)
+	}
+}
