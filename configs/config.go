@@ -93,8 +93,13 @@ type Admin struct {
 type Logging struct {
 	// Level is debug, info, warn or error. Default info.
 	Level string `mapstructure:"level" json:"level"`
-	// AccessLog writes one line per request. Default false.
+	// AccessLog writes one JSON line ("msg":"access") per proxied request:
+	// request id, tenant, model, version, role, status, total and upstream
+	// duration, bytes; 5xx lines are at warn with the cause. Default false.
 	AccessLog bool `mapstructure:"access_log" json:"access_log"`
+	// AccessLogSampleRatio is the share (0–1) of non-5xx requests that get a
+	// line; 5xx answers are always logged. Default 1 (every request).
+	AccessLogSampleRatio *float64 `mapstructure:"access_log_sample_ratio" json:"access_log_sample_ratio,omitempty"`
 }
 
 // Tracing configures OpenTelemetry export. Disabled when Endpoint is empty

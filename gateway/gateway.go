@@ -29,6 +29,7 @@ type Gateway struct {
 	static    configs.Server // listener settings fixed at New
 	app       *fiber.App
 	draining  atomic.Bool
+	tracing   atomic.Pointer[observability.Tracing] // nil: not traced; see UseTracing
 
 	applyMu sync.Mutex         // serializes Apply
 	series  map[seriesKey]bool // metric series in use, owned by Apply
@@ -54,7 +55,7 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 		DisablePreParseMultipartForm: true,
 		ErrorHandler:                 g.fiberError,
 	})
-	g.app.Use(g.handle)
+	g.app.Use(g.observe) // handle, inside the span and access log when on
 	g.Apply(cfg)
 	return g
 }

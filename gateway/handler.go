@@ -85,6 +85,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 
 	var idBuf [maxRequestIDLen]byte
 	rid := requestID(h.Peek(HeaderRequestID), idBuf[:])
+	observeRoute(ctx, tenant.name, model.name, version.name, rid)
 	prepareUpstreamRequest(&ctx.Request, tenant.name, version.name, rid)
 
 	version.series.InFlight.Inc()

@@ -17,7 +17,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 	ctx.Request.URI().SetHostBytes(ep.host)
 	ep.inFlight.Add(1)
 	upStart := time.Now()
-	err := ep.client.DoDeadline(&ctx.Request, &ctx.Response, start.Add(model.timeout))
+	err := g.doUpstream(ctx, ep, version, start.Add(model.timeout))
 	version.series.Upstream.Observe(time.Since(upStart).Seconds())
 	ep.inFlight.Add(-1)
 	if err != nil {
