@@ -84,17 +84,37 @@ func (rc *otlpReceiver) snapshot() ([]*tracepb.Span, []string, []string) {
 // loopback receiver and checks what arrived: both spans, in the caller's
 // trace, with the service name and attributes.
 func TestTracingOTLPHTTP(t *testing.T) {
-	rc := &otlpReceiver{}
-	collector := httptest.NewServer(rc)
-	defer collector.Close()
 	model := startModel(t, "fraud", "v1")
 	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", "", "v1:1:"+model.URL))
-	tr := observability.NewTracing(nil)
-	if err := tr.ApplyConfig(configs.Tracing{Endpoint: collector.URL, ServiceName: "modelgate-test"}); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct {
+		desc string
+		env  bool // configure through OTEL_* variables instead of the config
+	}{
+		{desc: "tracing.endpoint"},
+		{desc: "OTEL_EXPORTER_OTLP_ENDPOINT and OTEL_SERVICE_NAME", env: true},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			rc := &otlpReceiver{}
+			collector := httptest.NewServer(rc)
+			defer collector.Close()
+			cfg := configs.Tracing{Endpoint: collector.URL, ServiceName: "modelgate-test"}
+			if tc.env {
+				t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", collector.URL)
+				t.Setenv("OTEL_SERVICE_NAME", "modelgate-test")
+				cfg = configs.Tracing{ServiceName: "modelgate"}
+			}
+			tr := observability.NewTracing(nil)
+			if err := tr.ApplyConfig(cfg); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { _ = tr.Shutdown(context.Background()) }()
+			h.gw.UseTracing(tr)
+			checkOTLPExport(t, h, tr, rc)
+		})
 	}
-	defer func() { _ = tr.Shutdown(context.Background()) }()
-	h.gw.UseTracing(tr)
+}
+
+func checkOTLPExport(t *testing.T, h *harness, tr *observability.Tracing, rc *otlpReceiver) {
 	key, _ := testKey("acme")
 	if r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key, "traceparent", callerTraceparnt); r.code != 200 {
 		t.Fatalf("got %d %s", r.code, r.body)
@@ -120,6 +140,9 @@ func TestTracingOTLPHTTP(t *testing.T) {
 	}
 	if len(spans) != 2 {
 		t.Fatalf("receiver got %d spans, want 2", len(spans))
+	}
+	if len(services) == 0 {
+		t.Error("no service.name resource attribute arrived")
 	}
 	for _, s := range services {
 		if s != "modelgate-test" {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +55,6 @@ type Tracing struct {
 	mu       sync.Mutex // serializes ApplyConfig and Shutdown
 	applied  bool
 	cfg      configs.Tracing
-	ratio    float64
 	provider *sdktrace.TracerProvider
 }
 
@@ -94,10 +94,10 @@ func ConfigEnabled(cfg configs.Tracing) bool {
 func (t *Tracing) ApplyConfig(cfg configs.Tracing) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	ratio := cfg.Ratio()
-	if t.applied && sameTracing(t.cfg, cfg) && t.ratio == ratio {
+	if t.applied && sameTracing(t.cfg, cfg) {
 		return nil
 	}
+	ratio := samplingRatio(cfg)
 	var next *sdktrace.TracerProvider
 	if ConfigEnabled(cfg) {
 		newExp := t.NewExporter
@@ -108,9 +108,11 @@ func (t *Tracing) ApplyConfig(cfg configs.Tracing) error {
 		if err != nil {
 			return fmt.Errorf("tracing: creating exporter: %w", err)
 		}
-		res, err := resource.Merge(resource.Default(), resource.NewSchemaless(
-			attribute.String("service.name", cfg.ServiceName),
-			attribute.String("service.version", Version)))
+		// OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override the config.
+		res, err := resource.New(context.Background(), resource.WithTelemetrySDK(),
+			resource.WithAttributes(attribute.String("service.name", cfg.ServiceName),
+				attribute.String("service.version", Version)),
+			resource.WithFromEnv())
 		if err != nil {
 			return fmt.Errorf("tracing: building resource: %w", err)
 		}
@@ -121,7 +123,7 @@ func (t *Tracing) ApplyConfig(cfg configs.Tracing) error {
 		)
 	}
 	old := t.provider
-	t.provider, t.cfg, t.ratio, t.applied = next, cfg, ratio, true
+	t.provider, t.cfg, t.applied = next, cfg, true
 	if next != nil {
 		t.tracer.Store(&tracerBox{next.Tracer(TracerName)})
 		t.enabled.Store(true)
@@ -168,6 +170,17 @@ func (t *Tracing) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	return p.Shutdown(ctx)
+}
+
+// samplingRatio is tracing.sampling_ratio, else OTEL_TRACES_SAMPLER_ARG
+// when it is a ratio in [0, 1], else 1.
+func samplingRatio(cfg configs.Tracing) float64 {
+	if cfg.SamplingRatio == nil {
+		if r, err := strconv.ParseFloat(os.Getenv("OTEL_TRACES_SAMPLER_ARG"), 64); err == nil && r >= 0 && r <= 1 {
+			return r
+		}
+	}
+	return cfg.Ratio()
 }
 
 func sameTracing(a, b configs.Tracing) bool {
