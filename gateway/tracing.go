@@ -147,29 +147,29 @@ func endClientSpan(span trace.Span, resp *fasthttp.Response, err error) {
 	span.End()
 }
 
-// ShadowTrace is what a shadow copy keeps of its primary request's trace. It
+// shadowTrace is what a shadow copy keeps of its primary request's trace. It
 // is a value, valid after the primary's handler has returned. The zero
 // value means "not traced".
-type ShadowTrace struct {
+type shadowTrace struct {
 	primary trace.SpanContext
 	tracer  trace.Tracer
 }
 
 // shadowTraceOf captures the primary request's trace for a shadow copy. Call
 // it on the request path, before the handler returns.
-func shadowTraceOf(ctx *fasthttp.RequestCtx) ShadowTrace {
+func shadowTraceOf(ctx *fasthttp.RequestCtx) shadowTrace {
 	o, _ := ctx.UserValue(obsKey{}).(*requestObs)
 	if o == nil || o.span == nil {
-		return ShadowTrace{}
+		return shadowTrace{}
 	}
-	return ShadowTrace{primary: o.span.SpanContext(), tracer: o.tracer}
+	return shadowTrace{primary: o.span.SpanContext(), tracer: o.tracer}
 }
 
 // do sends a shadow request to ep in its own span: a new trace root of kind
 // client, linked to the primary's server span, with role=shadow; the span's
-// context is injected into req. Untraced (zero ShadowTrace), it is a plain
+// context is injected into req. Untraced (zero shadowTrace), it is a plain
 // DoDeadline.
-func (st ShadowTrace) do(ep *endpoint, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, tenant, model, version string) error {
+func (st shadowTrace) do(ep *endpoint, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, tenant, model, version string) error {
 	if st.tracer == nil {
 		return ep.client.DoDeadline(req, resp, deadline)
 	}

@@ -307,7 +307,7 @@ func TestShadowSpanLinked(t *testing.T) {
 		t.Errorf("container traceparent %q, want the shadow trace %s", tp, shadow.SpanContext.TraceID())
 	}
 	// Untraced: a plain call.
-	if err := (ShadowTrace{}).do(ep, &req, &resp, time.Now().Add(10*time.Second), "acme", "fraud", "v2"); err != nil {
+	if err := (shadowTrace{}).do(ep, &req, &resp, time.Now().Add(10*time.Second), "acme", "fraud", "v2"); err != nil {
 		t.Errorf("untraced shadow call: %v", err)
 	}
 }
