@@ -93,18 +93,30 @@ type Admin struct {
 type Logging struct {
 	// Level is debug, info, warn or error. Default info.
 	Level string `mapstructure:"level" json:"level"`
-	// AccessLog writes one line per request. Default false.
+	// AccessLog writes one JSON line ("msg":"access") per proxied request:
+	// request id, tenant, model, version, role, status, total and upstream
+	// duration, bytes; 5xx lines are at warn with the cause. Default false.
 	AccessLog bool `mapstructure:"access_log" json:"access_log"`
+	// AccessLogSampleRatio is the share (0–1) of non-5xx requests that get a
+	// line; 5xx answers are always logged. Default 1 (every request).
+	AccessLogSampleRatio *float64 `mapstructure:"access_log_sample_ratio" json:"access_log_sample_ratio,omitempty"`
 }
 
-// Tracing configures OpenTelemetry export. Disabled when Endpoint is empty
-// and OTEL_EXPORTER_OTLP_ENDPOINT is unset.
+// Tracing configures OpenTelemetry export over OTLP/HTTP. Disabled when
+// Endpoint is empty and OTEL_EXPORTER_OTLP_ENDPOINT and
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT are unset, or when OTEL_SDK_DISABLED=true.
+// The other standard OTEL_EXPORTER_OTLP_* variables (headers, TLS,
+// compression, timeout) apply. Reloadable.
 type Tracing struct {
-	// Endpoint is the OTLP/HTTP endpoint, e.g. "http://127.0.0.1:4318".
+	// Endpoint is the OTLP/HTTP collector's base URL, e.g.
+	// "http://127.0.0.1:4318"; "/v1/traces" is appended when it has no path.
 	Endpoint string `mapstructure:"endpoint" json:"endpoint"`
-	// SamplingRatio for root spans (parent-based). Default 1.0 when enabled.
+	// SamplingRatio for new traces, 0–1; requests with a sampled or
+	// unsampled caller follow the caller (parent-based). Default
+	// OTEL_TRACES_SAMPLER_ARG if set, else 1.0.
 	SamplingRatio *float64 `mapstructure:"sampling_ratio" json:"sampling_ratio,omitempty"`
-	// ServiceName defaults to "modelgate".
+	// ServiceName is the service.name resource attribute; default
+	// "modelgate". OTEL_SERVICE_NAME overrides it.
 	ServiceName string `mapstructure:"service_name" json:"service_name"`
 }
 

@@ -103,6 +103,14 @@ func (t Tracing) Ratio() float64 {
 	return *t.SamplingRatio
 }
 
+// AccessLogRatio returns the access-log sampling ratio, 1.0 by default.
+func (l *Logging) AccessLogRatio() float64 {
+	if l.AccessLogSampleRatio == nil {
+		return 1
+	}
+	return *l.AccessLogSampleRatio
+}
+
 // SharePercent returns the shadow share in percent (defaults applied).
 func (s *Shadow) SharePercent() float64 {
 	if s == nil || s.Percent == nil {

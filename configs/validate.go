@@ -72,6 +72,9 @@ func (c *Config) Validate() error {
 	default:
 		v.add("logging.level", "must be one of debug, info, warn, error, got %q", c.Logging.Level)
 	}
+	if r := c.Logging.AccessLogSampleRatio; r != nil && (*r < 0 || *r > 1) {
+		v.add("logging.access_log_sample_ratio", "must be between 0 and 1")
+	}
 	if r := c.Tracing.SamplingRatio; r != nil && (*r < 0 || *r > 1) {
 		v.add("tracing.sampling_ratio", "must be between 0 and 1")
 	}

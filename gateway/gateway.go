@@ -29,7 +29,8 @@ type Gateway struct {
 	static    configs.Server // listener settings fixed at New
 	app       *fiber.App
 	draining  atomic.Bool
-	shadows   *shadows // shadow pools, stats and series (shadowpool.go)
+	shadows   *shadows                              // shadow pools, stats and series (shadowpool.go)
+	tracing   atomic.Pointer[observability.Tracing] // nil: not traced; see UseTracing
 
 	applyMu sync.Mutex         // serializes Apply
 	series  map[seriesKey]bool // metric series in use, owned by Apply
@@ -55,8 +56,8 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 		DisablePreParseMultipartForm: true,
 		ErrorHandler:                 g.fiberError,
 	})
-	g.app.Use(g.handle)
-	g.shadows = newShadows(m.Shadow(), log, g.runShadow)
+	g.app.Use(g.observe) // handle, inside the span and access log when on
+	g.shadows = newShadows(m, log, g.runShadow)
 	g.Apply(cfg)
 	m.Resilience.SetEndpointSource(g.endpointSamples)
 	return g

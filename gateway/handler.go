@@ -85,8 +85,12 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 
 	var idBuf [maxRequestIDLen]byte
 	rid := requestID(h.Peek(HeaderRequestID), idBuf[:])
+	observeRoute(ctx, tenant.name, model.name, version.name, rid)
 	prepareUpstreamRequest(&ctx.Request, tenant.name, version.name, rid)
 	shadow := g.shadowCapture(rt, model, vi, &ctx.Request)
+	if shadow != nil {
+		shadow.trace = shadowTraceOf(ctx)
+	}
 
 	version.series.InFlight.Inc()
 	served, code := g.forward(ctx, model, version, rt.Pinned(), start)

@@ -47,7 +47,8 @@ const adminToken = "admin-secret"
 
 // startGateway writes yamlText to a file and serves it. yamlText should
 // leave server.listen/admin_listen out (they default to 127.0.0.1:0 here).
-func startGateway(t *testing.T, yamlText string) *harness {
+// logOut, if given, receives the gateway's JSON log at debug level.
+func startGateway(t *testing.T, yamlText string, logOut ...io.Writer) *harness {
 	t.Helper()
 	dir := t.TempDir()
 	h := &harness{t: t, cfgPath: filepath.Join(dir, "modelgate.yaml")}
@@ -61,6 +62,9 @@ func startGateway(t *testing.T, yamlText string) *harness {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	if len(logOut) > 0 {
+		log = slog.New(slog.NewJSONHandler(logOut[0], &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	h.gw = New(cfg, h.metrics, log)
 	h.reloader = NewReloader(h.cfgPath, h.gw)

@@ -77,7 +77,7 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 		admitted := ep.guard(func() error {
 			ctx.Request.URI().SetHostBytes(ep.host)
 			ep.inFlight.Add(1)
-			err := ep.client.DoDeadline(&ctx.Request, &ctx.Response, attemptDeadline)
+			err := g.doUpstream(ctx, ep, v, attemptDeadline)
 			ep.inFlight.Add(-1)
 			status := ctx.Response.StatusCode()
 			o = classify(err, status)

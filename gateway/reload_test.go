@@ -166,13 +166,13 @@ func TestMetricsPerVersion(t *testing.T) {
 	h.do("POST", "/v2/models/secret-model-name/infer", inferBody, "X-API-Key", key)
 	m := h.scrape()
 	for series, want := range map[string]float64{
-		"modelgate_requests_total|code=200|model=fraud|tenant=acme|version=v1":   3,
-		"modelgate_requests_total|code=400|model=fraud|tenant=acme|version=v2":   1,
-		"modelgate_request_duration_seconds|model=fraud|tenant=acme|version=v1":  3,
-		"modelgate_upstream_duration_seconds|model=fraud|tenant=acme|version=v1": 3,
-		"modelgate_in_flight_requests|model=fraud|tenant=acme|version=v1":        0,
-		"modelgate_rejected_requests_total|model=|reason=unauthorized|tenant=":   1,
-		"modelgate_rejected_requests_total|model=|reason=not_found|tenant=acme":  1,
+		"modelgate_requests_total|code=200|model=fraud|role=primary|tenant=acme|version=v1":   3,
+		"modelgate_requests_total|code=400|model=fraud|role=primary|tenant=acme|version=v2":   1,
+		"modelgate_request_duration_seconds|model=fraud|role=primary|tenant=acme|version=v1":  3,
+		"modelgate_upstream_duration_seconds|model=fraud|role=primary|tenant=acme|version=v1": 3,
+		"modelgate_in_flight_requests|model=fraud|role=primary|tenant=acme|version=v1":        0,
+		"modelgate_rejected_requests_total|model=|reason=unauthorized|tenant=":                1,
+		"modelgate_rejected_requests_total|model=|reason=not_found|tenant=acme":               1,
 	} {
 		if got, ok := m[series]; !ok || got != want {
 			t.Errorf("%s: got %v (present %v), want %v", series, got, ok, want)

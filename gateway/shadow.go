@@ -31,6 +31,7 @@ type shadowRoute struct {
 	pool   *shadowPool
 	stats  *shadowStats
 	series *observability.ShadowSeries
+	role   *observability.Series // the request metrics with role="shadow"
 }
 
 // shadowJob is one shadowed request: copies of the upstream request and of
@@ -43,7 +44,8 @@ type shadowJob struct {
 	primaryBody []byte
 	primaryEnc  []byte // the primary's Content-Encoding
 	primaryDur  time.Duration
-	scratchP    []byte // decompression buffers
+	trace       shadowTrace // the primary's span, for a linked shadow span
+	scratchP    []byte      // decompression buffers
 	scratchS    []byte
 }
 
@@ -51,6 +53,7 @@ var shadowJobs = sync.Pool{New: func() any { return new(shadowJob) }}
 
 func releaseShadowJob(j *shadowJob) {
 	j.route = nil
+	j.trace = shadowTrace{}
 	j.req.Reset()
 	j.resp.Reset()
 	j.primaryBody = j.primaryBody[:0]
@@ -138,11 +141,21 @@ func (g *Gateway) runShadow(j *shadowJob) {
 	j.req.Header.Set(HeaderShadow, "true")
 	j.req.Header.Set(HeaderVersion, sr.version.name)
 	ep.inFlight.Add(1)
+	sr.role.InFlight.Inc()
 	t0 := time.Now()
-	err := ep.client.DoDeadline(&j.req, &j.resp, t0.Add(sr.timeout))
+	deadline := t0.Add(sr.timeout)
+	err := j.trace.do(ep, &j.req, &j.resp, deadline, sr.tenant, sr.model, sr.version.name)
 	dur := time.Since(t0)
 	ep.inFlight.Add(-1)
+	sr.role.InFlight.Dec()
 	sr.series.Duration.Observe(dur.Seconds())
+	sr.role.Upstream.Observe(dur.Seconds())
+	sr.role.Duration.Observe(dur.Seconds())
+	if err != nil {
+		sr.role.Request(upstreamStatus(classify(err, 0), !time.Now().Before(deadline)).code)
+	} else {
+		sr.role.Request(j.resp.StatusCode())
+	}
 	if err != nil {
 		g.log.Debug("shadow call failed", "tenant", sr.tenant, "model", sr.model, "version", sr.version.name, "endpoint", ep.url, "err", err)
 		sr.outcome(observability.ShadowError)

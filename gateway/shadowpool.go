@@ -100,6 +100,7 @@ func (p *shadowPool) drain() {
 // reloads. Only Gateway.Apply (serialized by applyMu) and Shutdown call it.
 type shadows struct {
 	metrics *observability.ShadowMetrics
+	all     *observability.Metrics // role="shadow" series of the request metrics
 	log     *slog.Logger
 	run     func(*shadowJob)
 
@@ -110,8 +111,8 @@ type shadows struct {
 	shut  bool
 }
 
-func newShadows(m *observability.ShadowMetrics, log *slog.Logger, run func(*shadowJob)) *shadows {
-	return &shadows{metrics: m, log: log, run: run, pools: map[poolKey]*shadowPool{}, stats: map[statsKey]*shadowStats{}}
+func newShadows(m *observability.Metrics, log *slog.Logger, run func(*shadowJob)) *shadows {
+	return &shadows{metrics: m.Shadow(), all: m, log: log, run: run, pools: map[poolKey]*shadowPool{}, stats: map[statsKey]*shadowStats{}}
 }
 
 // apply sets the shadow route of every model of snap that has a shadow,
@@ -152,6 +153,7 @@ func (s *shadows) apply(snap *snapshot) (retired []*shadowPool) {
 			}
 			pools[pk] = p
 			mr.shadow = newShadowRoute(t.Name, mc, mr, vi, p, st)
+			mr.shadow.role = s.all.Series(t.Name, mc.Name, sh.Version, observability.RoleShadow)
 		}
 	}
 	for k, p := range s.pools {
@@ -162,6 +164,7 @@ func (s *shadows) apply(snap *snapshot) (retired []*shadowPool) {
 	for k := range s.stats {
 		if stats[k] == nil {
 			s.metrics.Forget(k.tenant, k.model, k.version)
+			s.all.ForgetRole(k.tenant, k.model, k.version, observability.RoleShadow)
 		}
 	}
 	s.pools, s.stats = pools, stats

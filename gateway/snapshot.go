@@ -68,7 +68,7 @@ func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics)
 				stickyHeader: mc.StickyHeader,
 			}
 			for _, v := range mc.Versions {
-				vr := &versionRoute{name: v.Name, series: m.Series(t.Name, mc.Name, v.Name)}
+				vr := &versionRoute{name: v.Name, series: m.Series(t.Name, mc.Name, v.Name, observability.RolePrimary)}
 				series[seriesKey{t.Name, mc.Name, v.Name}] = true
 				for _, u := range v.Endpoints {
 					ep := reg.get(u)

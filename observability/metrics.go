@@ -15,6 +15,13 @@ import (
 // 1 ms to 30 s. Native histograms are exported alongside them.
 var LatencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
 
+// Roles of a request in the role label: the primary request a client is
+// answered from, or a shadow copy whose answer is only compared.
+const (
+	RolePrimary = "primary"
+	RoleShadow  = "shadow"
+)
+
 // Rejection reasons for modelgate_rejected_requests_total.
 const (
 	ReasonUnauthorized = "unauthorized"
@@ -69,20 +76,20 @@ func histogramOpts(name, help string) prometheus.HistogramOpts {
 // NewMetrics creates and registers every collector, plus the Go runtime and
 // process collectors and modelgate_build_info.
 func NewMetrics() *Metrics {
-	vlabels := []string{"tenant", "model", "version"}
+	vlabels := []string{"tenant", "model", "version", "role"}
 	m := &Metrics{
 		Registry: prometheus.NewRegistry(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "modelgate", Name: "requests_total",
-			Help: "Prediction requests answered, by tenant, model, serving version and HTTP status code.",
-		}, []string{"tenant", "model", "version", "code"}),
+			Help: "Prediction requests answered, by tenant, model, serving version, role (primary or shadow) and HTTP status code.",
+		}, []string{"tenant", "model", "version", "role", "code"}),
 		duration: prometheus.NewHistogramVec(histogramOpts("request_duration_seconds",
-			"Time from request received to response ready, by tenant, model and serving version."), vlabels),
+			"Time from request received to response ready, by tenant, model, serving version and role."), vlabels),
 		upstreamDuration: prometheus.NewHistogramVec(histogramOpts("upstream_duration_seconds",
-			"Time spent waiting for model containers (all attempts), by tenant, model and version."), vlabels),
+			"Time spent waiting for model containers (all attempts), by tenant, model, version and role."), vlabels),
 		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: "modelgate", Name: "in_flight_requests",
-			Help: "Requests being served right now, by tenant, model and version: the main scaling signal.",
+			Help: "Requests being served right now, by tenant, model, version and role: the main scaling signal.",
 		}, vlabels),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "modelgate", Name: "rejected_requests_total",
@@ -141,33 +148,45 @@ func (m *Metrics) Rejected(tenant, model, reason string) {
 	m.rejected.WithLabelValues(tenant, model, reason).Inc()
 }
 
-// Series returns the handles for one tenant/model/version, creating the
-// series. Handles are cached by the caller (the routing snapshot), so the hot
-// path never hashes label values.
-func (m *Metrics) Series(tenant, model, version string) *Series {
+// Series returns the handles for one tenant/model/version in a role
+// (RolePrimary or RoleShadow), creating the series. Handles are cached by the
+// caller (the routing snapshot), so the hot path never hashes label values.
+func (m *Metrics) Series(tenant, model, version, role string) *Series {
 	return &Series{
 		m:        m,
-		labels:   [3]string{tenant, model, version},
-		InFlight: m.inFlight.WithLabelValues(tenant, model, version),
-		Duration: m.duration.WithLabelValues(tenant, model, version),
-		Upstream: m.upstreamDuration.WithLabelValues(tenant, model, version),
+		labels:   [4]string{tenant, model, version, role},
+		InFlight: m.inFlight.WithLabelValues(tenant, model, version, role),
+		Duration: m.duration.WithLabelValues(tenant, model, version, role),
+		Upstream: m.upstreamDuration.WithLabelValues(tenant, model, version, role),
 	}
 }
 
-// Forget deletes every series of a tenant/model/version no longer configured.
+// Forget deletes every series (all roles) of a tenant/model/version no
+// longer configured.
 func (m *Metrics) Forget(tenant, model, version string) {
 	l := prometheus.Labels{"tenant": tenant, "model": model, "version": version}
 	m.requests.DeletePartialMatch(l)
-	m.duration.Delete(l)
-	m.upstreamDuration.Delete(l)
-	m.inFlight.Delete(l)
+	m.duration.DeletePartialMatch(l)
+	m.upstreamDuration.DeletePartialMatch(l)
+	m.inFlight.DeletePartialMatch(l)
 	m.Resilience.forget(tenant, model, version)
 }
 
-// Series holds the metric handles of one tenant/model/version.
+// ForgetRole deletes the series of one role of a tenant/model/version, e.g.
+// the shadow-role series when a model's shadow is removed while the version
+// stays configured.
+func (m *Metrics) ForgetRole(tenant, model, version, role string) {
+	l := prometheus.Labels{"tenant": tenant, "model": model, "version": version, "role": role}
+	m.requests.DeletePartialMatch(l)
+	m.duration.DeletePartialMatch(l)
+	m.upstreamDuration.DeletePartialMatch(l)
+	m.inFlight.DeletePartialMatch(l)
+}
+
+// Series holds the metric handles of one tenant/model/version/role.
 type Series struct {
 	m        *Metrics
-	labels   [3]string
+	labels   [4]string
 	InFlight prometheus.Gauge
 	Duration prometheus.Observer
 	Upstream prometheus.Observer
@@ -183,7 +202,7 @@ func (s *Series) Request(code int) {
 		(*c).Inc()
 		return
 	}
-	c := s.m.requests.WithLabelValues(s.labels[0], s.labels[1], s.labels[2], strconv.Itoa(code))
+	c := s.m.requests.WithLabelValues(s.labels[0], s.labels[1], s.labels[2], s.labels[3], strconv.Itoa(code))
 	s.codes[code].Store(&c)
 	c.Inc()
 }

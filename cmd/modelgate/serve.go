@@ -26,8 +26,18 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 	metrics := observability.NewMetrics()
 	metrics.Reloaded(true, cfg.Hash, float64(time.Now().Unix()))
 	gw := gateway.New(cfg, metrics, log.Logger)
+	tracing := observability.NewTracing(log.Logger)
+	if err := tracing.ApplyConfig(cfg.Tracing); err != nil {
+		log.Error("tracing disabled", "err", err)
+	}
+	gw.UseTracing(tracing)
 	reloader := gateway.NewReloader(path, gw)
-	reloader.Applied = func(c *configs.Config) { log.SetLevel(c.Logging.Level) }
+	reloader.Applied = func(c *configs.Config) {
+		log.SetLevel(c.Logging.Level)
+		if err := tracing.ApplyConfig(c.Tracing); err != nil {
+			log.Error("tracing config not applied; previous tracing setup kept", "err", err)
+		}
+	}
 
 	ln, err := gw.Listen()
 	if err != nil {
@@ -96,6 +106,9 @@ loop:
 		log.Warn("traffic shutdown incomplete", "err", err)
 	}
 	_ = admin.Shutdown(sctx)
+	if err := tracing.Shutdown(sctx); err != nil {
+		log.Warn("tracing shutdown incomplete", "err", err)
+	}
 	log.Info("modelgate stopped")
 	return runErr
 }

@@ -1,0 +1,78 @@
+package gateway
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+
+	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/observability"
+	"github.com/valyala/fasthttp"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+)
+
+// BenchmarkHandlerObserved is BenchmarkHandler/weighted with tracing and the
+// access log off (the default), with tracing on (every request sampled,
+// spans batched to a discarding exporter) and with the access log on
+// (JSON to io.Discard). Compare allocs/op and ns/op between the three.
+func BenchmarkHandlerObserved(b *testing.B) {
+	for _, bc := range []struct {
+		name      string
+		tracing   bool
+		accessLog bool
+	}{
+		{name: "off"},
+		{name: "tracing", tracing: true},
+		{name: "access_log", accessLog: true},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			backend := startFastBackend(b)
+			text := "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n"
+			if bc.accessLog {
+				text += "logging:\n  access_log: true\n"
+			}
+			text += "tenants:\n" + tenantYAML("acme", "fraud", "", "v1:90:"+backend, "v2:10:"+backend)
+			cfg, err := configs.Parse([]byte(text))
+			if err != nil {
+				b.Fatal(err)
+			}
+			g := New(cfg, observability.NewMetrics(), slog.New(slog.NewJSONHandler(io.Discard, nil)))
+			b.Cleanup(func() { g.upstreams.closeAll() })
+			if bc.tracing {
+				tr := observability.NewTracing(nil)
+				tr.NewExporter = func(context.Context, configs.Tracing) (sdktrace.SpanExporter, error) {
+					return tracetest.NewNoopExporter(), nil
+				}
+				if err := tr.ApplyConfig(configs.Tracing{Endpoint: "http://127.0.0.1:4318", ServiceName: "modelgate"}); err != nil {
+					b.Fatal(err)
+				}
+				b.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
+				g.UseTracing(tr)
+			}
+			handler := g.app.Handler()
+			key, _ := testKey("acme")
+			var req fasthttp.Request
+			req.Header.SetMethod("POST")
+			req.SetRequestURI("/v2/models/fraud/infer")
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("traceparent", callerTraceparnt)
+			req.SetBodyString(inferBody)
+			var ctx fasthttp.RequestCtx
+			ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				req.CopyTo(&ctx.Request)
+				ctx.Response.Reset()
+				handler(&ctx)
+				if ctx.Response.StatusCode() != 200 {
+					b.Fatalf("got %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+				}
+			}
+		})
+	}
+}
