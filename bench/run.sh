@@ -5,6 +5,7 @@
 #   bash bench/run.sh            # 2 rounds, 10 s per measurement (about 6 minutes)
 #   bash bench/run.sh --quick    # 1 round, 3 s per measurement: checks the apparatus
 #   bash bench/run.sh --rounds 4 --duration 10 --rate 2000
+#   bash bench/run.sh --profile  # also a CPU profile of modelgate per mode (pprof)
 #
 # Peers, interleaved per round (every other round in reverse order):
 #   direct (no proxy), nginx, HAProxy, and modelgate in four modes: plain
@@ -25,14 +26,15 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH="$ROOT/bench"
 
-DURATION=10 ROUNDS=2 RATE=2000 WARMUP=2 QUICK=0
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; }
+DURATION=10 ROUNDS=2 RATE=2000 WARMUP=2 QUICK=0 PROFILE=0
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while (($#)); do
   case "$1" in
     --quick) QUICK=1 DURATION=3 ROUNDS=1 WARMUP=1 ;;
     --duration) DURATION=${2:?--duration needs seconds}; shift ;;
     --rounds) ROUNDS=${2:?--rounds needs a number}; shift ;;
     --rate) RATE=${2:?--rate needs req/s}; shift ;;
+    --profile) PROFILE=1 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -48,6 +50,9 @@ BASE=${BENCH_PORT_BASE:-18000}
 B1=$((BASE + 1)) B2=$((BASE + 2)) B3=$((BASE + 3))
 P_NGINX=$((BASE + 81)) P_HAPROXY=$((BASE + 82)) P_MG=$((BASE + 83)) P_ADMIN=$((BASE + 93))
 API_KEY=bench-key
+ADMIN_TOKEN=bench-admin
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+OUT="$BENCH/results"
 INFER_PATH=/v2/models/fraud/infer
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -109,6 +114,8 @@ if ((${#missing[@]})); then
   ((made_policy)) && rm -f "$policy"
 fi
 export PATH="$PATH:/usr/sbin:/sbin"
+# Room for many connections in every server (vegeta opens more when answers slow down).
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 for p in $B1 $B2 $B3 $P_NGINX $P_HAPROXY $P_MG $P_ADMIN; do
@@ -171,8 +178,10 @@ nginx -t -q -p "$TMP" -e "$TMP/nginx-error.log" -c "$TMP/nginx.conf" || die "ngi
 haproxy -c -q -f "$TMP/haproxy.cfg" || die "haproxy rejected $TMP/haproxy.cfg"
 
 KEY_SHA=$(printf %s "$API_KEY" | sha256sum | cut -d' ' -f1)
+ADMIN_SHA=$(printf %s "$ADMIN_TOKEN" | sha256sum | cut -d' ' -f1)
 mg_config() { # MODE
-  local sticky="" shadow="" v3="" tracing=""
+  local sticky="" shadow="" v3="" tracing="" pprof=false
+  ((PROFILE)) && pprof=true
   case $1 in
     plain) ;;
     sticky) sticky="        sticky_header: X-User-ID" ;;
@@ -186,6 +195,7 @@ mg_config() { # MODE
 server:
   listen: "127.0.0.1:$P_MG"
   admin_listen: "127.0.0.1:$P_ADMIN"
+admin: {token_sha256: "$ADMIN_SHA", pprof: $pprof}
 logging: {level: warn}
 $tracing
 tenants:
@@ -260,7 +270,7 @@ stop_peer() {
 }
 
 RAW="$TMP/raw.csv"
-echo "round,peer,mode,rps,cpu_us_req,backend_cpu_us_req,p50_us,p99_us,rss_kib,errors" >"$RAW"
+echo "round,peer,mode,rps,cpu_us_req,backend_cpu_us_req,p50_us,p99_us,rss_kib,errors,vegeta_rps,core_busy" >"$RAW"
 CHECKS="$TMP/checks.txt"
 : >"$CHECKS"
 
@@ -282,7 +292,17 @@ measure() { # ROUND PEER MODE
   [[ -n $PROXY_PID ]] && c0=$(cpu_ticks "$PROXY_PID")
   b0=$(cpu_ticks "$BACKEND_PID")
   n0=$(counts)
+  local prof_pid=""
+  if ((PROFILE)) && [[ $peer == modelgate ]]; then
+    mkdir -p "$OUT"
+    taskset -c "$LOADGEN_CPU" curl -sf -H "Authorization: Bearer $ADMIN_TOKEN" -o "$OUT/$STAMP-modelgate-$mode-r$round.pprof" \
+      "http://127.0.0.1:$P_ADMIN/debug/pprof/profile?seconds=$((DURATION > 2 ? DURATION - 1 : 1))" &
+    prof_pid=$!
+  fi
   env "${lua_env[@]}" taskset -c "$LOADGEN_CPU" wrk "${wrk_args[@]}" -d"${DURATION}s" -s "$BENCH/wrk-infer.lua" "$URL$INFER_PATH" >"$TMP/wrk.out"
+  if [[ -n $prof_pid ]]; then
+    wait "$prof_pid" || log "warning: no CPU profile for modelgate $mode (admin /debug/pprof/profile failed)"
+  fi
   [[ -n $PROXY_PID ]] && c1=$(cpu_ticks "$PROXY_PID")
   b1=$(cpu_ticks "$BACKEND_PID")
   n1=$(counts)
@@ -294,10 +314,13 @@ measure() { # ROUND PEER MODE
   werr=$(sed -E 's/.*errors=([0-9]+).*/\1/' <<<"$line")
   ((requests > 0)) || die "$peer $mode served no requests under wrk"
 
-  local rps cpu="" back rss=""
+  local rps cpu="" back rss="" busy
   rps=$(awk -v n="$requests" -v d="$dur_us" 'BEGIN{printf "%.1f", n / (d / 1e6)}')
   [[ -n $PROXY_PID ]] && cpu=$(awk -v t=$((c1 - c0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN{printf "%.2f", t * 1e6 / hz / n}')
   back=$(awk -v t=$((b1 - b0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN{printf "%.2f", t * 1e6 / hz / n}')
+  # Share of the run the server core spent in proxy + backend: near 100% when
+  # the proxy is the bottleneck, as it should be.
+  busy=$(awk -v t=$((c1 - c0 + b1 - b0)) -v hz="$CLK_TCK" -v d="$dur_us" 'BEGIN{printf "%.3f", t / hz / (d / 1e6)}')
   [[ -n $PROXY_PID ]] && rss=$(peak_rss_kib "$PROXY_PID")
 
   # Latency at a constant rate.
@@ -306,7 +329,9 @@ measure() { # ROUND PEER MODE
   "$TMP/vegeta" report -type=json <"$TMP/vegeta.bin" >"$TMP/vegeta.json"
   local p50 p99 verr vrate
   p50=$(grep -o '"50th":[0-9]*' "$TMP/vegeta.json" | cut -d: -f2)
-  vrate=$(grep -o '"rate":[0-9.e+-]*' "$TMP/vegeta.json" | cut -d: -f2)
+  # throughput: successes / (attack + wait for the last answer); below the rate when
+  # vegeta could not send at the rate or answers came back seconds late.
+  vrate=$(grep -o '"throughput":[0-9.e+-]*' "$TMP/vegeta.json" | cut -d: -f2)
   p99=$(grep -o '"99th":[0-9]*' "$TMP/vegeta.json" | cut -d: -f2)
   verr=$(awk -v s="$(grep -o '"success":[0-9.e+-]*' "$TMP/vegeta.json" | cut -d: -f2)" \
     -v n="$(grep -o '"requests":[0-9]*' "$TMP/vegeta.json" | cut -d: -f2)" 'BEGIN{printf "%d", (1 - s) * n + 0.5}')
@@ -335,12 +360,12 @@ measure() { # ROUND PEER MODE
     log "warning: tracing mode exported no spans: tracing is not active in this build (its row measures plain)"
   fi
   if awk -v vr="$vrate" -v rate="$RATE" 'BEGIN{exit !(vr < 0.95 * rate)}'; then
-    log "warning: vegeta reached only $vrate of $RATE req/s for $peer $mode: the load-generator core is busy, latencies are invalid"
+    log "warning: vegeta reached only $(printf %.0f "$vrate") of $RATE req/s for $peer $mode: the load-generator core is busy, latencies are invalid"
   fi
 
-  echo "$round,$peer,$mode,$rps,$cpu,$back,$((p50 / 1000)),$((p99 / 1000)),$rss,$((werr + verr))" >>"$RAW"
-  log "$(printf '%-10s %-8s %9s req/s  cpu %6s µs/req  p50 %5s µs  p99 %6s µs  rss %6s KiB  errors %s' \
-    "$peer" "$mode" "$rps" "${cpu:-–}" "$((p50 / 1000))" "$((p99 / 1000))" "${rss:-–}" "$((werr + verr))")"
+  echo "$round,$peer,$mode,$rps,$cpu,$back,$((p50 / 1000)),$((p99 / 1000)),$rss,$((werr + verr)),$vrate,$busy" >>"$RAW"
+  log "$(printf '%-10s %-8s %9s req/s  busy %5s  cpu %6s µs/req  p50 %5s µs  p99 %6s µs  rss %6s KiB  errors %s' \
+    "$peer" "$mode" "$rps" "$busy" "${cpu:-–}" "$((p50 / 1000))" "$((p99 / 1000))" "${rss:-–}" "$((werr + verr))")"
 }
 
 CASES=("direct -" "nginx -" "haproxy -" "modelgate plain" "modelgate sticky" "modelgate shadow" "modelgate tracing")
@@ -362,8 +387,6 @@ for ((round = 1; round <= ROUNDS; round++)); do
 done
 
 # ---- report ----------------------------------------------------------------
-STAMP=$(date -u +%Y%m%dT%H%M%SZ)
-OUT="$BENCH/results"
 mkdir -p "$OUT"
 cp "$RAW" "$OUT/$STAMP-raw.csv"
 {
@@ -371,14 +394,15 @@ cp "$RAW" "$OUT/$STAMP-raw.csv"
   echo
   echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); kernel $(uname -r)"
   echo "- pinning: load generator on CPU $LOADGEN_CPU; proxy and backend on CPU $SERVER_CPU"
-  echo "- options: rounds $ROUNDS, $DURATION s per measurement (warm-up ${WARMUP} s), vegeta at $RATE req/s$( ((QUICK)) && echo ', --quick')"
+  echo "- options: rounds $ROUNDS, $DURATION s per measurement (warm-up ${WARMUP} s), vegeta at $RATE req/s$( ((QUICK)) && echo ', --quick')$( ((PROFILE)) && echo ', --profile (modelgate rows include pprof overhead)')"
   echo "- load average before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- versions: modelgate $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet 2>/dev/null || echo '+dirty'), $(nginx -v 2>&1 | sed 's|.*/|nginx |'), $(haproxy -v | head -1 | awk '{print "HAProxy", $3}'), $(wrk -v 2>&1 | head -1 | awk '{print "wrk", $2}'), vegeta v12.13.0, $(go version | awk '{print $3}')"
   echo
-  echo "Medians over rounds. req/s: wrk -t1 -c64; CPU µs/req: utime+stime of the proxy (backend) over the wrk run / requests served;"
+  echo "Medians over rounds. req/s: wrk -t1 -c64; server core busy: CPU time of proxy + backend over the wrk run / its length;"
+  echo "CPU µs/req: utime+stime of the proxy (backend) over the wrk run / requests served;"
   echo "p50/p99: vegeta at a constant $RATE req/s; p50 added: minus direct's p50 in the same round; peak RSS: VmHWM."
   echo
-  "$TMP/report" -in "$RAW" -csv "$OUT/$STAMP.csv"
+  "$TMP/report" -in "$RAW" -rate "$RATE" -csv "$OUT/$STAMP.csv"
   echo
   echo "Feature checks (backend counters over each wrk run):"
   echo
@@ -393,3 +417,6 @@ else
   echo "run.sh: the chart could not be drawn (the table above stands)" >&2
 fi
 echo "results: $OUT/$STAMP.md, $OUT/$STAMP.csv (summary), $OUT/$STAMP-raw.csv"
+if ((PROFILE)); then
+  echo "profiles: $OUT/$STAMP-modelgate-*.pprof (read with: go tool pprof -top FILE)"
+fi

@@ -6,10 +6,17 @@
 //
 // raw.csv has a header and one row per sample:
 //
-//	round,peer,mode,rps,cpu_us_req,backend_cpu_us_req,p50_us,p99_us,rss_kib,errors
+//	round,peer,mode,rps,cpu_us_req,backend_cpu_us_req,p50_us,p99_us,rss_kib,errors,vegeta_rps,core_busy
 //
-// cpu_us_req and rss_kib are empty for "direct" (no proxy). The summary CSV
-// (one row per peer and mode, ratios to nginx) is what bench/chart plots.
+// cpu_us_req and rss_kib are empty for "direct" (no proxy). vegeta_rps is
+// vegeta's throughput (successful answers per second): latencies measured below 95% of -rate describe a
+// starved load generator and are marked † (and their targets "invalid").
+// core_busy is the share of the wrk run during which proxy and backend
+// together were on CPU: below 90% the server core was not the bottleneck
+// (the load generator was starved or other work took the core), so
+// throughput is marked ‡ and its targets "invalid". The
+// summary CSV (one row per peer and mode, ratios to nginx) is what
+// bench/chart plots.
 package main
 
 import (
@@ -30,19 +37,28 @@ type sample struct {
 	peer, mode         string
 	rps, cpu, backCPU  float64
 	p50, p99, rssKiB   float64
-	errors             float64
+	errors, vegetaRPS  float64
+	coreBusy           float64
 	p50AddedOverDirect float64 // filled by addDirectDelta
 }
 
 // row is the median over rounds of one peer and mode, with ratios to nginx.
 type row struct {
-	peer, mode                  string
-	rounds                      int
-	rps, cpu, backCPU           float64
-	p50, p50Added, p99, rssMiB  float64
-	errors                      float64
+	peer, mode                 string
+	rounds                     int
+	rps, cpu, backCPU          float64
+	p50, p50Added, p99, rssMiB float64
+	errors                     float64
+	latencyOK                  bool    // vegeta kept the rate (median over rounds)
+	addedOK                    bool    // latencyOK, and direct's too (p50 added)
+	coreBusy                   float64 // share of the wrk run proxy+backend were on CPU
+
 	rpsX, cpuX, p50AddedX, p99X float64 // ratios to nginx; NaN if undefined
 }
+
+// saturated reports whether the server core was the bottleneck of the wrk
+// run (busy at least 90% of it), so that throughput measures the proxy.
+func (r row) saturated() bool { return r.coreBusy >= 0.9 }
 
 func (r row) name() string {
 	if r.mode == "" || r.mode == "-" {
@@ -54,6 +70,7 @@ func (r row) name() string {
 func main() {
 	in := flag.String("in", "", "raw samples CSV written by bench/run.sh")
 	csvOut := flag.String("csv", "", "write the summary CSV (for bench/chart) here")
+	rate := flag.Float64("rate", 2000, "the constant rate vegeta was asked for (req/s)")
 	flag.Parse()
 	if *in == "" {
 		fmt.Fprintln(os.Stderr, "report: -in is required")
@@ -64,7 +81,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "report: %v\n", err)
 		os.Exit(1)
 	}
-	rows := summarize(samples)
+	rows := summarize(samples, *rate)
 	writeMarkdown(os.Stdout, rows)
 	if *csvOut != "" {
 		if err := writeSummaryCSV(*csvOut, rows); err != nil {
@@ -89,15 +106,15 @@ func readSamples(path string) ([]sample, error) {
 	}
 	var out []sample
 	for i, r := range recs[1:] {
-		if len(r) != 10 {
-			return nil, fmt.Errorf("%s line %d: want 10 fields, got %d", path, i+2, len(r))
+		if len(r) != 12 {
+			return nil, fmt.Errorf("%s line %d: want 12 fields, got %d", path, i+2, len(r))
 		}
 		round, err := strconv.Atoi(r[0])
 		if err != nil {
 			return nil, fmt.Errorf("%s line %d: round: %w", path, i+2, err)
 		}
 		s := sample{round: round, peer: r[1], mode: r[2]}
-		for j, p := range []*float64{&s.rps, &s.cpu, &s.backCPU, &s.p50, &s.p99, &s.rssKiB, &s.errors} {
+		for j, p := range []*float64{&s.rps, &s.cpu, &s.backCPU, &s.p50, &s.p99, &s.rssKiB, &s.errors, &s.vegetaRPS, &s.coreBusy} {
 			if *p, err = number(r[3+j]); err != nil {
 				return nil, fmt.Errorf("%s line %d field %d: %w", path, i+2, 4+j, err)
 			}
@@ -117,8 +134,9 @@ func number(s string) (float64, error) {
 
 // summarize computes p50 added over direct per round, then medians over
 // rounds per peer and mode, then ratios to nginx. Rows keep the order in
-// which peers and modes first appear.
-func summarize(samples []sample) []row {
+// which peers and modes first appear. rate is the constant rate asked of
+// vegeta.
+func summarize(samples []sample, rate float64) []row {
 	addDirectDelta(samples)
 	type key struct{ peer, mode string }
 	var order []key
@@ -142,15 +160,26 @@ func summarize(samples []sample) []row {
 		}
 		rows = append(rows, row{
 			peer: k.peer, mode: k.mode, rounds: len(g),
-			rps:      med(func(s sample) float64 { return s.rps }),
-			cpu:      med(func(s sample) float64 { return s.cpu }),
-			backCPU:  med(func(s sample) float64 { return s.backCPU }),
-			p50:      med(func(s sample) float64 { return s.p50 }),
-			p50Added: med(func(s sample) float64 { return s.p50AddedOverDirect }),
-			p99:      med(func(s sample) float64 { return s.p99 }),
-			rssMiB:   med(func(s sample) float64 { return s.rssKiB / 1024 }),
-			errors:   med(func(s sample) float64 { return s.errors }),
+			rps:       med(func(s sample) float64 { return s.rps }),
+			cpu:       med(func(s sample) float64 { return s.cpu }),
+			backCPU:   med(func(s sample) float64 { return s.backCPU }),
+			p50:       med(func(s sample) float64 { return s.p50 }),
+			p50Added:  med(func(s sample) float64 { return s.p50AddedOverDirect }),
+			p99:       med(func(s sample) float64 { return s.p99 }),
+			rssMiB:    med(func(s sample) float64 { return s.rssKiB / 1024 }),
+			errors:    med(func(s sample) float64 { return s.errors }),
+			latencyOK: med(func(s sample) float64 { return s.vegetaRPS }) >= 0.95*rate,
+			coreBusy:  med(func(s sample) float64 { return s.coreBusy }),
 		})
+	}
+	directOK := true
+	for _, r := range rows {
+		if r.peer == "direct" {
+			directOK = r.latencyOK
+		}
+	}
+	for i := range rows {
+		rows[i].addedOK = rows[i].latencyOK && directOK
 	}
 	var ng *row
 	for i := range rows {
@@ -224,13 +253,34 @@ func find(rows []row, peer, mode string) (row, bool) {
 }
 
 func writeMarkdown(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| peer | req/s | proxy CPU µs/req | backend CPU µs/req | p50 added over direct | p50 | p99 | peak RSS | errors |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| peer | req/s | server core busy | proxy CPU µs/req | backend CPU µs/req | p50 added over direct | p50 | p99 | peak RSS | errors |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	starved, unsaturated := false, false
 	for _, r := range rows {
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name(),
-			fmtNum(r.rps, 0, ""), fmtNum(r.cpu, 1, ""), fmtNum(r.backCPU, 1, ""),
-			fmtNum(r.p50Added, 0, " µs"), fmtNum(r.p50, 0, " µs"), fmtNum(r.p99/1000, 2, " ms"),
+		mark, addedMark := "", ""
+		if !r.latencyOK {
+			mark, starved = " †", true
+		}
+		if !r.addedOK {
+			addedMark, starved = " †", true
+		}
+		rpsMark := ""
+		if !r.saturated() {
+			rpsMark, unsaturated = " ‡", true
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name(),
+			fmtNum(r.rps, 0, rpsMark), fmtNum(r.coreBusy*100, 0, "%"), fmtNum(r.cpu, 1, ""), fmtNum(r.backCPU, 1, ""),
+			fmtNum(r.p50Added, 0, " µs"+addedMark), fmtNum(r.p50, 0, " µs"+mark), fmtNum(r.p99/1000, 2, " ms"+mark),
 			fmtNum(r.rssMiB, 1, " MiB"), fmtNum(r.errors, 0, ""))
+	}
+	if starved || unsaturated {
+		fmt.Fprintln(w)
+	}
+	if starved {
+		fmt.Fprintln(w, "† vegeta fell below 95% of the asked rate: the load-generator core was busy and these latencies are not valid.")
+	}
+	if unsaturated {
+		fmt.Fprintln(w, "‡ the server core was busy less than 90% of the wrk run: throughput was limited by something other than the proxy (a starved load generator, other work on the machine).")
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Ratios to nginx (throughput: higher is better; the others: lower is better):")
@@ -260,25 +310,32 @@ func writeTargets(w io.Writer, rows []row) {
 		got, want float64
 		atLeast   bool
 		prec      int
+		latency   bool // depends on latencies: invalid if vegeta was starved
+		rate      bool // depends on throughput: invalid if a core was not saturated
 	}
 	ts := []target{
-		{"plain throughput ≥ 1.0× nginx", plain.rpsX, 1.0, true, 2},
-		{"plain CPU/req ≤ 1.0× nginx", plain.cpuX, 1.0, false, 2},
-		{"plain p50 added ≤ nginx's (µs)", plain.p50Added, ng.p50Added, false, 0},
-		{"plain p99 ≤ 1.5× nginx", plain.p99X, 1.5, false, 2},
-		{"plain peak RSS ≤ 64 MiB", plain.rssMiB, 64, false, 1},
+		{"plain throughput ≥ 1.0× nginx", plain.rpsX, 1.0, true, 2, false, true},
+		{"plain CPU/req ≤ 1.0× nginx", plain.cpuX, 1.0, false, 2, false, false},
+		{"plain p50 added ≤ nginx's (µs)", plain.p50Added, ng.p50Added, false, 0, true, false},
+		{"plain p99 ≤ 1.5× nginx", plain.p99X, 1.5, false, 2, true, false},
+		{"plain peak RSS ≤ 64 MiB", plain.rssMiB, 64, false, 1, false, false},
 	}
+	latencyOK := ng.latencyOK && plain.latencyOK && ng.addedOK && plain.addedOK
+	rateOK := ng.saturated() && plain.saturated()
 	if sh, ok := find(rows, "modelgate", "shadow"); ok {
 		ts = append(ts,
-			target{"shadow throughput ≥ 0.6× plain", ratio(sh.rps, plain.rps), 0.6, true, 2},
-			target{"shadow p99 ≤ 1.2× plain", ratio(sh.p99, plain.p99), 1.2, false, 2})
+			target{"shadow throughput ≥ 0.6× plain", ratio(sh.rps, plain.rps), 0.6, true, 2, false, true},
+			target{"shadow p99 ≤ 1.2× plain", ratio(sh.p99, plain.p99), 1.2, false, 2, true, false})
+		latencyOK = latencyOK && sh.latencyOK
+		rateOK = rateOK && sh.saturated()
 	}
 	if tr, ok := find(rows, "modelgate", "tracing"); ok {
-		ts = append(ts, target{"tracing throughput ≥ 0.9× plain", ratio(tr.rps, plain.rps), 0.9, true, 2})
+		ts = append(ts, target{"tracing throughput ≥ 0.9× plain", ratio(tr.rps, plain.rps), 0.9, true, 2, false, true})
+		rateOK = rateOK && tr.saturated()
 	}
 	for _, r := range rows {
 		if r.peer == "modelgate" && r.mode != "plain" {
-			ts = append(ts, target{r.mode + " peak RSS ≤ 64 MiB", r.rssMiB, 64, false, 1})
+			ts = append(ts, target{r.mode + " peak RSS ≤ 64 MiB", r.rssMiB, 64, false, 1, false, false})
 		}
 	}
 	fmt.Fprintln(w, "Targets of issue 7 in this run:")
@@ -287,7 +344,12 @@ func writeTargets(w io.Writer, rows []row) {
 	fmt.Fprintln(w, "|---|---:|---:|:---:|")
 	for _, t := range ts {
 		met := "?"
-		if !math.IsNaN(t.got) && !math.IsNaN(t.want) {
+		switch {
+		case t.latency && !latencyOK:
+			met = "invalid †"
+		case t.rate && !rateOK:
+			met = "invalid ‡"
+		case !math.IsNaN(t.got) && !math.IsNaN(t.want):
 			met = "no"
 			if (t.atLeast && t.got >= t.want) || (!t.atLeast && t.got <= t.want) {
 				met = "yes"
@@ -329,7 +391,7 @@ func writeSummaryCSV(path string, rows []row) error {
 		return err
 	}
 	w := csv.NewWriter(f)
-	_ = w.Write([]string{"name", "peer", "mode", "rounds", "rps", "cpu_us_req", "backend_cpu_us_req",
+	_ = w.Write([]string{"name", "peer", "mode", "rounds", "rps", "core_busy", "cpu_us_req", "backend_cpu_us_req",
 		"p50_us", "p50_added_us", "p99_us", "rss_mib", "errors",
 		"rps_x_nginx", "cpu_x_nginx", "p50_added_x_nginx", "p99_x_nginx"})
 	g := func(v float64) string {
@@ -339,7 +401,7 @@ func writeSummaryCSV(path string, rows []row) error {
 		return strconv.FormatFloat(v, 'f', 4, 64)
 	}
 	for _, r := range rows {
-		_ = w.Write([]string{r.name(), r.peer, r.mode, strconv.Itoa(r.rounds), g(r.rps), g(r.cpu), g(r.backCPU),
+		_ = w.Write([]string{r.name(), r.peer, r.mode, strconv.Itoa(r.rounds), g(r.rps), g(r.coreBusy), g(r.cpu), g(r.backCPU),
 			g(r.p50), g(r.p50Added), g(r.p99), g(r.rssMiB), g(r.errors),
 			g(r.rpsX), g(r.cpuX), g(r.p50AddedX), g(r.p99X)})
 	}
