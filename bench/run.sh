@@ -350,7 +350,7 @@ measure() { # ROUND PEER MODE
   local v1=$((z[0] - a[0])) v2=$((z[2] - a[2])) v3=$((z[4] - a[4])) traces=$((s1[5] - s0[5]))
   awk -v r="$round" -v p="$peer" -v m="$mode" -v v1="$v1" -v v2="$v2" -v v3="$v3" -v t="$traces" -v n="$requests" \
     -v vr="$vrate" -v rate="$RATE" 'BEGIN{
-    printf "round %s %s %s: served %d; backend v1 %d, v2 %d (v2 share %.1f%%), v3/shadow %d (%.1f%% of served); OTLP exports %d; vegeta rate %.0f/%d req/s%s\n",
+    printf "round %s %s %s: served %d; backend v1 %d, v2 %d (v2 share %.1f%%), v3/shadow %d (%.1f%% of served); OTLP exports %d; vegeta throughput %.0f/%d req/s%s\n",
       r, p, m, n, v1, v2, (v1 + v2 > 0 ? 100 * v2 / (v1 + v2) : 0), v3, (n > 0 ? 100 * v3 / n : 0), t, vr, rate,
       (vr < 0.95 * rate ? " (BELOW RATE: latency figures invalid)" : "") }' >>"$CHECKS"
   if [[ $peer == modelgate && $mode == shadow && $v3 -eq 0 ]]; then
@@ -360,7 +360,7 @@ measure() { # ROUND PEER MODE
     log "warning: tracing mode exported no spans: tracing is not active in this build (its row measures plain)"
   fi
   if awk -v vr="$vrate" -v rate="$RATE" 'BEGIN{exit !(vr < 0.95 * rate)}'; then
-    log "warning: vegeta reached only $(printf %.0f "$vrate") of $RATE req/s for $peer $mode: the load-generator core is busy, latencies are invalid"
+    log "warning: vegeta got only $(printf %.0f "$vrate") answers/s at $RATE req/s for $peer $mode: the load-generator core is busy, latencies are invalid"
   fi
 
   echo "$round,$peer,$mode,$rps,$cpu,$back,$((p50 / 1000)),$((p99 / 1000)),$rss,$((werr + verr)),$vrate,$busy" >>"$RAW"
