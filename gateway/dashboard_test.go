@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -102,12 +103,18 @@ func TestDashboardMetricsExist(t *testing.T) {
 		t.Fatalf("found %d queries, want at least 12", len(queries))
 	}
 
+	// A shadowed model, so the shadow series exist too.
 	m := startModel(t, "fraud", "v1")
-	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", "", "v1:1:"+m.URL))
+	m2 := startModel(t, "fraud", "v2")
+	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", "shadow: {version: v2, percent: 100}", "v1:1:"+m.URL, "v2:0:"+m2.URL))
 	key, _ := testKey("acme")
 	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
 	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", "wrong")
-	exposed := exposedNames(h)
+	var exposed map[string]bool
+	eventually(t, 10*time.Second, "the shadow comparison recorded", func() bool {
+		exposed = exposedNames(h)
+		return exposed["modelgate_shadow_top1_total"] && exposed["modelgate_shadow_duration_seconds_bucket"]
+	})
 	for _, q := range queries {
 		names := metricName.FindAllString(q.expr, -1)
 		if len(names) == 0 {
