@@ -30,8 +30,9 @@ type Gateway struct {
 	app       *fiber.App
 	draining  atomic.Bool
 
-	applyMu sync.Mutex         // serializes Apply
-	series  map[seriesKey]bool // metric series in use, owned by Apply
+	applyMu   sync.Mutex         // serializes Apply
+	series    map[seriesKey]bool // metric series in use, owned by Apply
+	admission *admission         // limiters kept across reloads, owned by Apply
 }
 
 // New builds a gateway for a validated config. It does not listen yet.
@@ -67,6 +68,7 @@ func (g *Gateway) Apply(cfg *configs.Config) {
 	g.applyMu.Lock()
 	defer g.applyMu.Unlock()
 	snap, urls, series := buildSnapshot(cfg, g.upstreams, g.metrics)
+	g.attachAdmission(cfg, snap)
 	g.snap.Store(snap)
 	g.upstreams.retain(urls)
 	for k := range g.series {

@@ -64,6 +64,11 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 		g.metrics.Rejected(tenant.name, "", observability.ReasonNotFound)
 		return errModelNotFound
 	}
+	adm, ok := admit(ctx, model, start)
+	if !ok {
+		return nil // admit wrote the 429
+	}
+	defer adm.release()
 
 	var vi int
 	switch {

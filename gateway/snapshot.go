@@ -31,6 +31,7 @@ type modelRoute struct {
 	versions     []*versionRoute
 	timeout      time.Duration
 	stickyHeader string
+	admission    modelAdmission // limiters, set by attachAdmission
 }
 
 type versionRoute struct {
