@@ -422,6 +422,9 @@ func TestNothingSensitiveExported(t *testing.T) {
 		h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
 		h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", "wrong-"+key)
 	}
+	if got := h.metricLine(`modelgate_rejected_requests_total{model="",reason="unauthorized",tenant=""}`); got != 3 {
+		t.Errorf("unknown-key rejections = %v, want 3, counted without a tenant", got)
+	}
 	for _, path := range []string{"/metrics", "/admin/config"} {
 		body := h.doAdmin("GET", path, "").body
 		for _, secret := range []string{key, hash, tenants.HashKey("wrong-" + key), tenants.HashKey(adminToken), "0.5,-0.3"} {
