@@ -33,6 +33,7 @@ type Gateway struct {
 	applyMu   sync.Mutex         // serializes Apply
 	series    map[seriesKey]bool // metric series in use, owned by Apply
 	admission *admission         // limiters kept across reloads, owned by Apply
+	tls       tlsState           // listener certificates, reloaded by the Reloader
 }
 
 // New builds a gateway for a validated config. It does not listen yet.
@@ -56,6 +57,7 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 		ErrorHandler:                 g.fiberError,
 	})
 	g.app.Use(g.handle)
+	g.initTLS(cfg) // errors are reported by Listen
 	g.Apply(cfg)
 	return g
 }
@@ -82,13 +84,14 @@ func (g *Gateway) Apply(cfg *configs.Config) {
 // Config returns the config now serving. Read-only.
 func (g *Gateway) Config() *configs.Config { return g.snap.Load().cfg }
 
-// Listen opens the traffic listener on the configured address.
+// Listen opens the traffic listener on the configured address, with TLS
+// when server.tls is set.
 func (g *Gateway) Listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", g.static.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listening for traffic on %s: %w", g.static.Listen, err)
 	}
-	return ln, nil
+	return g.wrapTLS(ln)
 }
 
 // Serve serves prediction traffic on ln until Shutdown. It returns nil after

@@ -68,6 +68,9 @@ func (r *Reloader) Trigger() {
 }
 
 func (r *Reloader) reload(cause string) error {
+	if err := r.gw.reloadTLS(); err != nil {
+		r.gw.log.Error("TLS certificate reload failed; previous certificates keep serving", "cause", cause, "err", err)
+	}
 	cfg, err := configs.Load(r.path)
 	if err != nil {
 		r.gw.metrics.Reloaded(false, "", 0)

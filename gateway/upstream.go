@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/tls"
 	"math/rand/v2"
 	"net"
 	"net/url"
@@ -42,7 +41,7 @@ func newEndpoint(raw string) *endpoint {
 		Addr:                          addr,
 		Name:                          "modelgate",
 		IsTLS:                         tlsOn,
-		TLSConfig:                     &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()},
+		TLSConfig:                     upstreamTLSConfig(u.Hostname()),
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: false,
 		DisablePathNormalizing:        true, // the gateway sends an already-normalized path
