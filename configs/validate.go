@@ -3,6 +3,7 @@ package configs
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strings"
@@ -178,8 +179,8 @@ func (v *validator) tls(p string, t *TLS) {
 }
 
 func (v *validator) limits(p string, l *Limits) {
-	if l.RequestsPerSecond < 0 {
-		v.add(p+".requests_per_second", "must not be negative")
+	if l.RequestsPerSecond < 0 || math.IsNaN(l.RequestsPerSecond) || math.IsInf(l.RequestsPerSecond, 0) {
+		v.add(p+".requests_per_second", "must be a finite number, not negative")
 	}
 	if l.Burst < 0 {
 		v.add(p+".burst", "must not be negative")
