@@ -146,9 +146,11 @@ type Limits struct {
 	Burst int `mapstructure:"burst" json:"burst"`
 	// MaxInFlight caps concurrent requests. 0 = unlimited.
 	MaxInFlight int `mapstructure:"max_in_flight" json:"max_in_flight"`
-	// MaxQueue is how many requests over MaxInFlight may wait. Default 0.
+	// MaxQueue is how many requests over MaxInFlight may wait for a slot,
+	// first come first served. Default 0 (over MaxInFlight → 429 at once).
 	MaxQueue int `mapstructure:"max_queue" json:"max_queue"`
-	// MaxQueueWait bounds a queued request's wait. Default 0.
+	// MaxQueueWait bounds a queued request's wait; then it gets 429.
+	// Default 0 (no queueing).
 	MaxQueueWait time.Duration `mapstructure:"max_queue_wait" json:"max_queue_wait"`
 }
 

@@ -179,3 +179,11 @@ func setUpstreamCA(path string) error {
 func upstreamTLSConfig(serverName string) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName, RootCAs: upstreamRoots.Load()}
 }
+
+// tlsSettingsChanged reports whether a reloaded file changes TLS settings
+// that need a restart (file paths, min version, upstream CA); the contents
+// of the files reload live.
+func tlsSettingsChanged(old, next configs.Server) bool {
+	same := func(a, b *configs.TLS) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+	return !same(old.TLS, next.TLS) || !same(old.AdminTLS, next.AdminTLS) || old.UpstreamCAFile != next.UpstreamCAFile
+}
