@@ -104,7 +104,8 @@ func (a admitted) release() {
 // admit runs admission control for a request to model: tokens from the
 // tenant's then the model's bucket, then a concurrency slot of the model then
 // of the tenant (so a model waiting for its own slots never holds tenant
-// slots other models could use). On refusal it writes the 429 with
+// slots other models could use). A request refused by the model's bucket or
+// slots has still used a tenant token. On refusal it writes the 429 with
 // Retry-After and returns false; an admitted request must call release.
 func admit(ctx *fasthttp.RequestCtx, model *modelRoute, now time.Time) (admitted, bool) {
 	ma := &model.admission

@@ -2,11 +2,9 @@ package observability
 
 import "github.com/prometheus/client_golang/prometheus"
 
-// More rejection reasons for modelgate_rejected_requests_total.
-const (
-	ReasonHeaderTooLarge = "header_too_large"
-	ReasonTimeout        = "request_timeout"
-)
+// ReasonTimeout counts requests not read within server.read_timeout in
+// modelgate_rejected_requests_total.
+const ReasonTimeout = "request_timeout"
 
 // QueueWaitBuckets are the classic buckets of modelgate_queue_wait_seconds:
 // 1 ms to 30 s, like LatencyBuckets.
