@@ -6,14 +6,11 @@ import "github.com/prometheus/client_golang/prometheus"
 // modelgate_rejected_requests_total.
 const ReasonTimeout = "request_timeout"
 
-// QueueWaitBuckets are the classic buckets of modelgate_queue_wait_seconds:
-// 1 ms to 30 s, like LatencyBuckets.
-var QueueWaitBuckets = LatencyBuckets
-
 // AdmissionMetrics are the admission-control collectors:
 // modelgate_queued_requests{tenant,model} and
 // modelgate_queue_wait_seconds{tenant,model}. A tenant-wide queue has
-// model="". Rejections go to Metrics' modelgate_rejected_requests_total.
+// model="". The histogram has LatencyBuckets plus native buckets.
+// Rejections go to Metrics' modelgate_rejected_requests_total.
 type AdmissionMetrics struct {
 	m         *Metrics
 	queued    *prometheus.GaugeVec
