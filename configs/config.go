@@ -64,14 +64,23 @@ type Server struct {
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" json:"shutdown_timeout"`
 	// TLS, when set, serves prediction traffic over HTTPS.
 	TLS *TLS `mapstructure:"tls" json:"tls,omitempty"`
-	// AdminTLS, when set, serves the admin listener over HTTPS.
+	// AdminTLS, when set, serves the admin listener over HTTPS; with
+	// client_ca_file, only clients with a certificate it signed (mTLS).
 	AdminTLS *TLS `mapstructure:"admin_tls" json:"admin_tls,omitempty"`
+	// UpstreamCAFile, when set, is a PEM bundle of the CAs trusted for
+	// https:// endpoints instead of the system roots. Default "" (system
+	// roots). Read at start; changing it needs a restart.
+	UpstreamCAFile string `mapstructure:"upstream_ca_file" json:"upstream_ca_file,omitempty"`
 }
 
-// TLS configures a listener's certificate.
+// TLS configures a listener's certificate. The files are re-read on every
+// config reload (file change, SIGHUP, POST /admin/reload), so certificates
+// rotate without a restart; if they fail to load, the previous ones stay.
 type TLS struct {
+	// CertFile is the PEM certificate chain. Required.
 	CertFile string `mapstructure:"cert_file" json:"cert_file"`
-	KeyFile  string `mapstructure:"key_file" json:"key_file"`
+	// KeyFile is the PEM private key. Required.
+	KeyFile string `mapstructure:"key_file" json:"key_file"`
 	// MinVersion is "1.2" or "1.3". Default "1.2".
 	MinVersion string `mapstructure:"min_version" json:"min_version"`
 	// ClientCAFile, when set, requires client certificates signed by it (mTLS).
@@ -149,9 +158,11 @@ type Limits struct {
 	Burst int `mapstructure:"burst" json:"burst"`
 	// MaxInFlight caps concurrent requests. 0 = unlimited.
 	MaxInFlight int `mapstructure:"max_in_flight" json:"max_in_flight"`
-	// MaxQueue is how many requests over MaxInFlight may wait. Default 0.
+	// MaxQueue is how many requests over MaxInFlight may wait for a slot,
+	// first come first served. Default 0 (over MaxInFlight → 429 at once).
 	MaxQueue int `mapstructure:"max_queue" json:"max_queue"`
-	// MaxQueueWait bounds a queued request's wait. Default 0.
+	// MaxQueueWait bounds a queued request's wait; then it gets 429.
+	// Default 0 (no queueing).
 	MaxQueueWait time.Duration `mapstructure:"max_queue_wait" json:"max_queue_wait"`
 }
 

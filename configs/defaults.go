@@ -52,7 +52,7 @@ func (c *Config) SetDefaults() {
 }
 
 func (l *Limits) setDefaults() {
-	if l.Burst == 0 && l.RequestsPerSecond > 0 {
+	if l.Burst == 0 && l.RequestsPerSecond > 0 && !math.IsInf(l.RequestsPerSecond, 0) {
 		l.Burst = max(1, int(math.Ceil(l.RequestsPerSecond)))
 	}
 }

@@ -28,6 +28,7 @@ var scalarKeys = map[string]any{
 	"server.write_timeout":    DefaultWriteTimeout,
 	"server.idle_timeout":     DefaultIdleTimeout,
 	"server.shutdown_timeout": DefaultShutdownTimeout,
+	"server.upstream_ca_file": "",
 	"admin.token_sha256":      "",
 	"admin.pprof":             false,
 	"logging.level":           "info",

@@ -3,6 +3,7 @@ package configs
 import (
 	"encoding/hex"
 	"fmt"
+	"math"
 	"net"
 	"net/url"
 	"strings"
@@ -72,10 +73,10 @@ func (c *Config) Validate() error {
 	default:
 		v.add("logging.level", "must be one of debug, info, warn, error, got %q", c.Logging.Level)
 	}
-	if r := c.Logging.AccessLogSampleRatio; r != nil && (*r < 0 || *r > 1) {
+	if r := c.Logging.AccessLogSampleRatio; r != nil && !inRange(*r, 0, 1) {
 		v.add("logging.access_log_sample_ratio", "must be between 0 and 1")
 	}
-	if r := c.Tracing.SamplingRatio; r != nil && (*r < 0 || *r > 1) {
+	if r := c.Tracing.SamplingRatio; r != nil && !inRange(*r, 0, 1) {
 		v.add("tracing.sampling_ratio", "must be between 0 and 1")
 	}
 	if e := c.Tracing.Endpoint; e != "" {
@@ -181,8 +182,8 @@ func (v *validator) tls(p string, t *TLS) {
 }
 
 func (v *validator) limits(p string, l *Limits) {
-	if l.RequestsPerSecond < 0 {
-		v.add(p+".requests_per_second", "must not be negative")
+	if l.RequestsPerSecond < 0 || math.IsNaN(l.RequestsPerSecond) || math.IsInf(l.RequestsPerSecond, 0) {
+		v.add(p+".requests_per_second", "must be a finite number, not negative")
 	}
 	if l.Burst < 0 {
 		v.add(p+".burst", "must not be negative")
@@ -267,14 +268,14 @@ func (v *validator) model(p string, m *Model) {
 		} else if _, ok := names[sh.Version]; !ok {
 			v.add(sp+".version", "names no version of this model: %q", sh.Version)
 		}
-		if pc := sh.SharePercent(); pc < 0 || pc > 100 {
+		if pc := sh.SharePercent(); !inRange(pc, 0, 100) {
 			v.add(sp+".percent", "must be between 0 and 100")
 		}
-		if sh.Tolerance < 0 {
-			v.add(sp+".tolerance", "must not be negative")
+		if !inRange(sh.Tolerance, 0, math.MaxFloat64) {
+			v.add(sp+".tolerance", "must be a finite number, not negative")
 		}
-		if sh.RelativeTolerance < 0 {
-			v.add(sp+".relative_tolerance", "must not be negative")
+		if !inRange(sh.RelativeTolerance, 0, math.MaxFloat64) {
+			v.add(sp+".relative_tolerance", "must be a finite number, not negative")
 		}
 		if sh.MaxInFlight < 0 {
 			v.add(sp+".max_in_flight", "must not be negative")
@@ -290,7 +291,7 @@ func (v *validator) model(p string, m *Model) {
 		}
 	}
 	b := m.Breaker
-	if b.FailureRatio < 0 || b.FailureRatio > 1 {
+	if !inRange(b.FailureRatio, 0, 1) {
 		v.add(p+".breaker.failure_ratio", "must be between 0 and 1")
 	}
 	if b.OpenFor < 0 {
@@ -318,7 +319,7 @@ func (v *validator) model(p string, m *Model) {
 	if m.Retry.RetryAttempts() < 0 {
 		v.add(p+".retry.attempts", "must not be negative")
 	}
-	if m.Retry.Budget < 0 || m.Retry.Budget > 1 {
+	if !inRange(m.Retry.Budget, 0, 1) {
 		v.add(p+".retry.budget", "must be between 0 and 1")
 	}
 }
@@ -362,3 +363,7 @@ func validHeaderName(s string) bool {
 	}
 	return s != ""
 }
+
+// inRange reports whether f is a number (not NaN; YAML's .nan and .inf
+// parse as floats) within [lo, hi].
+func inRange(f, lo, hi float64) bool { return f >= lo && f <= hi }

@@ -52,6 +52,7 @@ func BenchmarkHandler(b *testing.B) {
 	for _, bc := range []struct{ name, extra string }{
 		{"weighted", ""},
 		{"sticky", "sticky_header: X-User-ID"},
+		{"limited", "limits: {requests_per_second: 1000000000, burst: 1000000000, max_in_flight: 64, max_queue: 8, max_queue_wait: 1s}"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			g := benchGateway(b, bc.extra, startFastBackend(b))

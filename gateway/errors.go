@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/modelgate/modelgate/observability"
 	"github.com/valyala/fasthttp"
 )
 
@@ -90,6 +91,7 @@ func (g *Gateway) fiberError(c *fiber.Ctx, err error) error {
 			g.metrics.Rejected("", "", "header_too_large")
 		case fiber.StatusRequestTimeout:
 			se = errRequestTimeout
+			g.metrics.Rejected("", "", observability.ReasonTimeout)
 		default:
 			se = &statusError{fe.Code, fe.Message}
 		}

@@ -32,8 +32,10 @@ type Gateway struct {
 	shadows   *shadows                              // shadow pools, stats and series (shadowpool.go)
 	tracing   atomic.Pointer[observability.Tracing] // nil: not traced; see UseTracing
 
-	applyMu sync.Mutex         // serializes Apply
-	series  map[seriesKey]bool // metric series in use, owned by Apply
+	applyMu   sync.Mutex         // serializes Apply
+	series    map[seriesKey]bool // metric series in use, owned by Apply
+	admission *admission         // limiters kept across reloads, owned by Apply
+	tls       tlsState           // listener certificates, reloaded by the Reloader
 }
 
 // New builds a gateway for a validated config. It does not listen yet.
@@ -58,6 +60,7 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 	})
 	g.app.Use(g.observe) // handle, inside the span and access log when on
 	g.shadows = newShadows(m, log, g.runShadow)
+	g.initTLS(cfg) // errors are reported by Listen
 	g.Apply(cfg)
 	m.Resilience.SetEndpointSource(g.endpointSamples)
 	return g
@@ -73,6 +76,7 @@ func (g *Gateway) Apply(cfg *configs.Config) {
 	snap, urls, series := buildSnapshot(cfg, g.upstreams, g.metrics)
 	carryOver(g.snap.Load(), snap)
 	retired := g.shadows.apply(snap)
+	g.attachAdmission(cfg, snap)
 	g.snap.Store(snap)
 	g.shadows.retire(retired)
 	g.upstreams.retain(urls)
@@ -87,13 +91,14 @@ func (g *Gateway) Apply(cfg *configs.Config) {
 // Config returns the config now serving. Read-only.
 func (g *Gateway) Config() *configs.Config { return g.snap.Load().cfg }
 
-// Listen opens the traffic listener on the configured address.
+// Listen opens the traffic listener on the configured address, with TLS
+// when server.tls is set.
 func (g *Gateway) Listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", g.static.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("listening for traffic on %s: %w", g.static.Listen, err)
 	}
-	return ln, nil
+	return g.wrapTLS(ln)
 }
 
 // Serve serves prediction traffic on ln until Shutdown. It returns nil after

@@ -64,6 +64,11 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 		g.metrics.Rejected(tenant.name, "", observability.ReasonNotFound)
 		return errModelNotFound
 	}
+	adm, ok := admit(ctx, model, start)
+	if !ok {
+		return nil // admit wrote the 429
+	}
+	defer adm.release()
 
 	var vi int
 	switch {
@@ -128,9 +133,13 @@ func (g *Gateway) handleLocal(ctx *fasthttp.RequestCtx, rt router.Route) error {
 }
 
 // prepareUpstreamRequest turns the client's request, in place, into the one
-// the model container receives: no credentials, no hop-by-hop headers, no
+// the model container receives: the normalized path, no credentials, no hop-by-hop headers, no
 // client-sent X-Modelgate-* headers, and the gateway's own headers set.
 func prepareUpstreamRequest(req *fasthttp.Request, tenant, version string, rid []byte) {
+	// Send the normalized path the route was decided on, never the
+	// client's raw one ("//x/%2e%2e/m"): the container must not see a
+	// path the gateway did not check.
+	req.URI().SetPathBytes(req.URI().Path())
 	h := &req.Header
 	h.Del(fiber.HeaderAuthorization)
 	h.Del(HeaderAPIKey)

@@ -68,6 +68,9 @@ func (r *Reloader) Trigger() {
 }
 
 func (r *Reloader) reload(cause string) error {
+	if err := r.gw.reloadTLS(); err != nil {
+		r.gw.log.Error("TLS certificate reload failed; previous certificates keep serving", "cause", cause, "err", err)
+	}
 	cfg, err := configs.Load(r.path)
 	if err != nil {
 		r.gw.metrics.Reloaded(false, "", 0)
@@ -80,7 +83,7 @@ func (r *Reloader) reload(cause string) error {
 		return nil
 	}
 	if cfg.Server.Listen != r.gw.static.Listen || cfg.Server.AdminListen != r.gw.static.AdminListen ||
-		cfg.Server.MaxBodyBytes != r.gw.static.MaxBodyBytes {
+		cfg.Server.MaxBodyBytes != r.gw.static.MaxBodyBytes || tlsSettingsChanged(r.gw.static, cfg.Server) {
 		r.gw.log.Warn("server listener settings changed; they take effect after a restart", "cause", cause)
 	}
 	r.gw.Apply(cfg)

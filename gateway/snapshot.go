@@ -33,6 +33,7 @@ type modelRoute struct {
 	stickyHeader string
 	shadow       *shadowRoute    // nil without a shadow; set by shadows.apply (shadowpool.go)
 	res          modelResilience // retries and fallback (fallback.go)
+	admission    modelAdmission  // limiters, set by attachAdmission (admission.go)
 }
 
 type versionRoute struct {

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/url"
@@ -60,7 +59,7 @@ func newEndpoint(raw string, log *slog.Logger) *endpoint {
 		Addr:                          addr,
 		Name:                          "modelgate",
 		IsTLS:                         tlsOn,
-		TLSConfig:                     &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()},
+		TLSConfig:                     upstreamTLSConfig(u.Hostname()),
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: false,
 		DisablePathNormalizing:        true, // the gateway sends an already-normalized path

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,14 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("listening for admin on %s: %w", cfg.Server.AdminListen, err)
+	}
+	if tc, err := gw.AdminTLSConfig(); err != nil || tc != nil {
+		if err != nil {
+			ln.Close()
+			adminLn.Close()
+			return err
+		}
+		adminLn = tls.NewListener(adminLn, tc)
 	}
 	admin := &http.Server{
 		Handler:           gw.AdminHandler(reloader),

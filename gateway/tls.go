@@ -1,0 +1,189 @@
+package gateway
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync/atomic"
+
+	"github.com/modelgate/modelgate/configs"
+)
+
+// listenerTLS serves a listener's TLS settings from a holder that reloads
+// replace, so new connections get the new certificate (and client CAs)
+// while established ones keep theirs. Safe for concurrent use.
+type listenerTLS struct {
+	files configs.TLS // static: paths and min version need a restart
+	cur   atomic.Pointer[tls.Config]
+}
+
+// tlsState is the gateway's TLS material: the two listeners' holders (nil
+// when the listener is plain) and the first error met at New, which Listen
+// and AdminTLSConfig report.
+type tlsState struct {
+	traffic, admin *listenerTLS
+	err            error
+}
+
+// initTLS loads the listeners' certificates and the upstream CA bundle of
+// cfg. Called once by New, before the first snapshot creates endpoints.
+func (g *Gateway) initTLS(cfg *configs.Config) {
+	var errs []error
+	var err error
+	if g.tls.traffic, err = newListenerTLS(cfg.Server.TLS); err != nil {
+		errs = append(errs, fmt.Errorf("server.tls: %w", err))
+	}
+	if g.tls.admin, err = newListenerTLS(cfg.Server.AdminTLS); err != nil {
+		errs = append(errs, fmt.Errorf("server.admin_tls: %w", err))
+	}
+	if err := setUpstreamCA(cfg.Server.UpstreamCAFile); err != nil {
+		errs = append(errs, fmt.Errorf("server.upstream_ca_file: %w", err))
+	}
+	g.tls.err = errors.Join(errs...)
+}
+
+// reloadTLS re-reads both listeners' certificate, key and client CA files.
+// A listener whose files fail to load keeps its current ones; the error is
+// returned (and the reload of the rest of the config goes on).
+func (g *Gateway) reloadTLS() error {
+	var errs []error
+	for _, l := range []*listenerTLS{g.tls.traffic, g.tls.admin} {
+		if l == nil {
+			continue
+		}
+		if err := l.load(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// AdminTLSConfig returns the admin listener's TLS config, nil when
+// server.admin_tls is unset. Wrap the admin listener with tls.NewListener.
+func (g *Gateway) AdminTLSConfig() (*tls.Config, error) {
+	if g.tls.err != nil {
+		return nil, g.tls.err
+	}
+	return g.tls.admin.config(), nil
+}
+
+// wrapTLS wraps the traffic listener in TLS when server.tls is set.
+func (g *Gateway) wrapTLS(ln net.Listener) (net.Listener, error) {
+	if g.tls.err != nil {
+		ln.Close()
+		return nil, g.tls.err
+	}
+	if c := g.tls.traffic.config(); c != nil {
+		return tls.NewListener(ln, c), nil
+	}
+	return ln, nil
+}
+
+func newListenerTLS(t *configs.TLS) (*listenerTLS, error) {
+	if t == nil {
+		return nil, nil
+	}
+	l := &listenerTLS{files: *t}
+	return l, l.load()
+}
+
+// load reads the files and swaps the new settings in; on error the old
+// ones stay.
+func (l *listenerTLS) load() error {
+	c, err := serverTLSConfig(l.files)
+	if err != nil {
+		return err
+	}
+	l.cur.Store(c)
+	return nil
+}
+
+// config returns the listener's tls.Config: each handshake takes the
+// settings the holder has then. Nil for a plain listener.
+func (l *listenerTLS) config() *tls.Config {
+	if l == nil {
+		return nil
+	}
+	return &tls.Config{
+		MinVersion: l.cur.Load().MinVersion,
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return l.cur.Load(), nil
+		},
+	}
+}
+
+// serverTLSConfig builds a listener's settings from its files: the key
+// pair, the minimum version, and with a client CA file, required and
+// verified client certificates (mTLS).
+func serverTLSConfig(t configs.TLS) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("loading certificate %s and key %s: %w", t.CertFile, t.KeyFile, err)
+	}
+	c := &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		MinVersion:   tls.VersionTLS12,
+		NextProtos:   []string{"http/1.1"},
+	}
+	if t.MinVersion == "1.3" {
+		c.MinVersion = tls.VersionTLS13
+	}
+	if t.ClientCAFile != "" {
+		pool, err := loadCAs(t.ClientCAFile)
+		if err != nil {
+			return nil, err
+		}
+		c.ClientCAs = pool
+		c.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return c, nil
+}
+
+// loadCAs reads a PEM bundle of CA certificates.
+func loadCAs(path string) (*x509.CertPool, error) {
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("CA file %s: no PEM certificate found", path)
+	}
+	return pool, nil
+}
+
+// upstreamRoots is the CA pool for https:// endpoints (nil: system roots).
+// It is process-wide, set by New from server.upstream_ca_file, which needs a
+// restart to change: one gateway per process.
+var upstreamRoots atomic.Pointer[x509.CertPool]
+
+func setUpstreamCA(path string) error {
+	if path == "" {
+		upstreamRoots.Store(nil)
+		return nil
+	}
+	pool, err := loadCAs(path)
+	if err != nil {
+		return err
+	}
+	upstreamRoots.Store(pool)
+	return nil
+}
+
+// upstreamTLSConfig is the client TLS config of an https:// endpoint: TLS
+// 1.2+, the server name from the URL, verified against server.upstream_ca_file
+// or the system roots.
+func upstreamTLSConfig(serverName string) *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName, RootCAs: upstreamRoots.Load()}
+}
+
+// tlsSettingsChanged reports whether a reloaded file changes TLS settings
+// that need a restart (file paths, min version, upstream CA); the contents
+// of the files reload live.
+func tlsSettingsChanged(old, next configs.Server) bool {
+	same := func(a, b *configs.TLS) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+	return !same(old.TLS, next.TLS) || !same(old.AdminTLS, next.AdminTLS) || old.UpstreamCAFile != next.UpstreamCAFile
+}
