@@ -18,8 +18,8 @@ const HeaderHealthCheck = "X-Modelgate-Health-Check"
 
 // healthChecker polls one endpoint with GET health_check.path every
 // interval (the first check at once) and marks it down after
-// unhealthy_after consecutive failures (a transport error, a timeout or a
-// non-2xx answer) and up again after healthy_after consecutive successes.
+// unhealthy_after consecutive failures (a transport error, a timeout or an
+// answer healthyStatus rejects) and up again after healthy_after consecutive successes.
 // An endpoint that is down gets no traffic. Its goroutine exits soon after
 // stop (at most one check timeout later); done is closed then.
 type healthChecker struct {
@@ -50,9 +50,19 @@ func (c *healthChecker) run(ep *endpoint) {
 	tick := time.NewTicker(c.cfg.Interval)
 	defer tick.Stop()
 	st := healthState{up: !ep.down.Load()}
+	warned := false
 	for {
 		err := ep.client.DoTimeout(req, resp, c.cfg.Timeout)
-		ok := err == nil && resp.StatusCode() >= 200 && resp.StatusCode() < 300
+		ok, missing := err == nil, false
+		if ok {
+			ok, missing = healthyStatus(resp.StatusCode())
+		}
+		if missing && !warned {
+			warned = true
+			ep.log.Warn("endpoint does not serve the health check path; treating answers as healthy "+
+				"(set health_check.path, e.g. /v1/models/NAME for TF Serving, or health_check.disabled)",
+				"path", c.cfg.Path, "status", resp.StatusCode())
+		}
 		if st.observe(ok, c.cfg) {
 			ep.down.Store(!st.up)
 			if st.up {
@@ -67,6 +77,23 @@ func (c *healthChecker) run(ep *endpoint) {
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// healthyStatus judges a health check's answer: 2xx is healthy. A container
+// that answers 404, 405 or 501 is up but does not serve the health path (a
+// TF Serving or custom V1 container has no /v2/health/ready, the default
+// path): it counts as healthy, with missing set so the checker can warn once,
+// rather than taking every such endpoint out of service. Anything else (5xx,
+// 429, other 4xx) is unhealthy; so are transport errors and timeouts.
+func healthyStatus(code int) (ok, missing bool) {
+	switch {
+	case code >= 200 && code < 300:
+		return true, false
+	case code == fasthttp.StatusNotFound, code == fasthttp.StatusMethodNotAllowed, code == fasthttp.StatusNotImplemented:
+		return true, true
+	default:
+		return false, false
 	}
 }
 
