@@ -42,10 +42,16 @@ func (o *requestObs) reset() {
 }
 
 // observe wraps handle with the server span and the access log line. With
-// tracing and the access log both off it costs two atomic loads.
+// tracing and the access log both off it costs two atomic loads; so does a
+// request without a caller's trace context that the sampling ratio leaves
+// out (Tracing.RootSampled).
 func (g *Gateway) observe(c *fiber.Ctx) error {
 	tr := g.tracing.Load()
 	traced := tr.Enabled()
+	if traced && len(c.Context().Request.Header.Peek("traceparent")) == 0 && !tr.RootSampled() {
+		// A new trace the sampling ratio leaves out: no span at all.
+		traced = false
+	}
 	logCfg := &g.snap.Load().cfg.Logging
 	if !traced && !logCfg.AccessLog {
 		return g.handle(c)

@@ -16,16 +16,20 @@ import (
 
 // BenchmarkHandlerObserved is BenchmarkHandler/weighted with tracing and the
 // access log off (the default), with tracing on (every request sampled,
-// spans batched to a discarding exporter) and with the access log on
-// (JSON to io.Discard). Compare allocs/op and ns/op between the three.
+// spans batched to a discarding exporter), with tracing on at a sampling
+// ratio of 0.01 for callers that send no trace context, and with the access
+// log on (JSON to io.Discard). Compare allocs/op and ns/op between the three.
 func BenchmarkHandlerObserved(b *testing.B) {
 	for _, bc := range []struct {
 		name      string
 		tracing   bool
+		ratio     float64 // sampling ratio for new traces; 0 means 1
+		noParent  bool    // the caller sends no traceparent: the ratio decides
 		accessLog bool
 	}{
 		{name: "off"},
 		{name: "tracing", tracing: true},
+		{name: "tracing_ratio_0.01", tracing: true, ratio: 0.01, noParent: true},
 		{name: "access_log", accessLog: true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -46,7 +50,11 @@ func BenchmarkHandlerObserved(b *testing.B) {
 				tr.NewExporter = func(context.Context, configs.Tracing) (sdktrace.SpanExporter, error) {
 					return tracetest.NewNoopExporter(), nil
 				}
-				if err := tr.ApplyConfig(configs.Tracing{Endpoint: "http://127.0.0.1:4318", ServiceName: "modelgate"}); err != nil {
+				tc := configs.Tracing{Endpoint: "http://127.0.0.1:4318", ServiceName: "modelgate"}
+				if bc.ratio > 0 {
+					tc.SamplingRatio = &bc.ratio
+				}
+				if err := tr.ApplyConfig(tc); err != nil {
 					b.Fatal(err)
 				}
 				b.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
@@ -59,7 +67,9 @@ func BenchmarkHandlerObserved(b *testing.B) {
 			req.SetRequestURI("/v2/models/fraud/infer")
 			req.Header.Set("Authorization", "Bearer "+key)
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("traceparent", callerTraceparnt)
+			if !bc.noParent {
+				req.Header.Set("traceparent", callerTraceparnt)
+			}
 			req.SetBodyString(inferBody)
 			var ctx fasthttp.RequestCtx
 			ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)

@@ -159,8 +159,8 @@ type shadowTrace struct {
 // it on the request path, before the handler returns.
 func shadowTraceOf(ctx *fasthttp.RequestCtx) shadowTrace {
 	o, _ := ctx.UserValue(obsKey{}).(*requestObs)
-	if o == nil || o.span == nil {
-		return shadowTrace{}
+	if o == nil || o.span == nil || !o.span.SpanContext().IsSampled() {
+		return shadowTrace{} // the shadow is traced only when its primary is
 	}
 	return shadowTrace{primary: o.span.SpanContext(), tracer: o.tracer}
 }

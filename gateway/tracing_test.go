@@ -197,8 +197,9 @@ func TestTracingDisabledPassThrough(t *testing.T) {
 }
 
 // TestTracingSampling checks parent-based ratio sampling: with ratio 0 a
-// root request is not recorded but still propagates a (not sampled) trace
-// context; a sampled caller is followed.
+// request without trace context is not traced at all (no span, nothing
+// injected); a sampled caller is followed; an unsampled caller's context is
+// passed on unchanged.
 func TestTracingSampling(t *testing.T) {
 	model := startModel(t, "fraud", "v1")
 	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", "", "v1:1:"+model.URL))
@@ -211,12 +212,21 @@ func TestTracingSampling(t *testing.T) {
 		t.Errorf("ratio 0, no parent: got %d spans, want 0", len(spans))
 	}
 	recs := model.Server.Requests()
-	if tp := recs[len(recs)-1].Header.Get("traceparent"); len(tp) != 55 || !strings.HasSuffix(tp, "-00") {
-		t.Errorf("unsampled request: container traceparent %q, want one with flags 00", tp)
+	if tp := recs[len(recs)-1].Header.Get("traceparent"); tp != "" {
+		t.Errorf("unsampled request without trace context: container got traceparent %q, want none", tp)
 	}
 	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key, "traceparent", callerTraceparnt)
 	if spans := flushed(t, tr, exp); len(spans) != 2 {
 		t.Errorf("ratio 0, sampled parent: got %d spans, want 2 (parent-based)", len(spans))
+	}
+	unsampled := strings.TrimSuffix(callerTraceparnt, "-01") + "-00"
+	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key, "traceparent", unsampled)
+	if spans := flushed(t, tr, exp); len(spans) != 2 {
+		t.Errorf("unsampled parent: got %d spans in all, want still 2 (none for it)", len(spans))
+	}
+	recs = model.Server.Requests()
+	if tp := recs[len(recs)-1].Header.Get("traceparent"); len(tp) != 55 || tp[:36] != unsampled[:36] || !strings.HasSuffix(tp, "-00") {
+		t.Errorf("unsampled parent: container traceparent %q, want trace id of %q with flags 00", tp, unsampled)
 	}
 }
 

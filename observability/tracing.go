@@ -1,6 +1,8 @@
 package observability
 
 import (
+	"math/rand/v2"
+	"math"
 	"context"
 	"errors"
 	"fmt"
@@ -48,9 +50,10 @@ type Tracing struct {
 	// (OTLPExporter). Tests set an in-memory one. Set before ApplyConfig.
 	NewExporter ExporterFunc
 
-	log     *slog.Logger
-	enabled atomic.Bool
-	tracer  atomic.Pointer[tracerBox]
+	log       *slog.Logger
+	enabled   atomic.Bool
+	tracer    atomic.Pointer[tracerBox]
+	rootRatio atomic.Uint64 // math.Float64bits of the sampling ratio for new traces
 
 	mu       sync.Mutex // serializes ApplyConfig and Shutdown
 	applied  bool
@@ -72,6 +75,18 @@ func NewTracing(log *slog.Logger) *Tracing {
 // Enabled reports whether spans are being recorded and exported. It is one
 // atomic load: check it before any other tracing work on the request path.
 func (t *Tracing) Enabled() bool { return t != nil && t.enabled.Load() }
+
+// RootSampled decides whether a request that carries no trace context
+// starts a sampled trace: true with probability tracing.sampling_ratio. The
+// gateway makes this decision itself, before any OpenTelemetry work, so an
+// unsampled request without a caller's trace context costs nothing (no span,
+// no context, no header injected); the provider's sampler is
+// ParentBased(AlwaysSample), i.e. requests with a caller's trace context
+// follow the caller's sampled flag, and roots the gateway chose are kept.
+func (t *Tracing) RootSampled() bool {
+	r := math.Float64frombits(t.rootRatio.Load())
+	return r >= 1 || r > 0 && rand.Float64() < r
+}
 
 // Tracer returns the current tracer (a no-op tracer when disabled).
 func (t *Tracing) Tracer() trace.Tracer { return t.tracer.Load().Tracer }
@@ -119,11 +134,13 @@ func (t *Tracing) ApplyConfig(cfg configs.Tracing) error {
 		next = sdktrace.NewTracerProvider(
 			sdktrace.WithBatcher(exp),
 			sdktrace.WithResource(res),
-			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(ratio))),
+			// Roots are sampled by RootSampled before a span is started.
+			sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.AlwaysSample())),
 		)
 	}
 	old := t.provider
 	t.provider, t.cfg, t.applied = next, cfg, true
+	t.rootRatio.Store(math.Float64bits(ratio))
 	if next != nil {
 		t.tracer.Store(&tracerBox{next.Tracer(TracerName)})
 		t.enabled.Store(true)
