@@ -1,12 +1,12 @@
 package observability
 
 import (
-	"math/rand/v2"
-	"math"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"strconv"
