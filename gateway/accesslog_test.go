@@ -135,3 +135,28 @@ func TestAccessLog(t *testing.T) {
 		t.Errorf("access_log off: got %d new lines, want 0", got-n)
 	}
 }
+
+// TestAccessLogRateLimited: a request refused by the tenant's limits is
+// logged with its tenant and model, so an operator sees who was throttled.
+func TestAccessLogRateLimited(t *testing.T) {
+	m := startModel(t, "fraud", "v1")
+	var logs syncBuffer
+	tenant := strings.Replace(tenantYAML("acme", "fraud", "", "v1:1:"+m.URL),
+		"    models:\n", "    limits: {requests_per_second: 0.01, burst: 1}\n    models:\n", 1)
+	h := startGateway(t, "logging: {access_log: true}\ntenants:\n"+tenant, &logs)
+	key, _ := testKey("acme")
+	if r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key); r.code != 200 {
+		t.Fatalf("first request: got %d, want 200", r.code)
+	}
+	if r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key); r.code != 429 {
+		t.Fatalf("second request: got %d, want 429", r.code)
+	}
+	lines := logs.waitLines(t, 2)
+	if len(lines) != 2 {
+		t.Fatalf("got %d access lines, want 2", len(lines))
+	}
+	got := lines[1]
+	if got["status"] != float64(429) || got["tenant"] != "acme" || got["model"] != "fraud" {
+		t.Errorf("429 line: got status %v tenant %v model %v, want 429 acme fraud", got["status"], got["tenant"], got["model"])
+	}
+}

@@ -66,7 +66,8 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	}
 	adm, ok := admit(ctx, model, start)
 	if !ok {
-		return nil // admit wrote the 429
+		observeRoute(ctx, tenant.name, model.name, "", nil) // the access log line names who was limited
+		return nil                                          // admit wrote the 429
 	}
 	defer adm.release()
 
@@ -74,6 +75,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	switch {
 	case rt.Pinned():
 		if vi, ok = model.split.Lookup(rt.Version); !ok {
+			observeRoute(ctx, tenant.name, model.name, "", nil)
 			g.metrics.Rejected(tenant.name, model.name, observability.ReasonNotFound)
 			return errVersionNotFound
 		}

@@ -102,8 +102,9 @@ func observeRoute(ctx *fasthttp.RequestCtx, tenant, model, version string, rid [
 func sampled(ratio float64) bool { return ratio >= 1 || ratio > 0 && rand.Float64() < ratio }
 
 // accessLog writes the request's line: at info, or at warn with the cause
-// for 5xx answers. Rejected requests (401, 404 before routing) carry no
-// tenant, model, version or request id.
+// for 5xx answers. Requests rejected before routing carry no tenant, model,
+// version or request id (401, unknown model), or only tenant and model
+// (429 from limits, unknown pinned version).
 func (g *Gateway) accessLog(ctx *fasthttp.RequestCtx, o *requestObs, code int, cause error) {
 	level := slog.LevelInfo
 	if code >= 500 {
