@@ -21,6 +21,13 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 
+// String returns everything written so far.
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // accessLines returns the decoded "access" lines logged so far.
 func (s *syncBuffer) accessLines(t *testing.T) []map[string]any {
 	t.Helper()

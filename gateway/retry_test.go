@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -152,7 +151,7 @@ func TestPickEndpointSkipsUnavailable(t *testing.T) {
 }
 
 func TestBreakerCounting(t *testing.T) {
-	var logs lockedLog
+	var logs syncBuffer
 	reg := newRegistry(slog.New(slog.NewTextHandler(&logs, nil)))
 	ep := reg.get("http://127.0.0.1:1")
 	ep.setBreaker(configs.Breaker{ConsecutiveFailures: 3, FailureRatio: 0.5, MinRequests: 100, OpenFor: 50 * time.Millisecond, Interval: time.Second})
@@ -273,22 +272,4 @@ func TestSharedEndpointSettingsAndCarryOver(t *testing.T) {
 		t.Errorf("a reload that changed the budget ratio kept the old budget")
 	}
 	reg.closeAll()
-}
-
-// lockedLog collects log output; safe for concurrent writers.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *lockedLog) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *lockedLog) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
