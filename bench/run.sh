@@ -6,9 +6,11 @@
 #   bash bench/run.sh --quick    # 1 round, 3 s per measurement: checks the apparatus
 #   bash bench/run.sh --rounds 4 --duration 10 --rate 2000
 #   bash bench/run.sh --profile  # also a CPU profile of modelgate per mode (pprof)
+#   bash bench/run.sh --only nginx,minproxy,modelgate-plain  # a subset of the cases
 #
 # Peers, interleaved per round (every other round in reverse order):
-#   direct (no proxy), nginx, HAProxy, and modelgate in four modes: plain
+#   direct (no proxy), nginx, HAProxy, the minimal fasthttp proxy (minproxy:
+#   the framework floor, bench/minproxy), and modelgate in four modes: plain
 #   (auth + generous limits + weighted 90/10 split + metrics, tracing off),
 #   sticky (sticky_header with a varying X-User-ID), shadow (100% to a third
 #   version) and tracing (OTLP export, sampling ratio 0.01).
@@ -19,14 +21,14 @@
 # Results: a markdown table on stdout and in bench/results/<timestamp>.md, the
 # raw samples and a summary CSV beside it, and a PNG chart (bench/chart).
 #
-# Environment: BENCH_PORT_BASE (default 18000; ports BASE+1..3, +81..83, +93),
+# Environment: BENCH_PORT_BASE (default 18000; ports BASE+1..3, +81..84, +93),
 # BENCH_LOADGEN_CPU (0), BENCH_SERVER_CPU (1), BENCH_KEEP=1 keeps the temp dir.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH="$ROOT/bench"
 
-DURATION=10 ROUNDS=2 RATE=2000 WARMUP=2 QUICK=0 PROFILE=0
+DURATION=10 ROUNDS=2 RATE=2000 WARMUP=2 QUICK=0 PROFILE=0 ONLY=
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while (($#)); do
   case "$1" in
@@ -35,6 +37,7 @@ while (($#)); do
     --rounds) ROUNDS=${2:?--rounds needs a number}; shift ;;
     --rate) RATE=${2:?--rate needs req/s}; shift ;;
     --profile) PROFILE=1 ;;
+    --only) ONLY=${2:?--only needs a comma-separated list of cases}; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -48,7 +51,7 @@ LOADGEN_CPU=${BENCH_LOADGEN_CPU:-0}
 SERVER_CPU=${BENCH_SERVER_CPU:-1}
 BASE=${BENCH_PORT_BASE:-18000}
 B1=$((BASE + 1)) B2=$((BASE + 2)) B3=$((BASE + 3))
-P_NGINX=$((BASE + 81)) P_HAPROXY=$((BASE + 82)) P_MG=$((BASE + 83)) P_ADMIN=$((BASE + 93))
+P_NGINX=$((BASE + 81)) P_HAPROXY=$((BASE + 82)) P_MG=$((BASE + 83)) P_MIN=$((BASE + 84)) P_ADMIN=$((BASE + 93))
 API_KEY=bench-key
 ADMIN_TOKEN=bench-admin
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -118,16 +121,16 @@ export PATH="$PATH:/usr/sbin:/sbin"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
-for p in $B1 $B2 $B3 $P_NGINX $P_HAPROXY $P_MG $P_ADMIN; do
-  port_busy "$p" && die "port $p is busy (ports used: $B1-$B3, $P_NGINX-$P_MG, $P_ADMIN); free it or set BENCH_PORT_BASE to move them all"
+for p in $B1 $B2 $B3 $P_NGINX $P_HAPROXY $P_MG $P_MIN $P_ADMIN; do
+  port_busy "$p" && die "port $p is busy (ports used: $B1-$B3, $P_NGINX-$P_MIN, $P_ADMIN); free it or set BENCH_PORT_BASE to move them all"
 done
 
 TMP=$(mktemp -d /tmp/modelgate-bench.XXXXXX)
 chmod 755 "$TMP" # nginx workers run as an unprivileged user
 
-log "building modelgate, the backend, the report tool and vegeta into $TMP"
+log "building modelgate, the backend, minproxy, the report tool and vegeta into $TMP"
 (cd "$ROOT" && go build -o "$TMP/modelgate" ./cmd/modelgate && go build -o "$TMP/backend" ./bench/backend &&
-  go build -o "$TMP/report" ./bench/report) || die "build failed"
+  go build -o "$TMP/minproxy" ./bench/minproxy && go build -o "$TMP/report" ./bench/report) || die "build failed"
 GOBIN="$TMP" go install github.com/tsenart/vegeta/v12@v12.13.0 || die "installing vegeta failed"
 
 # ---- measurement helpers ---------------------------------------------------
@@ -223,6 +226,7 @@ done
 printf 'POST http://127.0.0.1:%s%s\nContent-Type: application/json\n@%s\n' "$B1" "$INFER_PATH" "$BENCH/infer.json" >"$TMP/targets-direct"
 printf 'POST http://127.0.0.1:%s%s\nContent-Type: application/json\n@%s\n' "$P_NGINX" "$INFER_PATH" "$BENCH/infer.json" >"$TMP/targets-nginx"
 printf 'POST http://127.0.0.1:%s%s\nContent-Type: application/json\n@%s\n' "$P_HAPROXY" "$INFER_PATH" "$BENCH/infer.json" >"$TMP/targets-haproxy"
+printf 'POST http://127.0.0.1:%s%s\nContent-Type: application/json\n@%s\n' "$P_MIN" "$INFER_PATH" "$BENCH/infer.json" >"$TMP/targets-minproxy"
 printf 'POST http://127.0.0.1:%s%s\nContent-Type: application/json\nAuthorization: Bearer %s\n@%s\n' \
   "$P_MG" "$INFER_PATH" "$API_KEY" "$BENCH/infer.json" >"$TMP/targets-modelgate"
 for ((u = 1; u <= 1000; u++)); do
@@ -244,6 +248,10 @@ start_peer() { # PEER MODE
     haproxy)
       URL="http://127.0.0.1:$P_HAPROXY"
       taskset -c "$SERVER_CPU" haproxy -db -f "$TMP/haproxy.cfg" >"$logf" 2>&1 &
+      ;;
+    minproxy)
+      URL="http://127.0.0.1:$P_MIN"
+      taskset -c "$SERVER_CPU" "$TMP/minproxy" -listen "127.0.0.1:$P_MIN" -backends "127.0.0.1:$B1,127.0.0.1:$B2" -weights 9,1 >"$logf" 2>&1 &
       ;;
     modelgate)
       URL="http://127.0.0.1:$P_MG"
@@ -368,7 +376,15 @@ measure() { # ROUND PEER MODE
     "$peer" "$mode" "$rps" "$busy" "${cpu:-–}" "$((p50 / 1000))" "$((p99 / 1000))" "${rss:-–}" "$((werr + verr))")"
 }
 
-CASES=("direct -" "nginx -" "haproxy -" "modelgate plain" "modelgate sticky" "modelgate shadow" "modelgate tracing")
+CASES=("direct -" "nginx -" "haproxy -" "minproxy -" "modelgate plain" "modelgate sticky" "modelgate shadow" "modelgate tracing")
+if [[ -n $ONLY ]]; then # --only a,b: cases named "peer" or "peer-mode"
+  all=("${CASES[@]}") CASES=()
+  for c in "${all[@]}"; do
+    read -r peer mode <<<"$c"
+    [[ ,$ONLY, == *",$peer,"* || ,$ONLY, == *",$peer-$mode,"* ]] && CASES+=("$c")
+  done
+  ((${#CASES[@]})) || die "--only $ONLY matches no case (names: direct nginx haproxy minproxy modelgate-plain modelgate-sticky modelgate-shadow modelgate-tracing)"
+fi
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN{exit !(l > 0.5)}'; then
   log "warning: load average is $LOAD_BEFORE: other work on this machine will make the figures noisy"
@@ -394,7 +410,7 @@ cp "$RAW" "$OUT/$STAMP-raw.csv"
   echo
   echo "- machine: $(nproc) CPUs, $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo); kernel $(uname -r)"
   echo "- pinning: load generator on CPU $LOADGEN_CPU; proxy and backend on CPU $SERVER_CPU"
-  echo "- options: rounds $ROUNDS, $DURATION s per measurement (warm-up ${WARMUP} s), vegeta at $RATE req/s$( ((QUICK)) && echo ', --quick')$( ((PROFILE)) && echo ', --profile (modelgate rows include pprof overhead)')"
+  echo "- options: rounds $ROUNDS, $DURATION s per measurement (warm-up ${WARMUP} s), vegeta at $RATE req/s$( ((QUICK)) && echo ', --quick')$( ((PROFILE)) && echo ', --profile (modelgate rows include pprof overhead)')$([[ -n $ONLY ]] && echo ", --only $ONLY")"
   echo "- load average before: $LOAD_BEFORE; after: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "- versions: modelgate $(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$ROOT" && git diff --quiet 2>/dev/null || echo '+dirty'), $(nginx -v 2>&1 | sed 's|.*/|nginx |'), $(haproxy -v | head -1 | awk '{print "HAProxy", $3}'), $(wrk -v 2>&1 | head -1 | awk '{print "wrk", $2}'), vegeta v12.13.0, $(go version | awk '{print $3}')"
   echo

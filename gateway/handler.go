@@ -143,15 +143,7 @@ func prepareUpstreamRequest(req *fasthttp.Request, tenant, version string, rid [
 	// path the gateway did not check.
 	req.URI().SetPathBytes(req.URI().Path())
 	h := &req.Header
-	h.Del(fiber.HeaderAuthorization)
-	h.Del(HeaderAPIKey)
-	for _, hh := range hopHeaders {
-		h.Del(hh)
-	}
-	if conn := h.Peek(fiber.HeaderConnection); len(conn) > 0 {
-		deleteConnectionTokens(h, conn)
-	}
-	deletePrefixed(h, prefixModelgate)
+	dropRequestHeaders(h) // headers.go
 	h.Set(HeaderTenant, tenant)
 	h.Set(HeaderVersion, version)
 	h.SetBytesV(HeaderRequestID, rid)

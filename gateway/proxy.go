@@ -32,9 +32,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 	}
 	switch o {
 	case answered, unavailable:
-		for _, hh := range hopHeaders {
-			ctx.Response.Header.Del(hh)
-		}
+		dropResponseHopHeaders(&ctx.Response.Header) // headers.go
 		return version, ctx.Response.StatusCode()
 	case noEndpoint:
 		g.metrics.Rejected(model.tenant, model.name, observability.ReasonNoEndpoint)

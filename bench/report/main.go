@@ -8,7 +8,9 @@
 //
 //	round,peer,mode,rps,cpu_us_req,backend_cpu_us_req,p50_us,p99_us,rss_kib,errors,vegeta_rps,core_busy
 //
-// cpu_us_req and rss_kib are empty for "direct" (no proxy). vegeta_rps is
+// cpu_us_req and rss_kib are empty for "direct" (no proxy). Peer "minproxy"
+// (bench/minproxy, the framework floor) is shown as "fasthttp minimal", and
+// each proxy's CPU per request is also given as a ratio to it. vegeta_rps is
 // vegeta's throughput (successful answers per second): latencies measured below 95% of -rate describe a
 // starved load generator and are marked † (and their targets "invalid").
 // core_busy is the share of the wrk run during which proxy and backend
@@ -54,6 +56,7 @@ type row struct {
 	coreBusy                   float64 // share of the wrk run proxy+backend were on CPU
 
 	rpsX, cpuX, p50AddedX, p99X float64 // ratios to nginx; NaN if undefined
+	cpuXMin                     float64 // CPU per request ÷ fasthttp minimal's; NaN if undefined
 }
 
 // saturated reports whether the server core was the bottleneck of the wrk
@@ -61,6 +64,9 @@ type row struct {
 func (r row) saturated() bool { return r.coreBusy >= 0.9 }
 
 func (r row) name() string {
+	if r.peer == "minproxy" {
+		return "fasthttp minimal"
+	}
 	if r.mode == "" || r.mode == "-" {
 		return r.peer
 	}
@@ -181,15 +187,21 @@ func summarize(samples []sample, rate float64) []row {
 	for i := range rows {
 		rows[i].addedOK = rows[i].latencyOK && directOK
 	}
-	var ng *row
+	var ng, mp *row
 	for i := range rows {
-		if rows[i].peer == "nginx" {
+		switch rows[i].peer {
+		case "nginx":
 			ng = &rows[i]
+		case "minproxy":
+			mp = &rows[i]
 		}
 	}
 	for i := range rows {
 		r := &rows[i]
-		r.rpsX, r.cpuX, r.p50AddedX, r.p99X = math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		r.rpsX, r.cpuX, r.p50AddedX, r.p99X, r.cpuXMin = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		if mp != nil {
+			r.cpuXMin = ratio(r.cpu, mp.cpu)
+		}
 		if ng == nil {
 			continue
 		}
@@ -283,16 +295,18 @@ func writeMarkdown(w io.Writer, rows []row) {
 		fmt.Fprintln(w, "‡ the server core was busy less than 90% of the wrk run: throughput was limited by something other than the proxy (a starved load generator, other work on the machine).")
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Ratios to nginx (throughput: higher is better; the others: lower is better):")
+	fmt.Fprintln(w, "Ratios to nginx (throughput: higher is better; the others: lower is better), and CPU per request")
+	fmt.Fprintln(w, "as a ratio to fasthttp minimal (the framework floor: what modelgate adds on top of fasthttp):")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| peer | throughput × | CPU/req × | p50 added × | p99 × |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| peer | throughput × | CPU/req × | p50 added × | p99 × | CPU/req × fasthttp minimal |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|")
 	for _, r := range rows {
 		if r.peer == "direct" || r.peer == "nginx" {
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s |\n", r.name(),
-			fmtNum(r.rpsX, 2, ""), fmtNum(r.cpuX, 2, ""), fmtNum(r.p50AddedX, 2, ""), fmtNum(r.p99X, 2, ""))
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.name(),
+			fmtNum(r.rpsX, 2, ""), fmtNum(r.cpuX, 2, ""), fmtNum(r.p50AddedX, 2, ""), fmtNum(r.p99X, 2, ""),
+			fmtNum(r.cpuXMin, 2, ""))
 	}
 	fmt.Fprintln(w)
 	writeTargets(w, rows)

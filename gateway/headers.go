@@ -1,0 +1,121 @@
+package gateway
+
+import (
+	"bytes"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// Header hygiene in one pass over the headers. fasthttp's Del normalizes its
+// key and scans every header each time it is called, so deleting a fixed
+// list of names that are almost never present (hop-by-hop headers) costs a
+// dozen scans per request. These functions scan once, and call Del only for
+// the names actually present.
+//
+// Trailers: Del also removes a name from the trailer fields. A message whose
+// body is chunked (ContentLength < 0) may carry trailers that a header scan
+// does not see, and one that announces trailers is rare: both take the slow
+// path, which deletes every name unconditionally as before.
+
+// requestDrop lists the request headers never forwarded to a container:
+// credentials, then the hop-by-hop headers.
+var requestDrop = append([]string{fiber.HeaderAuthorization, HeaderAPIKey}, hopHeaders...)
+
+var (
+	requestDropBytes = namesBytes(requestDrop)
+	hopHeadersBytes  = namesBytes(hopHeaders)
+)
+
+func namesBytes(names []string) [][]byte {
+	out := make([][]byte, len(names))
+	for i, n := range names {
+		out[i] = []byte(n)
+	}
+	return out
+}
+
+// indexFold returns the index in names of k, compared case-insensitively,
+// or -1.
+func indexFold(names [][]byte, k []byte) int {
+	for i, n := range names {
+		if len(n) == len(k) && bytes.EqualFold(n, k) {
+			return i
+		}
+	}
+	return -1
+}
+
+// dropRequestHeaders removes from h the credentials (Authorization,
+// X-API-Key), the hop-by-hop headers, the headers the Connection header
+// names, and every client-sent X-Modelgate-* header. It allocates only when
+// a Connection token or an X-Modelgate-* header is present.
+func dropRequestHeaders(h *fasthttp.RequestHeader) {
+	if conn := h.Peek(fiber.HeaderConnection); len(conn) > 0 {
+		deleteConnectionTokens(h, conn)
+	}
+	if h.ContentLength() < 0 {
+		dropRequestHeadersSlow(h)
+		return
+	}
+	var found uint64 // bit i: requestDrop[i] is present
+	var prefixed []string
+	for k := range h.All() {
+		if i := indexFold(requestDropBytes, k); i >= 0 {
+			if requestDrop[i] == fiber.HeaderTrailer {
+				dropRequestHeadersSlow(h)
+				return
+			}
+			found |= 1 << i
+		} else if hasPrefixFold(k, prefixModelgate) {
+			prefixed = append(prefixed, string(k))
+		}
+	}
+	for i, n := range requestDrop {
+		if found&(1<<i) != 0 {
+			h.Del(n)
+		}
+	}
+	for _, n := range prefixed {
+		h.Del(n)
+	}
+}
+
+// dropRequestHeadersSlow is dropRequestHeaders without the scan: every name
+// is deleted, from the headers and the trailers.
+func dropRequestHeadersSlow(h *fasthttp.RequestHeader) {
+	for _, n := range requestDrop {
+		h.Del(n)
+	}
+	deletePrefixed(h, prefixModelgate)
+}
+
+// dropResponseHopHeaders removes the hop-by-hop headers from a container's
+// answer before it goes to the client.
+func dropResponseHopHeaders(h *fasthttp.ResponseHeader) {
+	if h.ContentLength() >= 0 {
+		var found uint64
+		for k := range h.All() {
+			if i := indexFold(hopHeadersBytes, k); i >= 0 {
+				if hopHeaders[i] == fiber.HeaderTrailer {
+					found = 1<<len(hopHeaders) - 1 // announced trailers: delete every name
+					break
+				}
+				found |= 1 << i
+			}
+		}
+		for i, n := range hopHeaders {
+			if found&(1<<i) != 0 {
+				h.Del(n)
+			}
+		}
+		return
+	}
+	for _, n := range hopHeaders {
+		h.Del(n)
+	}
+}
+
+func hasPrefixFold(k, prefix []byte) bool {
+	return len(k) >= len(prefix) && bytes.EqualFold(k[:len(prefix)], prefix)
+}
