@@ -126,7 +126,8 @@ func (g *Gateway) shadowDispatch(j *shadowJob, resp *fasthttp.Response, start ti
 // runShadow sends one copy to the shadow version and compares the answers.
 // It runs on a pool worker with a deadline of its own (shadow.timeout from
 // now), detached from the client's request, which has long been answered.
-func (g *Gateway) runShadow(j *shadowJob) {
+// cmp is the worker's own Comparer.
+func (g *Gateway) runShadow(j *shadowJob, cmp *compare.Comparer) {
 	defer releaseShadowJob(j)
 	sr := j.route
 	// Healthy, breaker-closed endpoints only; shadow results do not feed
@@ -177,7 +178,7 @@ func (g *Gateway) runShadow(j *shadowJob) {
 		sr.outcome(observability.ShadowError)
 		return
 	}
-	res, err := compare.Compare(primary, shadow, sr.opts)
+	res, err := cmp.Compare(primary, shadow, sr.opts)
 	switch {
 	case errors.Is(err, compare.ErrPrimaryInvalid):
 		sr.outcome(observability.ShadowPrimaryError)

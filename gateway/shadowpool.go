@@ -64,8 +64,10 @@ func (p *shadowPool) stop() {
 	}
 }
 
-// work is one worker's loop.
-func (p *shadowPool) work(run func(*shadowJob)) {
+// work is one worker's loop. The worker keeps one Comparer (reused
+// parsers) for all its jobs.
+func (p *shadowPool) work(run func(*shadowJob, *compare.Comparer)) {
+	cmp := compare.New()
 	for {
 		select {
 		case <-p.done:
@@ -75,7 +77,7 @@ func (p *shadowPool) work(run func(*shadowJob)) {
 		}
 		select {
 		case j := <-p.jobs:
-			run(j)
+			run(j, cmp)
 		case <-p.done:
 			p.drain()
 			return
@@ -102,7 +104,7 @@ type shadows struct {
 	metrics *observability.ShadowMetrics
 	all     *observability.Metrics // role="shadow" series of the request metrics
 	log     *slog.Logger
-	run     func(*shadowJob)
+	run     func(*shadowJob, *compare.Comparer)
 
 	mu    sync.Mutex
 	pools map[poolKey]*shadowPool
@@ -111,7 +113,7 @@ type shadows struct {
 	shut  bool
 }
 
-func newShadows(m *observability.Metrics, log *slog.Logger, run func(*shadowJob)) *shadows {
+func newShadows(m *observability.Metrics, log *slog.Logger, run func(*shadowJob, *compare.Comparer)) *shadows {
 	return &shadows{metrics: m.Shadow(), all: m, log: log, run: run, pools: map[poolKey]*shadowPool{}, stats: map[statsKey]*shadowStats{}}
 }
 

@@ -1,6 +1,8 @@
 // Package compare decides whether two JSON model answers agree: the
-// primary's and the shadow's. It is pure (no I/O, no clocks) and safe for
-// concurrent use.
+// primary's and the shadow's. It is pure (no I/O, no clocks). Compare is
+// safe for concurrent use; a Comparer (reused parsers and scratch space, so
+// that a comparison does not allocate once warm unless it records
+// differences) is not.
 //
 // Three shapes of answer are understood:
 //
@@ -25,10 +27,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math"
-	"slices"
-	"strconv"
-	"strings"
+	"sync"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/valyala/fastjson"
 )
 
 // DefaultMaxDiffs is how many differences a Result keeps when
@@ -104,50 +107,79 @@ var (
 	ErrShadowInvalid  = errors.New("compare: shadow answer is not valid JSON")
 )
 
+// Comparer compares answers with parsers and scratch space it keeps between
+// calls: once warm, a comparison allocates only for the differences it
+// records. Its zero value is ready to use. A Comparer is not safe for
+// concurrent use (keep one per goroutine) and holds on to memory sized for
+// the largest answers it has seen.
+type Comparer struct {
+	pp, sp fastjson.Parser
+	w      walker
+}
+
+// New returns a Comparer.
+func New() *Comparer { return new(Comparer) }
+
+var comparers = sync.Pool{New: func() any { return New() }}
+
+// Compare compares the primary's and the shadow's answer bodies with a
+// pooled Comparer; see Comparer.Compare.
+func Compare(primary, shadow []byte, o Options) (Result, error) {
+	c := comparers.Get().(*Comparer)
+	defer comparers.Put(c)
+	return c.Compare(primary, shadow, o)
+}
+
 // Compare compares the primary's and the shadow's answer bodies. It returns
 // ErrPrimaryInvalid or ErrShadowInvalid (primary checked first) when a body
-// is not exactly one JSON value.
-func Compare(primary, shadow []byte, o Options) (Result, error) {
-	p, err := parse(primary)
+// is not exactly one JSON value (or nests deeper than fastjson.MaxDepth,
+// 300 levels). The bodies are not modified or retained.
+func (c *Comparer) Compare(primary, shadow []byte, o Options) (Result, error) {
+	p, err := parseWith(&c.pp, primary)
 	if err != nil {
 		return Result{}, ErrPrimaryInvalid
 	}
-	s, err := parse(shadow)
+	s, err := parseWith(&c.sp, shadow)
 	if err != nil {
 		return Result{}, ErrShadowInvalid
 	}
-	return CompareValues(p, s, o), nil
+	return c.w.run(p, s, o), nil
 }
 
-// CompareValues compares two values decoded with json.Decoder.UseNumber
-// (numbers as json.Number).
-func CompareValues(p, s any, o Options) Result {
-	if o.MaxDiffs <= 0 {
-		o.MaxDiffs = DefaultMaxDiffs
-	}
-	c := &comparer{o: o, res: Result{Format: FormatJSON}}
-	if len(o.IgnoreFields) > 0 {
-		c.ignore = make(map[string]bool, len(o.IgnoreFields))
-		for _, f := range o.IgnoreFields {
-			c.ignore[f] = true
+// parse parses b with a new parser; see parseWith.
+func parse(b []byte) (*fastjson.Value, error) {
+	var p fastjson.Parser
+	return parseWith(&p, b)
+}
+
+// parseWith parses exactly one JSON value with p; the value lives until p's
+// next parse. It accepts and decodes exactly what encoding/json does
+// (numbers kept as their literal): fastjson.Validate is as strict as
+// encoding/json on valid UTF-8, and bodies whose strings fastjson would
+// decode differently (invalid UTF-8, escaped UTF-16 surrogates, which
+// encoding/json replaces with U+FFFD) are first normalised through
+// encoding/json. The one difference: fastjson refuses nesting deeper than
+// 300 levels, encoding/json 10000.
+func parseWith(p *fastjson.Parser, b []byte) (*fastjson.Value, error) {
+	if utf8.Valid(b) && !hasSurrogateEscape(b) {
+		if err := fastjson.ValidateBytes(b); err != nil {
+			return nil, err
 		}
+		return p.ParseBytes(b)
 	}
-	switch {
-	case isOIP(p) && isOIP(s):
-		c.res.Format = FormatOIP
-		c.oip(p.(map[string]any), s.(map[string]any))
-	case isV1(p) && isV1(s):
-		c.res.Format = FormatV1
-		c.v1(p.(map[string]any), s.(map[string]any))
-	default:
-		c.value(p, s, false)
+	v, err := decodeStd(b)
+	if err != nil {
+		return nil, err
 	}
-	c.res.Match = c.res.DiffCount == 0
-	return c.res
+	if b, err = json.Marshal(v); err != nil {
+		return nil, err
+	}
+	return p.ParseBytes(b)
 }
 
-// parse decodes exactly one JSON value with numbers kept as json.Number.
-func parse(b []byte) (any, error) {
+// decodeStd decodes exactly one JSON value with encoding/json, numbers kept
+// as json.Number.
+func decodeStd(b []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.UseNumber()
 	var v any
@@ -160,184 +192,24 @@ func parse(b []byte) (any, error) {
 	return v, nil
 }
 
-// seg is one step of a path: an object key, an OIP output name or an index.
-type seg struct {
-	key   string
-	index int
-	kind  byte // 'k' key, 'n' output name, 'i' index, 'a' argmax row
-}
-
-type comparer struct {
-	o      Options
-	ignore map[string]bool
-	path   []seg
-	res    Result
-}
-
-func (c *comparer) push(s seg) { c.path = append(c.path, s) }
-func (c *comparer) pop()       { c.path = c.path[:len(c.path)-1] }
-
-// pathString renders the current path, e.g. `outputs["scores"].data[3]`;
-// the root is "$".
-func (c *comparer) pathString() string {
-	if len(c.path) == 0 {
-		return "$"
-	}
-	var b strings.Builder
-	for i, s := range c.path {
-		switch s.kind {
-		case 'k':
-			if i > 0 {
-				b.WriteByte('.')
+// hasSurrogateEscape reports whether b may hold a \uD800-\uDFFF escape
+// (false positives only cost the slow path).
+func hasSurrogateEscape(b []byte) bool {
+	for {
+		i := bytes.IndexByte(b, '\\')
+		if i < 0 || i+1 >= len(b) {
+			return false
+		}
+		if b[i+1] == 'u' && i+3 < len(b) && b[i+2]|0x20 == 'd' {
+			switch c := b[i+3] | 0x20; {
+			case c >= '8' && c <= '9', c >= 'a' && c <= 'f':
+				return true
 			}
-			b.WriteString(s.key)
-		case 'n':
-			b.WriteString("[")
-			b.WriteString(strconv.Quote(s.key))
-			b.WriteString("]")
-		case 'i':
-			b.WriteString("[" + strconv.Itoa(s.index) + "]")
-		case 'a':
-			b.WriteString(".argmax[" + strconv.Itoa(s.index) + "]")
 		}
-	}
-	return b.String()
-}
-
-func (c *comparer) add(p, s string) {
-	c.res.DiffCount++
-	if len(c.res.Diffs) < c.o.MaxDiffs {
-		c.res.Diffs = append(c.res.Diffs, Diff{Path: c.pathString(), Primary: p, Shadow: s})
+		b = b[i+2:]
 	}
 }
 
-// value compares two decoded values structurally; exact disables the
-// numeric tolerances (shapes, datatypes).
-func (c *comparer) value(p, s any, exact bool) {
-	switch pv := p.(type) {
-	case map[string]any:
-		sv, ok := s.(map[string]any)
-		if !ok {
-			c.add(render(p), render(s))
-			return
-		}
-		c.object(pv, sv, exact, nil)
-	case []any:
-		sv, ok := s.([]any)
-		if !ok {
-			c.add(render(p), render(s))
-			return
-		}
-		if len(pv) != len(sv) {
-			c.add(render(p), render(s))
-			return
-		}
-		for i := range pv {
-			c.push(seg{index: i, kind: 'i'})
-			c.value(pv[i], sv[i], exact)
-			c.pop()
-		}
-	case json.Number:
-		sv, ok := s.(json.Number)
-		if !ok {
-			c.add(render(p), render(s))
-			return
-		}
-		c.number(pv, sv, exact)
-	default: // string, bool, nil
-		if p != s {
-			c.add(render(p), render(s))
-		}
-	}
-}
-
-// object compares two objects key by key in sorted order, skipping ignored
-// keys and the keys in skip.
-func (c *comparer) object(p, s map[string]any, exact bool, skip func(string) bool) {
-	keys := make([]string, 0, len(p)+len(s))
-	for k := range p {
-		keys = append(keys, k)
-	}
-	for k := range s {
-		if _, ok := p[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		if c.ignore[k] || skip != nil && skip(k) {
-			continue
-		}
-		pv, pok := p[k]
-		sv, sok := s[k]
-		c.push(seg{key: k, kind: 'k'})
-		switch {
-		case !pok:
-			c.add(Missing, render(sv))
-		case !sok:
-			c.add(render(pv), Missing)
-		default:
-			c.value(pv, sv, exact)
-		}
-		c.pop()
-	}
-}
-
-// number compares two JSON numbers with the tolerances (none when exact).
-func (c *comparer) number(p, s json.Number, exact bool) {
-	if p == s {
-		return
-	}
-	a, b := toFloat(p), toFloat(s)
-	if a == b {
-		return
-	}
-	d := math.Abs(a - b)
-	if d > c.res.MaxAbsDiff {
-		c.res.MaxAbsDiff = d
-	}
-	if !exact && !math.IsInf(d, 0) &&
-		(d <= c.o.Tolerance || d <= c.o.RelativeTolerance*max(math.Abs(a), math.Abs(b))) {
-		return
-	}
-	c.add(string(p), string(s))
-}
-
-// toFloat parses a json.Number; values out of range become ±Inf.
-func toFloat(n json.Number) float64 {
-	f, _ := strconv.ParseFloat(string(n), 64) // ErrRange yields ±Inf or 0
-	return f
-}
-
-// render summarises a value for a Diff: scalars as JSON text (strings
-// truncated), containers by size only.
-func render(v any) string {
-	switch x := v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return strconv.FormatBool(x)
-	case json.Number:
-		return truncate(string(x))
-	case string:
-		return truncate(strconv.Quote(x))
-	case []any:
-		return "array(len=" + strconv.Itoa(len(x)) + ")"
-	case map[string]any:
-		return "object(keys=" + strconv.Itoa(len(x)) + ")"
-	default:
-		return "?"
-	}
-}
-
-func truncate(s string) string {
-	if len(s) <= maxValueLen {
-		return s
-	}
-	// Cut on a rune boundary.
-	n := maxValueLen
-	for n > 0 && s[n]&0xC0 == 0x80 {
-		n--
-	}
-	return s[:n] + "…"
-}
+// b2s views b as a string without copying; b must not change while the
+// string is in use.
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -245,4 +246,18 @@ func FuzzCompare(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestNestingLimit pins the one documented difference from encoding/json:
+// fastjson refuses answers nested deeper than 300 levels.
+func TestNestingLimit(t *testing.T) {
+	for _, tc := range []struct {
+		depth   int
+		wantErr error
+	}{{300, nil}, {301, ErrPrimaryInvalid}} {
+		body := []byte(strings.Repeat("[", tc.depth) + strings.Repeat("]", tc.depth))
+		if _, err := Compare(body, body, Options{}); !errors.Is(err, tc.wantErr) {
+			t.Errorf("depth %d: got error %v, want %v", tc.depth, err, tc.wantErr)
+		}
+	}
 }

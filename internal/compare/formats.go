@@ -1,210 +1,272 @@
 package compare
 
 import (
-	"encoding/json"
 	"math"
+	"slices"
 	"strconv"
+	"strings"
+
+	"github.com/valyala/fastjson"
 )
+
+// named is one OIP output: its name and index in the outputs array.
+type named struct {
+	name string
+	i    int
+}
+
+// last returns the value of o's member key, the last one if repeated (as
+// encoding/json decodes it), or nil.
+func last(o *fastjson.Object, key string) *fastjson.Value {
+	var v *fastjson.Value
+	o.Visit(func(k []byte, x *fastjson.Value) {
+		if string(k) == key {
+			v = x
+		}
+	})
+	return v
+}
+
+// member returns v's member key when v is an object, else nil.
+func memberOf(v *fastjson.Value, key string) *fastjson.Value {
+	if v == nil || v.Type() != fastjson.TypeObject {
+		return nil
+	}
+	o, _ := v.Object()
+	return last(o, key)
+}
+
+// arrayOf returns v's elements and true when v is an array.
+func arrayOf(v *fastjson.Value) ([]*fastjson.Value, bool) {
+	if v == nil || v.Type() != fastjson.TypeArray {
+		return nil, false
+	}
+	a, _ := v.Array()
+	return a, true
+}
+
+// stringOf returns v's text (pointing into the parser's memory) and true
+// when v is a string.
+func stringOf(v *fastjson.Value) (string, bool) {
+	if v == nil || v.Type() != fastjson.TypeString {
+		return "", false
+	}
+	b, _ := v.StringBytes()
+	return b2s(b), true
+}
+
+// outputNames fills dst with the names of OIP outputs sorted by name, or
+// returns false if an output is not an object with a string name.
+func outputNames(dst []named, outs []*fastjson.Value) ([]named, bool) {
+	dst = dst[:0]
+	for i, o := range outs {
+		name, ok := stringOf(memberOf(o, "name"))
+		if !ok {
+			return dst, false
+		}
+		dst = append(dst, named{name: name, i: i})
+	}
+	slices.SortFunc(dst, func(a, b named) int { return strings.Compare(a.name, b.name) })
+	return dst, true
+}
+
+// find returns the index (in outputs) of the output called name in sorted
+// names, or -1.
+func find(names []named, name string) int {
+	k, ok := slices.BinarySearchFunc(names, name, func(n named, name string) int { return strings.Compare(n.name, name) })
+	if !ok {
+		return -1
+	}
+	return names[k].i
+}
 
 // isOIP reports whether v is an OIP v2 inference response: an object whose
 // "outputs" is an array of objects with unique string names.
-func isOIP(v any) bool {
-	m, ok := v.(map[string]any)
+func (w *walker) isOIP(v *fastjson.Value) bool {
+	outs, ok := arrayOf(memberOf(v, "outputs"))
 	if !ok {
 		return false
 	}
-	outs, ok := m["outputs"].([]any)
+	var names []named
+	names, ok = outputNames(w.pnames, outs)
+	w.pnames = names
 	if !ok {
 		return false
 	}
-	seen := make(map[string]bool, len(outs))
-	for _, o := range outs {
-		om, ok := o.(map[string]any)
-		if !ok {
+	for i := 1; i < len(names); i++ {
+		if names[i].name == names[i-1].name {
 			return false
 		}
-		name, ok := om["name"].(string)
-		if !ok || seen[name] {
-			return false
-		}
-		seen[name] = true
 	}
 	return true
 }
 
 // isV1 reports whether v is a V1 predict response: an object whose
 // "predictions" is an array.
-func isV1(v any) bool {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return false
-	}
-	_, ok = m["predictions"].([]any)
+func isV1(v *fastjson.Value) bool {
+	_, ok := arrayOf(memberOf(v, "predictions"))
 	return ok
 }
 
-// oip compares two OIP v2 responses: top-level fields structurally, outputs
-// by name.
-func (c *comparer) oip(p, s map[string]any) {
-	c.object(p, s, false, func(k string) bool { return k == "outputs" })
-	pouts, souts := p["outputs"].([]any), s["outputs"].([]any)
-	byName := make(map[string]map[string]any, len(souts))
-	for _, o := range souts {
-		om := o.(map[string]any)
-		byName[om["name"].(string)] = om
-	}
-	c.push(seg{key: "outputs", kind: 'k'})
-	defer c.pop()
-	matched := make(map[string]bool, len(pouts))
+// oip compares two OIP v2 responses (both isOIP): top-level fields
+// structurally, outputs by name.
+func (w *walker) oip(p, s *fastjson.Value) {
+	po, _ := p.Object()
+	so, _ := s.Object()
+	w.object(po, so, false, func(k string) bool { return k == "outputs" })
+	pouts, _ := arrayOf(last(po, "outputs"))
+	souts, _ := arrayOf(last(so, "outputs"))
+	w.pnames, _ = outputNames(w.pnames, pouts)
+	w.snames, _ = outputNames(w.snames, souts)
+	w.push(seg{key: "outputs", kind: 'k'})
+	defer w.pop()
 	for _, o := range pouts {
-		po := o.(map[string]any)
-		name := po["name"].(string)
-		matched[name] = true
-		c.push(seg{key: name, kind: 'n'})
-		if so, ok := byName[name]; ok {
-			c.output(po, so)
+		name, _ := stringOf(memberOf(o, "name"))
+		w.push(seg{key: name, kind: 'n'})
+		if i := find(w.snames, name); i >= 0 {
+			pv, _ := o.Object()
+			sv, _ := souts[i].Object()
+			w.output(pv, sv)
 		} else {
-			c.add(render(po), Missing)
+			w.add(w.render(o), Missing)
 		}
-		c.pop()
+		w.pop()
 	}
 	for _, o := range souts {
-		so := o.(map[string]any)
-		if name := so["name"].(string); !matched[name] {
-			c.push(seg{key: name, kind: 'n'})
-			c.add(Missing, render(so))
-			c.pop()
+		if name, _ := stringOf(memberOf(o, "name")); find(w.pnames, name) < 0 {
+			w.push(seg{key: name, kind: 'n'})
+			w.add(Missing, w.render(o))
+			w.pop()
 		}
 	}
 }
 
 // output compares one OIP output tensor: shape and datatype exactly, data
 // with tolerance, and the argmax of class-score rows.
-func (c *comparer) output(p, s map[string]any) {
-	c.object(p, s, false, func(k string) bool { return k == "shape" || k == "datatype" })
-	for _, k := range []string{"shape", "datatype"} {
-		if c.ignore[k] {
+func (w *walker) output(p, s *fastjson.Object) {
+	w.object(p, s, false, func(k string) bool { return k == "shape" || k == "datatype" })
+	for _, k := range [...]string{"shape", "datatype"} {
+		if w.ignored(k) {
 			continue
 		}
-		c.push(seg{key: k, kind: 'k'})
-		pv, pok := p[k]
-		sv, sok := s[k]
-		switch {
-		case !pok && !sok:
-		case !pok:
-			c.add(Missing, render(sv))
-		case !sok:
-			c.add(render(pv), Missing)
-		default:
-			c.value(pv, sv, true)
-		}
-		c.pop()
+		w.push(seg{key: k, kind: 'k'})
+		w.pair(last(p, k), last(s, k), true)
+		w.pop()
 	}
-	classes := classCount(p)
-	if classes < 2 || classes != classCount(s) {
+	classes := w.classCount(p)
+	if classes < 2 || classes != w.classCount(s) {
 		return
 	}
-	pd, pok := flatten(p["data"])
-	sd, sok := flatten(s["data"])
+	var pok, sok bool
+	w.pf, pok = w.flatten(w.pf[:0], last(p, "data"))
+	w.sf, sok = w.flatten(w.sf[:0], last(s, "data"))
+	pd, sd := w.pf, w.sf
 	if !pok || !sok || len(pd) != len(sd) || len(pd)%classes != 0 || len(pd) == 0 {
 		return
 	}
-	c.push(seg{key: "data", kind: 'k'})
-	c.top1(pd, sd, classes)
-	c.pop()
+	w.push(seg{key: "data", kind: 'k'})
+	w.top1(pd, sd, classes)
+	w.pop()
 }
 
-// v1 compares two V1 predict responses: predictions element-wise, with the
-// argmax of rows that are arrays of at least two numbers.
-func (c *comparer) v1(p, s map[string]any) {
-	c.object(p, s, false, nil)
-	pp, sp := p["predictions"].([]any), s["predictions"].([]any)
-	if c.ignore["predictions"] || len(pp) != len(sp) {
+// v1 compares two V1 predict responses (both isV1): predictions
+// element-wise, with the argmax of rows that are arrays of at least two
+// numbers.
+func (w *walker) v1(p, s *fastjson.Value) {
+	po, _ := p.Object()
+	so, _ := s.Object()
+	w.object(po, so, false, nil)
+	pp, _ := arrayOf(last(po, "predictions"))
+	sp, _ := arrayOf(last(so, "predictions"))
+	if w.ignored("predictions") || len(pp) != len(sp) {
 		return
 	}
-	c.push(seg{key: "predictions", kind: 'k'})
-	defer c.pop()
+	w.push(seg{key: "predictions", kind: 'k'})
+	defer w.pop()
 	for i := range pp {
-		pr, pok := pp[i].([]any)
-		sr, sok := sp[i].([]any)
+		pr, pok := arrayOf(pp[i])
+		sr, sok := arrayOf(sp[i])
 		if !pok || !sok || len(pr) < 2 || len(pr) != len(sr) {
 			continue
 		}
-		pd, pok := flatten(pr)
-		sd, sok := flatten(sr)
+		w.pf, pok = w.flatten(w.pf[:0], pp[i])
+		w.sf, sok = w.flatten(w.sf[:0], sp[i])
+		pd, sd := w.pf, w.sf
 		if !pok || !sok || len(pd) != len(pr) || len(sd) != len(sr) {
 			continue // not a flat row of numbers
 		}
-		c.push(seg{index: i, kind: 'i'})
-		c.top1(pd, sd, len(pd))
-		c.pop()
+		w.push(seg{index: i, kind: 'i'})
+		w.top1(pd, sd, len(pd))
+		w.pop()
 	}
 }
 
 // top1 compares the argmax of each row of classes scores.
-func (c *comparer) top1(p, s []float64, classes int) {
+func (w *walker) top1(p, s []float64, classes int) {
 	for row := 0; row < len(p)/classes; row++ {
 		pa := argmax(p[row*classes : (row+1)*classes])
 		sa := argmax(s[row*classes : (row+1)*classes])
-		c.res.Top1Rows++
+		w.res.Top1Rows++
 		if pa == sa {
-			c.res.Top1AgreeRows++
+			w.res.Top1AgreeRows++
 			continue
 		}
-		c.push(seg{index: row, kind: 'a'})
-		c.add(itoa(pa), itoa(sa))
-		c.pop()
+		w.push(seg{index: row, kind: 'a'})
+		w.add(strconv.Itoa(pa), strconv.Itoa(sa))
+		w.pop()
 	}
 }
 
 // classCount returns the last dimension of an output whose floating
 // datatype and shape make it look like class scores, else 0.
-func classCount(o map[string]any) int {
-	switch o["datatype"] {
+func (w *walker) classCount(o *fastjson.Object) int {
+	switch dt, _ := stringOf(last(o, "datatype")); dt {
 	case "FP16", "FP32", "FP64", "BF16":
 	default:
 		return 0
 	}
-	shape, ok := o["shape"].([]any)
+	shape, ok := arrayOf(last(o, "shape"))
 	if !ok || len(shape) == 0 {
 		return 0
 	}
-	n, ok := shape[len(shape)-1].(json.Number)
-	if !ok {
+	n := shape[len(shape)-1]
+	if n.Type() != fastjson.TypeNumber {
 		return 0
 	}
-	d, err := n.Int64()
+	lit := w.literal(0, n)
+	for _, c := range lit {
+		if c != '-' && (c < '0' || c > '9') {
+			return 0 // not an integer literal: ParseInt would fail (and allocate)
+		}
+	}
+	d, err := strconv.ParseInt(b2s(lit), 10, 64)
 	if err != nil || d < 2 || d > math.MaxInt32 {
 		return 0
 	}
 	return int(d)
 }
 
-// flatten returns the numbers of a (possibly nested) array in row-major
-// order, or false if it holds anything but numbers and arrays.
-func flatten(v any) ([]float64, bool) {
-	var out []float64
-	var walk func(any) bool
-	walk = func(v any) bool {
-		switch x := v.(type) {
-		case json.Number:
-			out = append(out, toFloat(x))
-			return true
-		case []any:
-			for _, e := range x {
-				if !walk(e) {
-					return false
-				}
+// flatten appends the numbers of a (possibly nested) array to dst in
+// row-major order, or returns false if v is not an array or holds anything
+// but numbers and arrays.
+func (w *walker) flatten(dst []float64, v *fastjson.Value) ([]float64, bool) {
+	a, ok := arrayOf(v)
+	if !ok {
+		return dst, false
+	}
+	for _, e := range a {
+		switch e.Type() {
+		case fastjson.TypeNumber:
+			dst = append(dst, toFloat(w.literal(0, e)))
+		case fastjson.TypeArray:
+			if dst, ok = w.flatten(dst, e); !ok {
+				return dst, false
 			}
-			return true
 		default:
-			return false
+			return dst, false
 		}
 	}
-	if _, ok := v.([]any); !ok {
-		return nil, false
-	}
-	return out, walk(v)
+	return dst, true
 }
 
 // argmax returns the index of the largest value, the first one on ties.
@@ -217,5 +279,3 @@ func argmax(xs []float64) int {
 	}
 	return best
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
