@@ -4,12 +4,10 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"testing"
 
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/observability"
-	"github.com/valyala/fasthttp"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 )
@@ -60,29 +58,11 @@ func BenchmarkHandlerObserved(b *testing.B) {
 				b.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
 				g.UseTracing(tr)
 			}
-			handler := g.app.Handler()
-			key, _ := testKey("acme")
-			var req fasthttp.Request
-			req.Header.SetMethod("POST")
-			req.SetRequestURI("/v2/models/fraud/infer")
-			req.Header.Set("Authorization", "Bearer "+key)
-			req.Header.Set("Content-Type", "application/json")
+			var headers []string
 			if !bc.noParent {
-				req.Header.Set("traceparent", callerTraceparnt)
+				headers = []string{"traceparent", callerTraceparnt}
 			}
-			req.SetBodyString(inferBody)
-			var ctx fasthttp.RequestCtx
-			ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)
-			b.ReportAllocs()
-			b.ResetTimer()
-			for b.Loop() {
-				req.CopyTo(&ctx.Request)
-				ctx.Response.Reset()
-				handler(&ctx)
-				if ctx.Response.StatusCode() != 200 {
-					b.Fatalf("got %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-				}
-			}
+			runHandler(b, g, headers...)
 		})
 	}
 }

@@ -2,11 +2,8 @@ package gateway
 
 import (
 	"context"
-	"net"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
 // BenchmarkHandlerShadow is BenchmarkHandler with every v1 request shadowed
@@ -20,24 +17,5 @@ func BenchmarkHandlerShadow(b *testing.B) {
 		defer cancel()
 		_ = g.shadows.shutdown(ctx)
 	})
-	handler := g.app.Handler()
-	key, _ := testKey("acme")
-	var req fasthttp.Request
-	req.Header.SetMethod("POST")
-	req.SetRequestURI("/v2/models/fraud/infer")
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	req.SetBodyString(inferBody)
-	var ctx fasthttp.RequestCtx
-	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)
-	b.ReportAllocs()
-	b.ResetTimer()
-	for b.Loop() {
-		req.CopyTo(&ctx.Request)
-		ctx.Response.Reset()
-		handler(&ctx)
-		if ctx.Response.StatusCode() != 200 {
-			b.Fatalf("got %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-		}
-	}
+	runHandler(b, g)
 }
