@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -60,7 +61,8 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 	admin := &http.Server{
 		Handler:           gw.AdminHandler(reloader),
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          nil,
+		// Handshake and protocol errors of admin clients go to the JSON log.
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
 	loopCtx, stopLoop := context.WithCancel(context.Background())
