@@ -12,14 +12,6 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Admission-control errors (429). Both carry a Retry-After header: for
-// rate limits the seconds until a token is available, rounded up; for
-// concurrency 1.
-var (
-	errRateLimited = &statusError{fiber.StatusTooManyRequests, "rate limit exceeded"}
-	errConcurrency = &statusError{fiber.StatusTooManyRequests, "too many concurrent requests"}
-)
-
 // admission owns the limiters and their metric series across reloads. It
 // is used only by Apply (under applyMu).
 type admission struct {

@@ -26,6 +26,12 @@ var (
 	errUpstreamBusy     = &statusError{fiber.StatusServiceUnavailable, "upstream model container busy"}
 	errRequestTimeout   = &statusError{fiber.StatusRequestTimeout, "request timed out"}
 	errMethodNotAllowed = &statusError{fiber.StatusMethodNotAllowed, "method not allowed"}
+
+	// Admission control (admission.go). Both are sent with a Retry-After
+	// header: for rate limits the seconds until a token is available,
+	// rounded up; for concurrency 1.
+	errRateLimited = &statusError{fiber.StatusTooManyRequests, "rate limit exceeded"}
+	errConcurrency = &statusError{fiber.StatusTooManyRequests, "too many concurrent requests"}
 )
 
 // statusError is an error with the HTTP status it answers with.
