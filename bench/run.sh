@@ -156,6 +156,14 @@ peak_rss_kib() {
   done
   echo "$total"
 }
+# ctx_switches PID: voluntary and involuntary context switches over every
+# thread of PID and its children, as "VOLUNTARY INVOLUNTARY".
+ctx_switches() {
+  local p
+  for p in $(tree_pids "$1"); do
+    cat /proc/"$p"/task/*/status 2>/dev/null
+  done | awk '/^voluntary_ctxt_switches:/ {v += $2} /^nonvoluntary_ctxt_switches:/ {n += $2} END {printf "%d %d\n", v, n}'
+}
 wait_http() { # URL NAME LOGFILE: poll until 200, 15 s deadline
   local i
   for ((i = 0; i < 150; i++)); do
@@ -297,8 +305,10 @@ measure() { # ROUND PEER MODE
   env "${lua_env[@]}" taskset -c "$LOADGEN_CPU" wrk "${wrk_args[@]}" -d"${WARMUP}s" -s "$BENCH/wrk-infer.lua" "$URL$INFER_PATH" >/dev/null
 
   local c0=0 c1=0 b0 b1 n0 n1
-  [[ -n $PROXY_PID ]] && c0=$(cpu_ticks "$PROXY_PID")
+  local x0="0 0" x1="0 0" y0 y1 proxied=${PROXY_PID:+1}
+  [[ -n $PROXY_PID ]] && c0=$(cpu_ticks "$PROXY_PID") && x0=$(ctx_switches "$PROXY_PID")
   b0=$(cpu_ticks "$BACKEND_PID")
+  y0=$(ctx_switches "$BACKEND_PID")
   n0=$(counts)
   local prof_pid=""
   if ((PROFILE)) && [[ $peer == modelgate ]]; then
@@ -311,8 +321,9 @@ measure() { # ROUND PEER MODE
   if [[ -n $prof_pid ]]; then
     wait "$prof_pid" || log "warning: no CPU profile for modelgate $mode (admin /debug/pprof/profile failed)"
   fi
-  [[ -n $PROXY_PID ]] && c1=$(cpu_ticks "$PROXY_PID")
+  [[ -n $PROXY_PID ]] && c1=$(cpu_ticks "$PROXY_PID") && x1=$(ctx_switches "$PROXY_PID")
   b1=$(cpu_ticks "$BACKEND_PID")
+  y1=$(ctx_switches "$BACKEND_PID")
   n1=$(counts)
 
   local line requests dur_us werr
@@ -356,11 +367,18 @@ measure() { # ROUND PEER MODE
   read -r -a s0 <<<"$ns"
   read -r -a s1 <<<"$ne"
   local v1=$((z[0] - a[0])) v2=$((z[2] - a[2])) v3=$((z[4] - a[4])) traces=$((s1[5] - s0[5]))
+  read -r -a px0 <<<"$x0"
+  read -r -a px1 <<<"$x1"
+  read -r -a bx0 <<<"$y0"
+  read -r -a bx1 <<<"$y1"
   awk -v r="$round" -v p="$peer" -v m="$mode" -v v1="$v1" -v v2="$v2" -v v3="$v3" -v t="$traces" -v n="$requests" \
-    -v vr="$vrate" -v rate="$RATE" 'BEGIN{
+    -v vr="$vrate" -v rate="$RATE" -v pv=$((px1[0] - px0[0])) -v pn=$((px1[1] - px0[1])) \
+    -v bv=$((bx1[0] - bx0[0])) -v bn=$((bx1[1] - bx0[1])) -v proxied="$proxied" 'BEGIN{
     printf "round %s %s %s: served %d; backend v1 %d, v2 %d (v2 share %.1f%%), v3/shadow %d (%.1f%% of served); OTLP exports %d; vegeta throughput %.0f/%d req/s%s\n",
       r, p, m, n, v1, v2, (v1 + v2 > 0 ? 100 * v2 / (v1 + v2) : 0), v3, (n > 0 ? 100 * v3 / n : 0), t, vr, rate,
-      (vr < 0.95 * rate ? " (BELOW RATE: latency figures invalid)" : "") }' >>"$CHECKS"
+      (vr < 0.95 * rate ? " (BELOW RATE: latency figures invalid)" : "")
+    printf "    context switches per request under wrk: proxy %s, backend %.3f voluntary + %.3f involuntary\n",
+      (proxied ? sprintf("%.3f voluntary + %.3f involuntary", pv / n, pn / n) : "–"), bv / n, bn / n }' >>"$CHECKS"
   if [[ $peer == modelgate && $mode == shadow && $v3 -eq 0 ]]; then
     log "warning: shadow mode sent no copies to v3: shadow is not active in this build (its row measures plain)"
   fi
@@ -420,7 +438,7 @@ cp "$RAW" "$OUT/$STAMP-raw.csv"
   echo
   "$TMP/report" -in "$RAW" -rate "$RATE" -csv "$OUT/$STAMP.csv"
   echo
-  echo "Feature checks (backend counters over each wrk run):"
+  echo "Feature checks (backend counters over each wrk run) and context switches per request (/proc, every thread):"
   echo
   sed 's/^/    /' "$CHECKS"
 } >"$OUT/$STAMP.md"

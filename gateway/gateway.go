@@ -57,6 +57,11 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 		IdleTimeout:                  cfg.Server.IdleTimeout,
 		DisablePreParseMultipartForm: true,
 		ErrorHandler:                 g.fiberError,
+		// One handler takes every path and router.ParsePath decides; these
+		// spare fiber a lowercased and trimmed copy of each path that
+		// nothing would read.
+		CaseSensitive: true,
+		StrictRouting: true,
 	})
 	g.app.Use(g.observe) // handle, inside the span and access log when on
 	g.shadows = newShadows(m, log, g.runShadow)

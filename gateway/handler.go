@@ -25,6 +25,14 @@ const (
 	maxRequestIDLen = 128
 )
 
+// The same names in fasthttp's canonical form, set with SetCanonical: no
+// per-request copy and normalization of the name.
+var (
+	keyTenant    = []byte("X-Modelgate-Tenant")
+	keyVersion   = []byte("X-Modelgate-Version")
+	keyRequestID = []byte("X-Request-Id")
+)
+
 var (
 	prefixModelgate = []byte("x-modelgate-")
 	liveBody        = []byte(`{"live":true}`)
@@ -93,7 +101,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	var idBuf [maxRequestIDLen]byte
 	rid := requestID(h.Peek(HeaderRequestID), idBuf[:])
 	observeRoute(ctx, tenant.name, model.name, version.name, rid)
-	prepareUpstreamRequest(&ctx.Request, tenant.name, version.name, rid)
+	prepareUpstreamRequest(&ctx.Request, tenant.value, version.value, rid)
 	shadow := g.shadowCapture(rt, model, vi, &ctx.Request)
 	if shadow != nil {
 		shadow.trace = shadowTraceOf(ctx)
@@ -102,8 +110,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	version.series.InFlight.Inc()
 	served, code := g.forward(ctx, model, version, rt.Pinned(), start)
 	version.series.InFlight.Dec()
-	ctx.Response.Header.SetBytesV(HeaderRequestID, rid)
-	ctx.Response.Header.Set(HeaderVersion, served.name)
+	setResponseHeaders(&ctx.Response.Header, rid, served)
 	served.series.Request(code)
 	served.series.Duration.Observe(time.Since(start).Seconds())
 	g.shadowDispatch(shadow, &ctx.Response, start)
@@ -137,16 +144,23 @@ func (g *Gateway) handleLocal(ctx *fasthttp.RequestCtx, rt router.Route) error {
 // prepareUpstreamRequest turns the client's request, in place, into the one
 // the model container receives: the normalized path, no credentials, no hop-by-hop headers, no
 // client-sent X-Modelgate-* headers, and the gateway's own headers set.
-func prepareUpstreamRequest(req *fasthttp.Request, tenant, version string, rid []byte) {
+func prepareUpstreamRequest(req *fasthttp.Request, tenant, version, rid []byte) {
 	// Send the normalized path the route was decided on, never the
 	// client's raw one ("//x/%2e%2e/m"): the container must not see a
 	// path the gateway did not check.
 	req.URI().SetPathBytes(req.URI().Path())
 	h := &req.Header
 	dropRequestHeaders(h) // headers.go
-	h.Set(HeaderTenant, tenant)
-	h.Set(HeaderVersion, version)
-	h.SetBytesV(HeaderRequestID, rid)
+	h.SetCanonical(keyTenant, tenant)
+	h.SetCanonical(keyVersion, version)
+	h.SetCanonical(keyRequestID, rid)
+}
+
+// setResponseHeaders sets the gateway's headers on the answer to the client:
+// the request id and the version that served.
+func setResponseHeaders(h *fasthttp.ResponseHeader, rid []byte, served *versionRoute) {
+	h.SetCanonical(keyRequestID, rid)
+	h.SetCanonical(keyVersion, served.value)
 }
 
 // deleteConnectionTokens removes the headers a Connection header names.

@@ -33,7 +33,7 @@ func FuzzUpstreamPath(f *testing.F) {
 			return
 		}
 		var rid [maxRequestIDLen]byte
-		prepareUpstreamRequest(&req, "acme", "v1", requestID(nil, rid[:]))
+		prepareUpstreamRequest(&req, []byte("acme"), []byte("v1"), requestID(nil, rid[:]))
 		req.URI().DisablePathNormalizing = true // as the endpoint's HostClient does
 		req.SetHost("model:8000")
 		var wire bytes.Buffer

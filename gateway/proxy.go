@@ -55,8 +55,7 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 	result := noEndpoint
 	attempts := 0
 	upStart := time.Now()
-	for {
-		now := time.Now()
+	for now := upStart; ; now = time.Now() {
 		i := pickEndpoint(v.endpoints, tried, now.UnixNano())
 		if i < 0 {
 			break

@@ -21,6 +21,7 @@ type snapshot struct {
 
 type tenantRoute struct {
 	name   string
+	value  []byte // name, as the X-Modelgate-Tenant value
 	models map[string]*modelRoute
 }
 
@@ -38,6 +39,7 @@ type modelRoute struct {
 
 type versionRoute struct {
 	name      string
+	value     []byte // name, as the X-Modelgate-Version value
 	endpoints []*endpoint
 	series    *observability.Series
 	res       versionResilience // retry and fallback counters (fallback.go)
@@ -57,7 +59,7 @@ func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics)
 	plan := map[*endpoint]*settings{} // per-endpoint settings (upstream.go)
 	for ti := range cfg.Tenants {
 		t := &cfg.Tenants[ti]
-		tr := &tenantRoute{name: t.Name, models: make(map[string]*modelRoute, len(t.Models))}
+		tr := &tenantRoute{name: t.Name, value: []byte(t.Name), models: make(map[string]*modelRoute, len(t.Models))}
 		for mi := range t.Models {
 			mc := &t.Models[mi]
 			mr := &modelRoute{
@@ -69,7 +71,7 @@ func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics)
 				stickyHeader: mc.StickyHeader,
 			}
 			for _, v := range mc.Versions {
-				vr := &versionRoute{name: v.Name, series: m.Series(t.Name, mc.Name, v.Name, observability.RolePrimary)}
+				vr := &versionRoute{name: v.Name, value: []byte(v.Name), series: m.Series(t.Name, mc.Name, v.Name, observability.RolePrimary)}
 				series[seriesKey{t.Name, mc.Name, v.Name}] = true
 				for _, u := range v.Endpoints {
 					ep := reg.get(u)
