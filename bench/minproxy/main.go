@@ -7,6 +7,9 @@
 //
 //	minproxy -listen 127.0.0.1:18084 -backends 127.0.0.1:18001,127.0.0.1:18002 -weights 9,1
 //
+// Like modelgate, it runs with at least 2 Ps (internal/maxprocs), so the
+// floor and modelgate differ in their work, not in the runtime's settings.
+//
 // It answers GET /v2/health/ready itself (run.sh's readiness probe) and
 // proxies everything else.
 package main
@@ -20,6 +23,7 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/modelgate/modelgate/internal/maxprocs"
 	"github.com/valyala/fasthttp"
 )
 
@@ -30,6 +34,7 @@ func main() {
 	backends := flag.String("backends", "127.0.0.1:18001,127.0.0.1:18002", "comma-separated backend addresses")
 	weights := flag.String("weights", "9,1", "comma-separated integer weights, one per backend")
 	flag.Parse()
+	maxprocs.Raise()
 
 	var clients []*fasthttp.HostClient // one entry per unit of weight: a smooth-enough 90/10
 	ws := strings.Split(*weights, ",")

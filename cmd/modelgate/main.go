@@ -18,6 +18,7 @@ import (
 	"syscall"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/internal/maxprocs"
 	"github.com/modelgate/modelgate/observability"
 )
 
@@ -36,6 +37,7 @@ Usage:
 
 func main() {
 	setBuildInfo()
+	maxprocs.Raise() // at least 2 Ps, also on one pinned CPU (internal/maxprocs); logged by serve
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -91,7 +92,7 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 	defer signal.Stop(hup)
 
 	log.Info("modelgate started", "listen", ln.Addr().String(), "admin_listen", adminLn.Addr().String(),
-		"config", path, "tenants", len(cfg.Tenants), "version", observability.Version)
+		"config", path, "tenants", len(cfg.Tenants), "version", observability.Version, "gomaxprocs", runtime.GOMAXPROCS(0))
 	if started != nil {
 		started(ln.Addr(), adminLn.Addr())
 	}
