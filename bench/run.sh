@@ -10,10 +10,12 @@
 #
 # Peers, interleaved per round (every other round in reverse order):
 #   direct (no proxy), nginx, HAProxy, the minimal fasthttp proxy (minproxy:
-#   the framework floor, bench/minproxy), and modelgate in four modes: plain
+#   the framework floor, bench/minproxy), and modelgate in five modes: plain
 #   (auth + generous limits + weighted 90/10 split + metrics, tracing off),
-#   sticky (sticky_header with a varying X-User-ID), shadow (100% to a third
-#   version) and tracing (OTLP export, sampling ratio 0.01).
+#   1p (plain with GOMAXPROCS=1, the Go runtime's default on one pinned CPU,
+#   which modelgate raises to 2: internal/maxprocs), sticky (sticky_header
+#   with a varying X-User-ID), shadow (100% to a third version) and tracing
+#   (OTLP export, sampling ratio 0.01).
 # Each: throughput with wrk -t1 -c64, then latency at a constant rate with
 # vegeta; proxy CPU per request from /proc utime+stime over the wrk run; peak
 # RSS (VmHWM). Load generator pinned to CPU 0, proxy and backend to CPU 1.
@@ -263,7 +265,11 @@ start_peer() { # PEER MODE
       ;;
     modelgate)
       URL="http://127.0.0.1:$P_MG"
-      taskset -c "$SERVER_CPU" "$TMP/modelgate" serve --config "$TMP/modelgate-$mode.yaml" >"$logf" 2>&1 &
+      if [[ $mode == 1p ]]; then # plain with the runtime's default of one P on one pinned CPU
+        GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$TMP/modelgate" serve --config "$TMP/modelgate-plain.yaml" >"$logf" 2>&1 &
+      else
+        taskset -c "$SERVER_CPU" "$TMP/modelgate" serve --config "$TMP/modelgate-$mode.yaml" >"$logf" 2>&1 &
+      fi
       ;;
   esac
   PROXY_PID=$!
@@ -394,14 +400,14 @@ measure() { # ROUND PEER MODE
     "$peer" "$mode" "$rps" "$busy" "${cpu:-–}" "$((p50 / 1000))" "$((p99 / 1000))" "${rss:-–}" "$((werr + verr))")"
 }
 
-CASES=("direct -" "nginx -" "haproxy -" "minproxy -" "modelgate plain" "modelgate sticky" "modelgate shadow" "modelgate tracing")
+CASES=("direct -" "nginx -" "haproxy -" "minproxy -" "modelgate plain" "modelgate 1p" "modelgate sticky" "modelgate shadow" "modelgate tracing")
 if [[ -n $ONLY ]]; then # --only a,b: cases named "peer" or "peer-mode"
   all=("${CASES[@]}") CASES=()
   for c in "${all[@]}"; do
     read -r peer mode <<<"$c"
     [[ ,$ONLY, == *",$peer,"* || ,$ONLY, == *",$peer-$mode,"* ]] && CASES+=("$c")
   done
-  ((${#CASES[@]})) || die "--only $ONLY matches no case (names: direct nginx haproxy minproxy modelgate-plain modelgate-sticky modelgate-shadow modelgate-tracing)"
+  ((${#CASES[@]})) || die "--only $ONLY matches no case (names: direct nginx haproxy minproxy modelgate-plain modelgate-1p modelgate-sticky modelgate-shadow modelgate-tracing)"
 fi
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 if awk -v l="${LOAD_BEFORE%% *}" 'BEGIN{exit !(l > 0.5)}'; then

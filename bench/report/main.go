@@ -70,6 +70,9 @@ func (r row) name() string {
 	if r.mode == "" || r.mode == "-" {
 		return r.peer
 	}
+	if r.mode == "1p" {
+		return r.peer + " plain, GOMAXPROCS=1"
+	}
 	return r.peer + " " + r.mode
 }
 
