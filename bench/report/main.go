@@ -49,6 +49,7 @@ type row struct {
 	peer, mode                 string
 	rounds                     int
 	rps, cpu, backCPU          float64
+	cpuMin, cpuMax             float64 // range of cpu over rounds: how noisy the machine was
 	p50, p50Added, p99, rssMiB float64
 	errors                     float64
 	latencyOK                  bool    // vegeta kept the rate (median over rounds)
@@ -167,8 +168,14 @@ func summarize(samples []sample, rate float64) []row {
 			}
 			return median(vals)
 		}
+		lo, hi := math.NaN(), math.NaN()
+		for _, s := range g {
+			if !math.IsNaN(s.cpu) {
+				lo, hi = nanMin(lo, s.cpu), nanMax(hi, s.cpu)
+			}
+		}
 		rows = append(rows, row{
-			peer: k.peer, mode: k.mode, rounds: len(g),
+			peer: k.peer, mode: k.mode, rounds: len(g), cpuMin: lo, cpuMax: hi,
 			rps:       med(func(s sample) float64 { return s.rps }),
 			cpu:       med(func(s sample) float64 { return s.cpu }),
 			backCPU:   med(func(s sample) float64 { return s.backCPU }),
@@ -258,6 +265,30 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
+// nanMin and nanMax are min and max where a NaN a means "none yet".
+func nanMin(a, b float64) float64 {
+	if math.IsNaN(a) || b < a {
+		return b
+	}
+	return a
+}
+
+func nanMax(a, b float64) float64 {
+	if math.IsNaN(a) || b > a {
+		return b
+	}
+	return a
+}
+
+// cpuCell is the median CPU per request, with its range over rounds when
+// there are several.
+func (r row) cpuCell() string {
+	if r.rounds < 2 || math.IsNaN(r.cpuMin) {
+		return fmtNum(r.cpu, 1, "")
+	}
+	return fmt.Sprintf("%s (%.1f–%.1f)", fmtNum(r.cpu, 1, ""), r.cpuMin, r.cpuMax)
+}
+
 func find(rows []row, peer, mode string) (row, bool) {
 	for _, r := range rows {
 		if r.peer == peer && r.mode == mode {
@@ -268,7 +299,7 @@ func find(rows []row, peer, mode string) (row, bool) {
 }
 
 func writeMarkdown(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| peer | req/s | server core busy | proxy CPU µs/req | backend CPU µs/req | p50 added over direct | p50 | p99 | peak RSS | errors |")
+	fmt.Fprintln(w, "| peer | req/s | server core busy | proxy CPU µs/req (range over rounds) | backend CPU µs/req | p50 added over direct | p50 | p99 | peak RSS | errors |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	starved, unsaturated := false, false
 	for _, r := range rows {
@@ -284,7 +315,7 @@ func writeMarkdown(w io.Writer, rows []row) {
 			rpsMark, unsaturated = " ‡", true
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name(),
-			fmtNum(r.rps, 0, rpsMark), fmtNum(r.coreBusy*100, 0, "%"), fmtNum(r.cpu, 1, ""), fmtNum(r.backCPU, 1, ""),
+			fmtNum(r.rps, 0, rpsMark), fmtNum(r.coreBusy*100, 0, "%"), r.cpuCell(), fmtNum(r.backCPU, 1, ""),
 			fmtNum(r.p50Added, 0, " µs"+addedMark), fmtNum(r.p50, 0, " µs"+mark), fmtNum(r.p99/1000, 2, " ms"+mark),
 			fmtNum(r.rssMiB, 1, " MiB"), fmtNum(r.errors, 0, ""))
 	}
