@@ -2,7 +2,7 @@
 # bench/run.sh: modelgate side by side with nginx and HAProxy in front of the
 # same fast stand-in model backend (docs/PERFORMANCE.md explains the method).
 #
-#   bash bench/run.sh            # 2 rounds, 10 s per measurement (about 6 minutes)
+#   bash bench/run.sh            # 2 rounds, 10 s per measurement (about 8 minutes)
 #   bash bench/run.sh --quick    # 1 round, 3 s per measurement: checks the apparatus
 #   bash bench/run.sh --rounds 4 --duration 10 --rate 2000
 #   bash bench/run.sh --profile  # also a CPU profile of modelgate per mode (pprof)

@@ -109,5 +109,6 @@ func (g *Gateway) fiberError(c *fiber.Ctx, err error) error {
 	// request may be unread, so the connection cannot be reused.
 	writeError(c.Context(), se)
 	c.Context().SetConnectionClose()
+	g.logRefused(se.code, err)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -136,8 +137,10 @@ func TestPathNormalization(t *testing.T) {
 // its exact status and JSON error, over raw connections.
 func TestRequestLimits(t *testing.T) {
 	m := startModel(t, "fraud", "v1")
+	var logs syncBuffer
 	h := startGateway(t, "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  max_body_bytes: 1024\n  max_header_bytes: 2048\n  read_timeout: 500ms\n"+
-		"tenants:\n"+tenantYAML("acme", "fraud", "", "v1:1:"+m.URL))
+		"logging:\n  access_log: true\n"+
+		"tenants:\n"+tenantYAML("acme", "fraud", "", "v1:1:"+m.URL), &logs)
 	key, _ := testKey("acme")
 	addr := strings.TrimPrefix(h.url, "http://")
 	head := "POST /v2/models/fraud/infer HTTP/1.1\r\nHost: gw\r\nX-API-Key: " + key + "\r\n"
@@ -183,5 +186,20 @@ func TestRequestLimits(t *testing.T) {
 		if got := h.metricLine(`modelgate_rejected_requests_total{model="",reason="` + reason + `",tenant=""}`); got != want {
 			t.Errorf("rejected{reason=%q} = %v, want %v", reason, got, want)
 		}
+	}
+
+	// One access-log line each, refused ones included: the 200, then
+	// 413, 413, 431, 408, 408 in the order sent.
+	lines := logs.waitLines(t, 6)
+	var got []string
+	for _, l := range lines {
+		got = append(got, fmt.Sprint(l["status"], " ", l["method"]))
+		if l["status"] != 200.0 && (l["error"] == nil || l["error"] == "") {
+			t.Errorf("refused request's line has no error: %v", l)
+		}
+	}
+	want := []string{"200 POST", "413 <nil>", "413 <nil>", "431 <nil>", "408 <nil>", "408 <nil>"}
+	if !slices.Equal(got, want) {
+		t.Errorf("access lines (status method) = %q, want %q", got, want)
 	}
 }

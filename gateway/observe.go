@@ -101,6 +101,25 @@ func observeRoute(ctx *fasthttp.RequestCtx, tenant, model, version string, rid [
 
 func sampled(ratio float64) bool { return ratio >= 1 || ratio > 0 && rand.Float64() < ratio }
 
+// logRefused writes the access-log line of a request fasthttp refused while
+// reading it, before the handler ran (413, 431, 408), under the same
+// sampling as other lines. Nothing reliable is known of it but the status
+// and the cause: no tenant, model or request id, and not even its method
+// (fasthttp may have dropped the headers it read).
+func (g *Gateway) logRefused(code int, cause error) {
+	logCfg := &g.snap.Load().cfg.Logging
+	if !logCfg.AccessLog || code < 500 && !sampled(logCfg.AccessLogRatio()) {
+		return
+	}
+	if !g.log.Enabled(context.Background(), slog.LevelInfo) {
+		return
+	}
+	g.log.LogAttrs(context.Background(), slog.LevelInfo, "access",
+		slog.String("role", observability.RolePrimary),
+		slog.Int("status", code),
+		slog.String("error", cause.Error()))
+}
+
 // accessLog writes the request's line: at info, or at warn with the cause
 // for 5xx answers. Requests rejected before routing carry no tenant, model,
 // version or request id (401, unknown model), or only tenant and model
