@@ -102,8 +102,8 @@ func observeRoute(ctx *fasthttp.RequestCtx, tenant, model, version string, rid [
 func sampled(ratio float64) bool { return ratio >= 1 || ratio > 0 && rand.Float64() < ratio }
 
 // logRefused writes the access-log line of a request fasthttp refused while
-// reading it, before the handler ran (413, 431, 408), under the same
-// sampling as other lines. Nothing reliable is known of it but the status
+// reading it, before the handler ran (413, 431, 408), at the same level and
+// under the same sampling as other lines. Nothing reliable is known of it but the status
 // and the cause: no tenant, model or request id, and not even its method
 // (fasthttp may have dropped the headers it read).
 func (g *Gateway) logRefused(code int, cause error) {
@@ -111,10 +111,14 @@ func (g *Gateway) logRefused(code int, cause error) {
 	if !logCfg.AccessLog || code < 500 && !sampled(logCfg.AccessLogRatio()) {
 		return
 	}
-	if !g.log.Enabled(context.Background(), slog.LevelInfo) {
+	level := slog.LevelInfo
+	if code >= 500 {
+		level = slog.LevelWarn
+	}
+	if !g.log.Enabled(context.Background(), level) {
 		return
 	}
-	g.log.LogAttrs(context.Background(), slog.LevelInfo, "access",
+	g.log.LogAttrs(context.Background(), level, "access",
 		slog.String("role", observability.RolePrimary),
 		slog.Int("status", code),
 		slog.String("error", cause.Error()))
