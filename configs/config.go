@@ -69,7 +69,8 @@ type Server struct {
 	AdminTLS *TLS `mapstructure:"admin_tls" json:"admin_tls,omitempty"`
 	// UpstreamCAFile, when set, is a PEM bundle of the CAs trusted for
 	// https:// endpoints instead of the system roots. Default "" (system
-	// roots). Read at start; changing it needs a restart.
+	// roots). Re-read on every reload; new upstream connections use the new
+	// CAs, established ones stay up.
 	UpstreamCAFile string `mapstructure:"upstream_ca_file" json:"upstream_ca_file,omitempty"`
 }
 

@@ -77,6 +77,12 @@ func (r *Reloader) reload(cause string) error {
 		r.gw.log.Error("config reload failed; previous config keeps serving", "cause", cause, "path", r.path, "err", err)
 		return err
 	}
+	// Re-read on every reload, like the certificates: the file may have
+	// changed while the config did not.
+	if err := setUpstreamCA(cfg.Server.UpstreamCAFile); err != nil {
+		r.gw.log.Error("upstream CA reload failed; the previous CAs keep verifying new upstream connections",
+			"cause", cause, "path", cfg.Server.UpstreamCAFile, "err", err)
+	}
 	if cfg.Hash == r.gw.Config().Hash {
 		r.gw.metrics.Reloaded(true, cfg.Hash, float64(time.Now().Unix()))
 		r.gw.log.Debug("config unchanged", "cause", cause)

@@ -156,10 +156,14 @@ func loadCAs(path string) (*x509.CertPool, error) {
 }
 
 // upstreamRoots is the CA pool for https:// endpoints (nil: system roots).
-// It is process-wide, set by New from server.upstream_ca_file, which needs a
-// restart to change: one gateway per process.
+// It is process-wide (one gateway per process), set by New and by every
+// reload from server.upstream_ca_file; each new upstream connection is
+// verified against the pool current at its handshake, while established
+// keep-alive connections stay up.
 var upstreamRoots atomic.Pointer[x509.CertPool]
 
+// setUpstreamCA reads path (empty: the system roots) into upstreamRoots; on
+// error the current pool stays.
 func setUpstreamCA(path string) error {
 	if path == "" {
 		upstreamRoots.Store(nil)
@@ -174,16 +178,51 @@ func setUpstreamCA(path string) error {
 }
 
 // upstreamTLSConfig is the client TLS config of an https:// endpoint: TLS
-// 1.2+, the server name from the URL, verified against server.upstream_ca_file
-// or the system roots.
+// 1.2+, the server name from the URL, the chain verified against the
+// upstreamRoots pool current at each handshake (server.upstream_ca_file, or
+// the system roots) and the certificate against the server name — what
+// crypto/tls verifies itself, done in VerifyConnection so that a reload can
+// change the pool under HostClients that keep their tls.Config.
 func upstreamTLSConfig(serverName string) *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS12, ServerName: serverName, RootCAs: upstreamRoots.Load()}
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		ServerName: serverName,
+		// Not skipped: VerifyConnection below does the full verification
+		// (chain, validity, key usage, host name) on every handshake,
+		// resumed ones included. crypto/tls documents this pairing.
+		InsecureSkipVerify: true, //nolint:gosec // see above
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			return verifyUpstream(cs, serverName, upstreamRoots.Load())
+		},
+	}
+}
+
+// verifyUpstream verifies an upstream's certificate chain against roots
+// (nil: the system roots) and its leaf against serverName, as crypto/tls
+// does for a client without InsecureSkipVerify.
+func verifyUpstream(cs tls.ConnectionState, serverName string, roots *x509.CertPool) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("tls: upstream sent no certificate")
+	}
+	opts := x509.VerifyOptions{
+		Roots:         roots,
+		DNSName:       serverName,
+		Intermediates: x509.NewCertPool(),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, c := range cs.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
+		return fmt.Errorf("tls: upstream certificate: %w", err)
+	}
+	return nil
 }
 
 // tlsSettingsChanged reports whether a reloaded file changes TLS settings
-// that need a restart (file paths, min version, upstream CA); the contents
-// of the files reload live.
+// that need a restart (the listeners' file paths and min version); the
+// contents of the files, and server.upstream_ca_file, reload live.
 func tlsSettingsChanged(old, next configs.Server) bool {
 	same := func(a, b *configs.TLS) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
-	return !same(old.TLS, next.TLS) || !same(old.AdminTLS, next.AdminTLS) || old.UpstreamCAFile != next.UpstreamCAFile
+	return !same(old.TLS, next.TLS) || !same(old.AdminTLS, next.AdminTLS)
 }

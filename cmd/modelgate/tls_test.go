@@ -139,6 +139,13 @@ func TestTLS(t *testing.T) {
 	defer trusted.Close()
 	untrusted := httptest.NewTLSServer(modelserver.NewHandler(model)) // httptest's own CA
 	defer untrusted.Close()
+	// risk's container has a certificate from otherCA: untrusted until a
+	// reload adds otherCA to upstream_ca_file.
+	riskModel := modelserver.Options{Model: modelserver.Model{Name: "risk", Version: "v1", Weights: []float64{0.1, 0.2, 0.3, 0.4}}}
+	risk := httptest.NewUnstartedServer(modelserver.NewHandler(riskModel))
+	risk.TLS = &tls.Config{Certificates: []tls.Certificate{otherCA.pair(t, 31, false)}}
+	risk.StartTLS()
+	defer risk.Close()
 
 	const key, badKey, adminToken = "tls-tenant-key", "tls-untrusted-key", "tls-admin-token"
 	cfgText := fmt.Sprintf(`server:
@@ -155,13 +162,15 @@ tenants:
     models:
       - name: fraud
         versions: [{name: v1, weight: 1, endpoints: [%q]}]
+      - name: risk
+        versions: [{name: v1, weight: 1, endpoints: [%q]}]
   - name: other
     api_keys: [{sha256: %q}]
     models:
       - name: fraud
         versions: [{name: v1, weight: 1, endpoints: [%q]}]
 `, path("upstream-ca.pem"), path("traffic.crt"), path("traffic.key"), path("admin.crt"), path("admin.key"), path("client-ca.pem"),
-		sha256Hex(adminToken), sha256Hex(key), trusted.URL, sha256Hex(badKey), untrusted.URL)
+		sha256Hex(adminToken), sha256Hex(key), trusted.URL, risk.URL, sha256Hex(badKey), untrusted.URL)
 	cfgPath := path("modelgate.yaml")
 	writeFile(t, cfgPath, []byte(cfgText))
 	cfg, err := configs.Load(cfgPath)
@@ -290,6 +299,28 @@ tenants:
 		}
 		if !strings.Contains(logs.String(), "TLS certificate reload failed") {
 			t.Error("no log line about the failed certificate reload")
+		}
+	})
+	t.Run("upstream CA reloads live", func(t *testing.T) {
+		riskURL := "https://" + trafficAddr + "/v2/models/risk/infer"
+		if code, body, _, err := do(goodClient, "POST", riskURL, infer, "Authorization", "Bearer "+key); err != nil || code != 502 {
+			t.Fatalf("container with another CA's certificate: got %d %s %v, want 502", code, body, err)
+		}
+		writeFile(t, path("upstream-ca.pem"), append(append([]byte{}, upstreamCA.pem...), otherCA.pem...))
+		if code, body, _, err := do(mtlsClient, "POST", "https://"+adminAddr+"/admin/reload", "", "Authorization", "Bearer "+adminToken); err != nil || code != 200 {
+			t.Fatalf("reload: got %d %s %v, want 200", code, body, err)
+		}
+		for _, u := range []string{riskURL, "https://" + trafficAddr + "/v2/models/fraud/infer"} {
+			if code, body, _, err := do(goodClient, "POST", u, infer, "Authorization", "Bearer "+key); err != nil || code != 200 {
+				t.Errorf("%s after the CA bundle gained otherCA: got %d %s %v, want 200", u, code, body, err)
+			}
+		}
+		writeFile(t, path("upstream-ca.pem"), []byte("not a CA bundle"))
+		if code, _, _, err := do(mtlsClient, "POST", "https://"+adminAddr+"/admin/reload", "", "Authorization", "Bearer "+adminToken); err != nil || code != 200 {
+			t.Fatalf("reload: got %d %v, want 200 (the config itself is fine)", code, err)
+		}
+		if !strings.Contains(logs.String(), "upstream CA reload failed") {
+			t.Error("no log line about the failed upstream CA reload")
 		}
 	})
 	t.Run("nothing sensitive in logs", func(t *testing.T) {
