@@ -292,7 +292,7 @@ stop_peer() {
 }
 
 RAW="$TMP/raw.csv"
-echo "round,peer,mode,rps,cpu_us_req,backend_cpu_us_req,p50_us,p99_us,rss_kib,errors,vegeta_rps,core_busy" >"$RAW"
+echo "round,peer,mode,rps,cpu_us_req,backend_cpu_us_req,p50_us,p99_us,rss_kib,errors,vegeta_rps,core_busy,proxy_cs_req,backend_cs_req" >"$RAW"
 CHECKS="$TMP/checks.txt"
 : >"$CHECKS"
 
@@ -395,7 +395,10 @@ measure() { # ROUND PEER MODE
     log "warning: vegeta got only $(printf %.0f "$vrate") answers/s at $RATE req/s for $peer $mode: the load-generator core is busy, latencies are invalid"
   fi
 
-  echo "$round,$peer,$mode,$rps,$cpu,$back,$((p50 / 1000)),$((p99 / 1000)),$rss,$((werr + verr)),$vrate,$busy" >>"$RAW"
+  local pcs="" bcs
+  [[ -n $proxied ]] && pcs=$(awk -v c=$((px1[0] - px0[0] + px1[1] - px0[1])) -v n="$requests" 'BEGIN{printf "%.4f", c / n}')
+  bcs=$(awk -v c=$((bx1[0] - bx0[0] + bx1[1] - bx0[1])) -v n="$requests" 'BEGIN{printf "%.4f", c / n}')
+  echo "$round,$peer,$mode,$rps,$cpu,$back,$((p50 / 1000)),$((p99 / 1000)),$rss,$((werr + verr)),$vrate,$busy,$pcs,$bcs" >>"$RAW"
   log "$(printf '%-10s %-8s %9s req/s  busy %5s  cpu %6s µs/req  p50 %5s µs  p99 %6s µs  rss %6s KiB  errors %s' \
     "$peer" "$mode" "$rps" "$busy" "${cpu:-–}" "$((p50 / 1000))" "$((p99 / 1000))" "${rss:-–}" "$((werr + verr))")"
 }

@@ -6,8 +6,10 @@
 //
 // raw.csv has a header and one row per sample:
 //
-//	round,peer,mode,rps,cpu_us_req,backend_cpu_us_req,p50_us,p99_us,rss_kib,errors,vegeta_rps,core_busy
+//	round,peer,mode,rps,cpu_us_req,backend_cpu_us_req,p50_us,p99_us,rss_kib,errors,vegeta_rps,core_busy,proxy_cs_req,backend_cs_req
 //
+// The last two (context switches per request, voluntary + involuntary, over
+// every thread) are absent from files of older runs, which still read.
 // cpu_us_req and rss_kib are empty for "direct" (no proxy). Peer "minproxy"
 // (bench/minproxy, the framework floor) is shown as "fasthttp minimal", and
 // each proxy's CPU per request is also given as a ratio to it. vegeta_rps is
@@ -41,6 +43,7 @@ type sample struct {
 	p50, p99, rssKiB   float64
 	errors, vegetaRPS  float64
 	coreBusy           float64
+	proxyCS, backCS    float64 // context switches per request; NaN in older files
 	p50AddedOverDirect float64 // filled by addDirectDelta
 }
 
@@ -55,6 +58,7 @@ type row struct {
 	latencyOK                  bool    // vegeta kept the rate (median over rounds)
 	addedOK                    bool    // latencyOK, and direct's too (p50 added)
 	coreBusy                   float64 // share of the wrk run proxy+backend were on CPU
+	proxyCS, backCS            float64 // context switches per request
 
 	rpsX, cpuX, p50AddedX, p99X float64 // ratios to nginx; NaN if undefined
 	cpuXMin                     float64 // CPU per request ÷ fasthttp minimal's; NaN if undefined
@@ -116,15 +120,19 @@ func readSamples(path string) ([]sample, error) {
 	}
 	var out []sample
 	for i, r := range recs[1:] {
-		if len(r) != 12 {
-			return nil, fmt.Errorf("%s line %d: want 12 fields, got %d", path, i+2, len(r))
+		if len(r) != 12 && len(r) != 14 {
+			return nil, fmt.Errorf("%s line %d: want 14 fields (12 in older files), got %d", path, i+2, len(r))
 		}
 		round, err := strconv.Atoi(r[0])
 		if err != nil {
 			return nil, fmt.Errorf("%s line %d: round: %w", path, i+2, err)
 		}
-		s := sample{round: round, peer: r[1], mode: r[2]}
-		for j, p := range []*float64{&s.rps, &s.cpu, &s.backCPU, &s.p50, &s.p99, &s.rssKiB, &s.errors, &s.vegetaRPS, &s.coreBusy} {
+		s := sample{round: round, peer: r[1], mode: r[2], proxyCS: math.NaN(), backCS: math.NaN()}
+		fields := []*float64{&s.rps, &s.cpu, &s.backCPU, &s.p50, &s.p99, &s.rssKiB, &s.errors, &s.vegetaRPS, &s.coreBusy}
+		if len(r) == 14 {
+			fields = append(fields, &s.proxyCS, &s.backCS)
+		}
+		for j, p := range fields {
 			if *p, err = number(r[3+j]); err != nil {
 				return nil, fmt.Errorf("%s line %d field %d: %w", path, i+2, 4+j, err)
 			}
@@ -186,6 +194,8 @@ func summarize(samples []sample, rate float64) []row {
 			errors:    med(func(s sample) float64 { return s.errors }),
 			latencyOK: med(func(s sample) float64 { return s.vegetaRPS }) >= 0.95*rate,
 			coreBusy:  med(func(s sample) float64 { return s.coreBusy }),
+			proxyCS:   med(func(s sample) float64 { return s.proxyCS }),
+			backCS:    med(func(s sample) float64 { return s.backCS }),
 		})
 	}
 	directOK := true
@@ -280,6 +290,14 @@ func nanMax(a, b float64) float64 {
 	return a
 }
 
+// csCell is the proxy's and the backend's context switches per request.
+func (r row) csCell() string {
+	if math.IsNaN(r.backCS) {
+		return "–"
+	}
+	return fmtNum(r.proxyCS, 2, "") + ", " + fmtNum(r.backCS, 2, "")
+}
+
 // cpuCell is the median CPU per request, with its range over rounds when
 // there are several.
 func (r row) cpuCell() string {
@@ -299,8 +317,8 @@ func find(rows []row, peer, mode string) (row, bool) {
 }
 
 func writeMarkdown(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| peer | req/s | server core busy | proxy CPU µs/req (range over rounds) | backend CPU µs/req | p50 added over direct | p50 | p99 | peak RSS | errors |")
-	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| peer | req/s | server core busy | proxy CPU µs/req (range over rounds) | backend CPU µs/req | context switches/req (proxy, backend) | p50 added over direct | p50 | p99 | peak RSS | errors |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	starved, unsaturated := false, false
 	for _, r := range rows {
 		mark, addedMark := "", ""
@@ -314,8 +332,8 @@ func writeMarkdown(w io.Writer, rows []row) {
 		if !r.saturated() {
 			rpsMark, unsaturated = " ‡", true
 		}
-		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name(),
-			fmtNum(r.rps, 0, rpsMark), fmtNum(r.coreBusy*100, 0, "%"), r.cpuCell(), fmtNum(r.backCPU, 1, ""),
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.name(),
+			fmtNum(r.rps, 0, rpsMark), fmtNum(r.coreBusy*100, 0, "%"), r.cpuCell(), fmtNum(r.backCPU, 1, ""), r.csCell(),
 			fmtNum(r.p50Added, 0, " µs"+addedMark), fmtNum(r.p50, 0, " µs"+mark), fmtNum(r.p99/1000, 2, " ms"+mark),
 			fmtNum(r.rssMiB, 1, " MiB"), fmtNum(r.errors, 0, ""))
 	}
@@ -441,7 +459,7 @@ func writeSummaryCSV(path string, rows []row) error {
 	w := csv.NewWriter(f)
 	_ = w.Write([]string{"name", "peer", "mode", "rounds", "rps", "core_busy", "cpu_us_req", "backend_cpu_us_req",
 		"p50_us", "p50_added_us", "p99_us", "rss_mib", "errors",
-		"rps_x_nginx", "cpu_x_nginx", "p50_added_x_nginx", "p99_x_nginx"})
+		"rps_x_nginx", "cpu_x_nginx", "p50_added_x_nginx", "p99_x_nginx", "proxy_cs_req", "backend_cs_req"})
 	g := func(v float64) string {
 		if math.IsNaN(v) {
 			return ""
@@ -451,7 +469,7 @@ func writeSummaryCSV(path string, rows []row) error {
 	for _, r := range rows {
 		_ = w.Write([]string{r.name(), r.peer, r.mode, strconv.Itoa(r.rounds), g(r.rps), g(r.coreBusy), g(r.cpu), g(r.backCPU),
 			g(r.p50), g(r.p50Added), g(r.p99), g(r.rssMiB), g(r.errors),
-			g(r.rpsX), g(r.cpuX), g(r.p50AddedX), g(r.p99X)})
+			g(r.rpsX), g(r.cpuX), g(r.p50AddedX), g(r.p99X), g(r.proxyCS), g(r.backCS)})
 	}
 	w.Flush()
 	if err := w.Error(); err != nil {

@@ -77,3 +77,28 @@ func TestCPUCellOneRound(t *testing.T) {
 		t.Errorf("one round: cpuCell = %q, want the figure alone", got)
 	}
 }
+
+// TestReportContextSwitches reads the two context-switch columns of newer
+// files (older files without them are TestReport's).
+func TestReportContextSwitches(t *testing.T) {
+	const raw = `round,peer,mode,rps,cpu_us_req,backend_cpu_us_req,p50_us,p99_us,rss_kib,errors,vegeta_rps,core_busy,proxy_cs_req,backend_cs_req
+1,nginx,-,20000,30,15,300,1500,15360,0,2000,1.0,0.06,0.08
+2,nginx,-,20000,30,15,300,1500,15360,0,2000,1.0,0.08,0.10
+1,direct,-,60000,,15,200,1000,,0,2000,0.98,,0.01
+`
+	path := filepath.Join(t.TempDir(), "raw.csv")
+	if err := os.WriteFile(path, []byte(raw), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	samples, err := readSamples(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var md bytes.Buffer
+	writeMarkdown(&md, summarize(samples, 2000))
+	for _, want := range []string{"| nginx | 20,000 | 100% | 30.0 (30.0–30.0) | 15.0 | 0.07, 0.09 |", "| direct | 60,000 | 98% | – | 15.0 | –, 0.01 |"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, md.String())
+		}
+	}
+}
