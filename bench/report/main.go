@@ -111,7 +111,9 @@ func readSamples(path string) ([]sample, error) {
 		return nil, err
 	}
 	defer f.Close()
-	recs, err := csv.NewReader(f).ReadAll()
+	cr := csv.NewReader(f)
+	cr.FieldsPerRecord = -1 // rows of older runs (12 fields) may be pooled with newer ones (14)
+	recs, err := cr.ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", path, err)
 	}

@@ -12,8 +12,9 @@
 // during which it is preempted: the runtime's monitor thread takes the P
 // from the thread blocked in the call and hands it to another thread, and
 // the first one then has to park. bench/run.sh measured, for modelgate
-// pinned to one CPU beside its backend: about 40% fewer context switches per
-// request and about 20% less CPU per request with two Ps (docs/PERFORMANCE.md).
+// pinned to one CPU beside its backend, with two Ps: about 40% fewer context
+// switches per request, and from 0 to 42% less CPU per request depending on
+// the run (14% over 18 pooled rounds; docs/PERFORMANCE.md).
 // Both Ps' threads run on the one CPU of the mask, so the process uses no
 // more CPU than it is given.
 package maxprocs
