@@ -25,12 +25,12 @@ const (
 	maxRequestIDLen = 128
 )
 
-// The same names in fasthttp's canonical form, set with SetCanonical: no
-// per-request copy and normalization of the name.
+// The same names in fasthttp's canonical form, normalized once here and set
+// with SetCanonical: no per-request copy and normalization of the name.
 var (
-	keyTenant    = []byte("X-Modelgate-Tenant")
-	keyVersion   = []byte("X-Modelgate-Version")
-	keyRequestID = []byte("X-Request-Id")
+	keyTenant    = fasthttp.AppendNormalizedHeaderKey(nil, HeaderTenant)
+	keyVersion   = fasthttp.AppendNormalizedHeaderKey(nil, HeaderVersion)
+	keyRequestID = fasthttp.AppendNormalizedHeaderKey(nil, HeaderRequestID)
 )
 
 var (

@@ -99,6 +99,14 @@ func observeRoute(ctx *fasthttp.RequestCtx, tenant, model, version string, rid [
 	}
 }
 
+// accessLevel is an access-log line's level: warn for 5xx answers, else info.
+func accessLevel(code int) slog.Level {
+	if code >= 500 {
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
 func sampled(ratio float64) bool { return ratio >= 1 || ratio > 0 && rand.Float64() < ratio }
 
 // logRefused writes the access-log line of a request fasthttp refused while
@@ -111,10 +119,7 @@ func (g *Gateway) logRefused(code int, cause error) {
 	if !logCfg.AccessLog || code < 500 && !sampled(logCfg.AccessLogRatio()) {
 		return
 	}
-	level := slog.LevelInfo
-	if code >= 500 {
-		level = slog.LevelWarn
-	}
+	level := accessLevel(code)
 	if !g.log.Enabled(context.Background(), level) {
 		return
 	}
@@ -129,10 +134,7 @@ func (g *Gateway) logRefused(code int, cause error) {
 // version or request id (401, unknown model), or only tenant and model
 // (429 from limits, unknown pinned version).
 func (g *Gateway) accessLog(ctx *fasthttp.RequestCtx, o *requestObs, code int, cause error) {
-	level := slog.LevelInfo
-	if code >= 500 {
-		level = slog.LevelWarn
-	}
+	level := accessLevel(code)
 	if !g.log.Enabled(context.Background(), level) {
 		return
 	}

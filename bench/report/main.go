@@ -179,10 +179,14 @@ func summarize(samples []sample, rate float64) []row {
 			return median(vals)
 		}
 		lo, hi := math.NaN(), math.NaN()
+		var cpus []float64
 		for _, s := range g {
 			if !math.IsNaN(s.cpu) {
-				lo, hi = nanMin(lo, s.cpu), nanMax(hi, s.cpu)
+				cpus = append(cpus, s.cpu)
 			}
+		}
+		if len(cpus) > 0 {
+			lo, hi = slices.Min(cpus), slices.Max(cpus)
 		}
 		rows = append(rows, row{
 			peer: k.peer, mode: k.mode, rounds: len(g), cpuMin: lo, cpuMax: hi,
@@ -275,21 +279,6 @@ func ratio(a, b float64) float64 {
 		return math.NaN()
 	}
 	return a / b
-}
-
-// nanMin and nanMax are min and max where a NaN a means "none yet".
-func nanMin(a, b float64) float64 {
-	if math.IsNaN(a) || b < a {
-		return b
-	}
-	return a
-}
-
-func nanMax(a, b float64) float64 {
-	if math.IsNaN(a) || b > a {
-		return b
-	}
-	return a
 }
 
 // csCell is the proxy's and the backend's context switches per request.
