@@ -22,6 +22,9 @@ const HeaderHealthCheck = "X-Modelgate-Health-Check"
 // answer healthyStatus rejects) and up again after healthy_after consecutive successes.
 // An endpoint that is down gets no traffic. Its goroutine exits soon after
 // stop (at most one check timeout later); done is closed then.
+//
+// Each check is sent with Connection: close, so the answer's body (not
+// read) never stays on a pooled connection that traffic reuses.
 type healthChecker struct {
 	cfg  configs.HealthCheck
 	quit chan struct{}
@@ -46,13 +49,14 @@ func (c *healthChecker) run(ep *endpoint) {
 	req.SetRequestURI(strings.TrimSuffix(ep.url, "/") + c.cfg.Path)
 	req.Header.SetMethod(fasthttp.MethodGet)
 	req.Header.Set(HeaderHealthCheck, "1")
+	req.SetConnectionClose()
 	resp.SkipBody = true
 	tick := time.NewTicker(c.cfg.Interval)
 	defer tick.Stop()
 	st := healthState{up: !ep.down.Load()}
 	warned := false
 	for {
-		err := ep.client.DoTimeout(req, resp, c.cfg.Timeout)
+		err := ep.do(req, resp, time.Now().Add(c.cfg.Timeout))
 		ok, missing := err == nil, false
 		if ok {
 			ok, missing = healthyStatus(resp.StatusCode())
