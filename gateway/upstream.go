@@ -40,9 +40,15 @@ type endpoint struct {
 	brk       atomic.Pointer[breaker]
 	openUntil atomic.Int64
 	// down is set while active health checks say the endpoint is unhealthy.
+	// Only the checker that owns the verdict writes it (setDown).
 	down atomic.Bool
 	// checker is the running health checker, or nil. Guarded by registry.mu.
 	checker *healthChecker
+	// verdictOwner is the checker whose results set down: the one configure
+	// started last, or nil. A checker stopped or replaced by a reload may
+	// still finish a check; its verdict is then dropped.
+	verdictMu    sync.Mutex
+	verdictOwner *healthChecker
 }
 
 // newEndpoint creates the endpoint of a validated URL. Answers over
@@ -115,6 +121,29 @@ func (ep *endpoint) do(req *fasthttp.Request, resp *fasthttp.Response, deadline 
 	return nil
 }
 
+// setDown records checker c's verdict and reports whether it counted: a
+// checker that no longer owns the endpoint's verdict is ignored.
+func (ep *endpoint) setDown(c *healthChecker, down bool) bool {
+	ep.verdictMu.Lock()
+	defer ep.verdictMu.Unlock()
+	if ep.verdictOwner != c {
+		return false
+	}
+	ep.down.Store(down)
+	return true
+}
+
+// ownVerdict gives the endpoint's health verdict to c (nil: no checker,
+// and the endpoint is up).
+func (ep *endpoint) ownVerdict(c *healthChecker) {
+	ep.verdictMu.Lock()
+	defer ep.verdictMu.Unlock()
+	ep.verdictOwner = c
+	if c == nil {
+		ep.down.Store(false)
+	}
+}
+
 // available reports whether the picker may choose ep at time now (Unix ns):
 // it is healthy and its breaker is not open. An open breaker whose open_for
 // has passed is available again: the next request through it is the
@@ -162,7 +191,9 @@ func (r *registry) get(url string) *endpoint {
 // configure applies each endpoint's settings: connect timeout, breaker
 // (kept with its state when its settings did not change, replaced by a new
 // closed one when they did) and health checker (kept when unchanged,
-// restarted otherwise; the last verdict is kept).
+// restarted otherwise; the last verdict is kept). A stopped checker may
+// still be finishing a check: it no longer owns the verdict, so what it
+// finds is dropped.
 func (r *registry) configure(plan map[*endpoint]*settings) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -175,7 +206,7 @@ func (r *registry) configure(plan map[*endpoint]*settings) {
 				c.stop()
 				ep.checker = nil
 			}
-			ep.down.Store(false)
+			ep.ownVerdict(nil)
 		case c == nil || c.cfg != s.health:
 			if c != nil {
 				c.stop()
@@ -198,6 +229,7 @@ func (r *registry) retain(keep map[string]bool) []*healthChecker {
 				ep.checker.stop()
 				stopped = append(stopped, ep.checker)
 				ep.checker = nil
+				ep.ownVerdict(nil)
 			}
 			ep.client.CloseIdleConnections()
 			delete(r.eps, u)

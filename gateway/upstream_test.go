@@ -454,6 +454,65 @@ func TestAnswerHopHeaders(t *testing.T) {
 	})
 }
 
+// TestHealthVerdictOwnedByChecker: a reload disables or restarts an
+// endpoint's health checks while a check is in flight, and that check then
+// fails. The stopped checker no longer owns the verdict: the endpoint keeps
+// serving.
+func TestHealthVerdictOwnedByChecker(t *testing.T) {
+	before := "health_check: {interval: 1h, timeout: 20s, unhealthy_after: 1, healthy_after: 1}"
+	for _, tc := range []struct{ desc, after string }{
+		{"checks disabled", "health_check: {disabled: true}"},
+		{"checks restarted with other settings", "health_check: {interval: 1h, timeout: 20s, unhealthy_after: 1, healthy_after: 1, path: /v2/health/live}"},
+	} {
+		t.Run(tc.desc, func(t *testing.T) {
+			started, release := make(chan struct{}), make(chan struct{})
+			var releaseOnce sync.Once
+			var probes atomic.Int64
+			model := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get(HeaderHealthCheck) == "" {
+					w.Header().Set("Content-Type", "application/json")
+					_, _ = io.WriteString(w, `{"ok":true}`)
+					return
+				}
+				if probes.Add(1) == 1 {
+					close(started)
+					<-release // the reload happens meanwhile
+					http.Error(w, "down", http.StatusServiceUnavailable)
+				} // later probes (a restarted checker's) answer 200
+			}))
+			t.Cleanup(model.Close)
+			t.Cleanup(func() { releaseOnce.Do(func() { close(release) }) }) // runs first
+			cfg := func(hc string) string { return "tenants:\n" + tenantYAML("acme", "fraud", hc, "v1:1:"+model.URL) }
+			h := startGateway(t, cfg(before))
+			select {
+			case <-started:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no health check within 5s")
+			}
+			h.gw.upstreams.mu.Lock()
+			old := h.gw.upstreams.eps[model.URL].checker
+			h.gw.upstreams.mu.Unlock()
+
+			if err := h.reload(cfg(tc.after)); err != nil {
+				t.Fatal(err)
+			}
+			releaseOnce.Do(func() { close(release) }) // the old checker's check fails now
+			select {
+			case <-old.done: // it has handled that result
+			case <-time.After(5 * time.Second):
+				t.Fatal("the stopped health checker did not return within 5s")
+			}
+			if h.endpoint(model.URL).down.Load() {
+				t.Error("endpoint marked down by a checker the reload had stopped")
+			}
+			key, _ := testKey("acme")
+			if r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key); r.code != 200 {
+				t.Errorf("after the reload: got %d %s, want 200", r.code, r.body)
+			}
+		})
+	}
+}
+
 // TestMixedSchemes: an https:// endpoint behind a plain traffic listener
 // and an http:// endpoint behind a TLS one both serve (fasthttp refuses a
 // request whose scheme differs from its client's; the gateway sets the
