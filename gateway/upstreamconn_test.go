@@ -190,3 +190,17 @@ func TestConnCheckFindsStrayBytes(t *testing.T) {
 	p.Close()
 	eventually(t, 5*time.Second, "the peer's close seen by the check", c.stale)
 }
+
+// BenchmarkHeadScan is the header scan's share of reading a small answer
+// (the one BenchmarkHandler's backend sends).
+func BenchmarkHeadScan(b *testing.B) {
+	answer := []byte("HTTP/1.1 200 OK\r\nServer: fasthttp\r\nDate: Wed, 02 Dec 2026 12:00:00 GMT\r\n" +
+		"Content-Type: application/json\r\nContent-Length: 125\r\n\r\n" + string(benchResponse))
+	b.ReportAllocs()
+	for b.Loop() {
+		s := headScan{active: true}
+		if i, _ := s.feed(answer); i >= 0 || s.active {
+			b.Fatal("scan did not complete")
+		}
+	}
+}
