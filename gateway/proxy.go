@@ -12,8 +12,8 @@ import (
 // cannot serve it (no available endpoint, or every attempt failed before an
 // answer other than 503; an answer too large is final). Pinned requests
 // fall back only with fallback_pinned. The whole exchange is bounded by the
-// model's timeout from start. It leaves the answer (or a JSON error) in ctx.Response and returns
-// the version that served and the status code.
+// model's timeout from start. It leaves the answer (or a JSON error) in
+// ctx.Response and returns the version that served and the status code.
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *versionRoute, pinned bool, start time.Time) (*versionRoute, int) {
 	deadline := start.Add(model.timeout)
 	model.res.budget.deposit()
