@@ -25,6 +25,11 @@ const (
 	DefaultModelTimeout    = 30 * time.Second
 	DefaultConnectTimeout  = 2 * time.Second
 	DefaultMaxConnsPerHost = 1024
+	DefaultMaxAnswerBytes  = 64 << 20 // 64 MiB
+
+	// MaxEndpointsPerVersion bounds a version's endpoints: the picker keeps
+	// its candidates on the stack and marks tried endpoints in a 64-bit set.
+	MaxEndpointsPerVersion = 64
 )
 
 // Config is the whole configuration file.
@@ -51,6 +56,16 @@ type Server struct {
 	// MaxBodyBytes caps a request body; larger requests get 413 and never
 	// reach a model. Default 10 MiB.
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes" json:"max_body_bytes"`
+	// MaxAnswerBytes caps the body of a model container's answer, after
+	// transfer decoding (the bytes the gateway would hold in memory). An
+	// answer over it gets the client a 502 "upstream answer too large"
+	// (counted as modelgate_rejected_requests_total{reason="answer_too_large"}),
+	// is not retried and does not count against the endpoint's breaker; an
+	// answer that announces a larger Content-Length is refused before its
+	// body is read. It applies to every endpoint (one connection pool per
+	// endpoint URL, shared by every model listing it), to shadow answers
+	// too, and needs a restart. Default 64 MiB.
+	MaxAnswerBytes int64 `mapstructure:"max_answer_bytes" json:"max_answer_bytes"`
 	// MaxHeaderBytes caps the request line plus headers. Default 16 KiB.
 	MaxHeaderBytes int `mapstructure:"max_header_bytes" json:"max_header_bytes"`
 	// ReadTimeout bounds reading one whole request (slow clients). Default 30s.
@@ -208,7 +223,8 @@ type Version struct {
 	// Weight is the share of unpinned traffic (weight / sum of weights).
 	// 0 gets no unpinned traffic but can be pinned or shadowed.
 	Weight int `mapstructure:"weight" json:"weight"`
-	// Endpoints are base URLs (http:// or https://) of the version's replicas.
+	// Endpoints are base URLs (http:// or https://) of the version's
+	// replicas; at least one, at most MaxEndpointsPerVersion (64).
 	Endpoints []string `mapstructure:"endpoints" json:"endpoints"`
 }
 

@@ -30,6 +30,7 @@ func (c *Config) SetDefaults() {
 	setIfZero(&s.Listen, DefaultListen)
 	setIfZero(&s.AdminListen, DefaultAdminListen)
 	setIfZero(&s.MaxBodyBytes, DefaultMaxBodyBytes)
+	setIfZero(&s.MaxAnswerBytes, DefaultMaxAnswerBytes)
 	setIfZero(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setIfZero(&s.ReadTimeout, DefaultReadTimeout)
 	setIfZero(&s.WriteTimeout, DefaultWriteTimeout)

@@ -151,6 +151,9 @@ func (v *validator) server(s *Server) {
 	if s.MaxBodyBytes < 0 {
 		v.add("server.max_body_bytes", "must not be negative")
 	}
+	if s.MaxAnswerBytes < 0 {
+		v.add("server.max_answer_bytes", "must not be negative")
+	}
 	if s.MaxHeaderBytes < 1024 {
 		v.add("server.max_header_bytes", "must be at least 1024")
 	}
@@ -240,8 +243,11 @@ func (v *validator) model(p string, m *Model) {
 		} else {
 			total += ver.Weight
 		}
-		if len(ver.Endpoints) == 0 {
+		switch n := len(ver.Endpoints); {
+		case n == 0:
 			v.add(vp+".endpoints", "at least one endpoint is required")
+		case n > MaxEndpointsPerVersion:
+			v.add(vp+".endpoints", "at most %d endpoints, got %d", MaxEndpointsPerVersion, n)
 		}
 		seen := map[string]bool{}
 		for j, e := range ver.Endpoints {

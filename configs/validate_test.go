@@ -2,6 +2,7 @@ package configs
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -77,6 +78,10 @@ func TestBadConfigs(t *testing.T) {
 			"tenants[0].models[0].breaker.failure_ratio: must be between 0 and 1",
 			"tenants[0].models[0].retry.budget: must be between 0 and 1",
 		}},
+		{"upstream.bad.yaml", []string{
+			"server.max_answer_bytes: must not be negative",
+			"tenants[0].models[0].versions[0].endpoints: at most 64 endpoints, got 65",
+		}},
 		{"values.bad.yaml", []string{
 			`server.listen: must be host:port, got "localhost"`,
 			"server.max_body_bytes: must not be negative",
@@ -121,7 +126,8 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := cfg.Server
-	if s.Listen != DefaultListen || s.AdminListen != DefaultAdminListen || s.MaxBodyBytes != DefaultMaxBodyBytes {
+	if s.Listen != DefaultListen || s.AdminListen != DefaultAdminListen || s.MaxBodyBytes != DefaultMaxBodyBytes ||
+		s.MaxAnswerBytes != DefaultMaxAnswerBytes {
 		t.Errorf("got server %+v, want the documented defaults", s)
 	}
 	m := cfg.Tenants[0].Models[0]
@@ -187,5 +193,26 @@ func TestValidName(t *testing.T) {
 		if got := ValidName(tt.name); got != tt.want {
 			t.Errorf("ValidName(%q): got %v, want %v", tt.name, got, tt.want)
 		}
+	}
+}
+
+// TestEndpointLimit: a version may list up to MaxEndpointsPerVersion
+// endpoints, all of them usable; one more is refused with its YAML path.
+func TestEndpointLimit(t *testing.T) {
+	doc := func(n int) string {
+		var b strings.Builder
+		b.WriteString("tenants:\n  - name: acme\n    api_keys: [{sha256: \"2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b\"}]\n" +
+			"    models:\n      - name: fraud\n        versions:\n          - name: v1\n            weight: 1\n            endpoints:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "              - http://10.0.%d.%d:8000\n", i/200, i%200+1)
+		}
+		return b.String()
+	}
+	if _, err := Parse([]byte(doc(MaxEndpointsPerVersion))); err != nil {
+		t.Errorf("%d endpoints: got %v, want valid", MaxEndpointsPerVersion, err)
+	}
+	want := "tenants[0].models[0].versions[0].endpoints: at most 64 endpoints, got 65"
+	if _, err := Parse([]byte(doc(MaxEndpointsPerVersion + 1))); err == nil || err.Error() != want {
+		t.Errorf("%d endpoints: got %v, want %q", MaxEndpointsPerVersion+1, err, want)
 	}
 }

@@ -41,7 +41,7 @@ type Gateway struct {
 // New builds a gateway for a validated config. It does not listen yet.
 func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gateway {
 	g := &Gateway{
-		upstreams: newRegistry(log),
+		upstreams: newRegistry(log, int(cfg.Server.MaxAnswerBytes)),
 		metrics:   m,
 		log:       log,
 		static:    cfg.Server,

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -90,30 +91,58 @@ func dropRequestHeadersSlow(h *fasthttp.RequestHeader) {
 	deletePrefixed(h, prefixModelgate)
 }
 
-// dropResponseHopHeaders removes the hop-by-hop headers from a container's
-// answer before it goes to the client.
+// dropResponseHopHeaders removes from a container's answer, before it goes
+// to the client, the hop-by-hop headers, the Connection header and every
+// header it names (RFC 9110 §7.6.1: they were meant for the gateway's
+// connection to the container; the client's keep-alive is the gateway's
+// decision, so a container's "Connection: close" does not close it). One
+// pass over the headers; it allocates only when the answer has a
+// Connection header naming other headers.
 func dropResponseHopHeaders(h *fasthttp.ResponseHeader) {
-	if h.ContentLength() >= 0 {
-		var found uint64
-		for k := range h.All() {
-			if i := indexFold(hopHeadersBytes, k); i >= 0 {
-				if hopHeaders[i] == fiber.HeaderTrailer {
-					found = 1<<len(hopHeaders) - 1 // announced trailers: delete every name
-					break
-				}
-				found |= 1 << i
-			}
+	const connection = 1 << 63 // in found: a Connection header is present
+	var found uint64           // bit i: hopHeaders[i] is present
+	var listed []string
+	for k, v := range h.All() {
+		if i := indexFold(hopHeadersBytes, k); i >= 0 {
+			found |= 1 << i
+		} else if len(k) == len(connectionBytes) && bytes.EqualFold(k, connectionBytes) {
+			found |= connection
+			listed = appendListedNames(listed, v)
 		}
-		for i, n := range hopHeaders {
-			if found&(1<<i) != 0 {
-				h.Del(n)
-			}
+	}
+	if h.ContentLength() < 0 || found&(1<<trailerIndex) != 0 {
+		// A chunked body may carry trailers the scan does not see, and
+		// announced trailers are rare: delete every name.
+		found |= 1<<len(hopHeaders) - 1
+	}
+	for i, n := range hopHeaders {
+		if found&(1<<i) != 0 {
+			h.Del(n)
 		}
-		return
 	}
-	for _, n := range hopHeaders {
-		h.Del(n)
+	if found&connection != 0 {
+		for _, n := range listed {
+			h.Del(n)
+		}
+		h.Del(fiber.HeaderConnection) // and fasthttp's close flag
 	}
+}
+
+var (
+	connectionBytes = []byte(fiber.HeaderConnection)
+	trailerIndex    = slices.Index(hopHeaders, fiber.HeaderTrailer)
+)
+
+// appendListedNames appends the header names a Connection value lists
+// ("close" is an option, not a name).
+func appendListedNames(dst []string, v []byte) []string {
+	for tok := range bytes.SplitSeq(v, []byte(",")) {
+		tok = bytes.Trim(tok, " \t")
+		if len(tok) > 0 && !bytes.EqualFold(tok, []byte("close")) {
+			dst = append(dst, string(tok))
+		}
+	}
+	return dst
 }
 
 func hasPrefixFold(k, prefix []byte) bool {

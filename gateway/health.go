@@ -21,7 +21,12 @@ const HeaderHealthCheck = "X-Modelgate-Health-Check"
 // unhealthy_after consecutive failures (a transport error, a timeout or an
 // answer healthyStatus rejects) and up again after healthy_after consecutive successes.
 // An endpoint that is down gets no traffic. Its goroutine exits soon after
-// stop (at most one check timeout later); done is closed then.
+// stop (at most one check timeout later); done is closed then. Its
+// verdicts count only while it owns the endpoint's (endpoint.setDown):
+// from its start until configure stops or replaces it.
+//
+// Each check is sent with Connection: close, so the answer's body (not
+// read) never stays on a pooled connection that traffic reuses.
 type healthChecker struct {
 	cfg  configs.HealthCheck
 	quit chan struct{}
@@ -31,6 +36,7 @@ type healthChecker struct {
 
 func startHealthChecker(ep *endpoint, cfg configs.HealthCheck) *healthChecker {
 	c := &healthChecker{cfg: cfg, quit: make(chan struct{}), done: make(chan struct{})}
+	ep.ownVerdict(c)
 	go c.run(ep)
 	return c
 }
@@ -46,13 +52,14 @@ func (c *healthChecker) run(ep *endpoint) {
 	req.SetRequestURI(strings.TrimSuffix(ep.url, "/") + c.cfg.Path)
 	req.Header.SetMethod(fasthttp.MethodGet)
 	req.Header.Set(HeaderHealthCheck, "1")
+	req.SetConnectionClose()
 	resp.SkipBody = true
 	tick := time.NewTicker(c.cfg.Interval)
 	defer tick.Stop()
 	st := healthState{up: !ep.down.Load()}
 	warned := false
 	for {
-		err := ep.client.DoTimeout(req, resp, c.cfg.Timeout)
+		err := ep.do(req, resp, time.Now().Add(c.cfg.Timeout))
 		ok, missing := err == nil, false
 		if ok {
 			ok, missing = healthyStatus(resp.StatusCode())
@@ -63,8 +70,7 @@ func (c *healthChecker) run(ep *endpoint) {
 				"(set health_check.path, e.g. /v1/models/NAME for TF Serving, or health_check.disabled)",
 				"path", c.cfg.Path, "status", resp.StatusCode())
 		}
-		if st.observe(ok, c.cfg) {
-			ep.down.Store(!st.up)
+		if st.observe(ok, c.cfg) && ep.setDown(c, !st.up) {
 			if st.up {
 				ep.log.Info("endpoint healthy again", "path", c.cfg.Path)
 			} else {

@@ -10,15 +10,15 @@ import (
 // forward sends the prepared request to version, retrying on its other
 // endpoints and falling back to the model's fallback version when version
 // cannot serve it (no available endpoint, or every attempt failed before an
-// answer other than 503). Pinned requests fall back only with
-// fallback_pinned. The whole exchange is bounded by the model's timeout from
-// start. It leaves the answer (or a JSON error) in ctx.Response and returns
-// the version that served and the status code.
+// answer other than 503; an answer too large is final). Pinned requests
+// fall back only with fallback_pinned. The whole exchange is bounded by the
+// model's timeout from start. It leaves the answer (or a JSON error) in
+// ctx.Response and returns the version that served and the status code.
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *versionRoute, pinned bool, start time.Time) (*versionRoute, int) {
 	deadline := start.Add(model.timeout)
 	model.res.budget.deposit()
 	o := g.tryVersion(ctx, model, version, deadline)
-	if fb := model.res.fallback; o != answered && fb != nil && fb != version &&
+	if fb := model.res.fallback; o != answered && o != tooLarge && fb != nil && fb != version &&
 		(!pinned || model.res.fallbackPinned) && time.Now().Before(deadline) {
 		version.res.fallbacks.Inc()
 		ctx.Request.Header.Set(HeaderVersion, fb.name)
@@ -36,6 +36,8 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 		return version, ctx.Response.StatusCode()
 	case noEndpoint:
 		g.metrics.Rejected(model.tenant, model.name, observability.ReasonNoEndpoint)
+	case tooLarge:
+		g.metrics.Rejected(model.tenant, model.name, observability.ReasonAnswerTooLarge)
 	}
 	se := upstreamStatus(o, !time.Now().Before(deadline))
 	writeError(ctx, se)
@@ -77,8 +79,12 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 			err := g.doUpstream(ctx, ep, v, attemptDeadline)
 			ep.inFlight.Add(-1)
 			status := ctx.Response.StatusCode()
+			if err == nil {
+				err = answerCause(status) // a 101 or no valid status: never relayed
+			}
 			o = classify(err, status)
 			if err != nil {
+				// err is a fixed cause (ep.do): nothing the container sent.
 				g.log.Warn("upstream call failed", "tenant", model.tenant, "model", model.name,
 					"version", v.name, "endpoint", ep.url, "attempt", attempts+1, "err", err)
 			}

@@ -89,7 +89,8 @@ func (r *Reloader) reload(cause string) error {
 		return nil
 	}
 	if cfg.Server.Listen != r.gw.static.Listen || cfg.Server.AdminListen != r.gw.static.AdminListen ||
-		cfg.Server.MaxBodyBytes != r.gw.static.MaxBodyBytes || tlsSettingsChanged(r.gw.static, cfg.Server) {
+		cfg.Server.MaxBodyBytes != r.gw.static.MaxBodyBytes || cfg.Server.MaxAnswerBytes != r.gw.static.MaxAnswerBytes ||
+		tlsSettingsChanged(r.gw.static, cfg.Server) {
 		r.gw.log.Warn("server listener settings changed; they take effect after a restart", "cause", cause)
 	}
 	r.gw.Apply(cfg)

@@ -42,6 +42,14 @@ func TestClassify(t *testing.T) {
 		{desc: "net timeout", err: dial(os.ErrDeadlineExceeded), want: timedOut, failsBrkr: true},
 		{desc: "pool exhausted", err: fasthttp.ErrNoFreeConns, want: busy, retry: true},
 		{desc: "malformed answer", err: errors.New("error when reading response headers: cannot find whitespace"), want: failed, failsBrkr: true},
+		{desc: "answer too large", err: fasthttp.ErrBodyTooLarge, want: tooLarge},
+		{desc: "body cut short", err: io.ErrUnexpectedEOF, want: failed, failsBrkr: true},
+		{desc: "chunk cut short", err: fasthttp.ErrBrokenChunk{}, want: failed, failsBrkr: true},
+		{desc: "101", status: 101, want: failed, failsBrkr: true},
+		{desc: "status below 100", status: 42, want: failed, failsBrkr: true},
+		{desc: "connection check", err: causeStale, want: connFailed, retry: true, failsBrkr: true},
+		{desc: "bare LF, wrapped", err: fmt.Errorf("error when reading response headers: %w", causeMalformed), want: failed, failsBrkr: true},
+		{desc: "untrusted certificate", err: causeTLSUntrusted, want: connFailed, retry: true, failsBrkr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -59,6 +67,62 @@ func TestClassify(t *testing.T) {
 	}
 	if !timedOut.retryable(true) {
 		t.Errorf("timeouts: want retryable with on_timeout")
+	}
+}
+
+// TestCauseOf: an upstream error is logged as a fixed cause, whatever text
+// the transport's error holds (fasthttp quotes the answer it could not
+// parse).
+func TestCauseOf(t *testing.T) {
+	const marker = "MARKER-from-the-container"
+	tests := []struct {
+		err  error
+		want *upstreamError
+	}{
+		{fmt.Errorf("error when reading response headers: %s", marker), causeMalformed},
+		{fmt.Errorf("cannot read %q: %w", marker, io.ErrUnexpectedEOF), causeCut},
+		{fmt.Errorf("%s: %w", marker, fasthttp.ErrTimeout), causeTimeout},
+		{fasthttp.ErrBodyTooLarge, causeTooLarge},
+		{fasthttp.ErrNoFreeConns, causePoolBusy},
+		{fasthttp.ErrConnectionClosed, causeClosed},
+		{&net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, causeRefused},
+		{&net.OpError{Op: "read", Err: syscall.ECONNRESET}, causeReset},
+		{&net.DNSError{Err: "no such host", Name: marker}, causeDNS},
+		{fmt.Errorf("dial: %w", fasthttp.ErrDialTimeout), causeConnectTimeout},
+		{fmt.Errorf("reading: %w", causeMalformed), causeMalformed},
+	}
+	for _, tt := range tests {
+		got := causeOf(tt.err)
+		if got != tt.want || strings.Contains(got.Error(), marker) {
+			t.Errorf("causeOf(%v): got %q, want %q", tt.err, got, tt.want)
+		}
+	}
+	if causeOf(nil) != nil {
+		t.Error("causeOf(nil): want nil")
+	}
+}
+
+// TestRetryOnFreshConn: fasthttp resends a request on another connection
+// only when it cannot have reached the model.
+func TestRetryOnFreshConn(t *testing.T) {
+	tests := []struct {
+		err      error
+		attempts int
+		want     bool
+	}{
+		{causeStale, 1, true}, {causeStale, 4, true},
+		{io.EOF, 1, true}, {io.EOF, 2, false},
+		{&net.OpError{Op: "write", Err: syscall.EPIPE}, 1, true},
+		{&net.OpError{Op: "read", Err: syscall.ECONNRESET}, 1, true},
+		{fmt.Errorf("error when reading response headers: %w", causeMalformed), 1, false},
+		{errors.New("error when reading response headers: malformed"), 1, false},
+		{fasthttp.ErrBodyTooLarge, 1, false},
+		{fasthttp.ErrTimeout, 1, false},
+	}
+	for _, tt := range tests {
+		if _, got := retryOnFreshConn(nil, tt.attempts, tt.err); got != tt.want {
+			t.Errorf("retryOnFreshConn(attempt %d, %v): got %v, want %v", tt.attempts, tt.err, got, tt.want)
+		}
 	}
 }
 
@@ -126,7 +190,7 @@ func TestHealthState(t *testing.T) {
 }
 
 func TestPickEndpointSkipsUnavailable(t *testing.T) {
-	reg := newRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	reg := newRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)), configs.DefaultMaxAnswerBytes)
 	eps := []*endpoint{reg.get("http://127.0.0.1:1"), reg.get("http://127.0.0.1:2"), reg.get("http://127.0.0.1:3"), reg.get("http://127.0.0.1:4")}
 	now := time.Now().UnixNano()
 	eps[0].down.Store(true)                          // failed health checks
@@ -150,9 +214,28 @@ func TestPickEndpointSkipsUnavailable(t *testing.T) {
 	}
 }
 
+// TestPickEndpointUsesAllowedMaximum: each of a version's
+// configs.MaxEndpointsPerVersion endpoints can be picked.
+func TestPickEndpointUsesAllowedMaximum(t *testing.T) {
+	reg := newRegistry(slog.New(slog.DiscardHandler), configs.DefaultMaxAnswerBytes)
+	eps := make([]*endpoint, configs.MaxEndpointsPerVersion)
+	for i := range eps {
+		eps[i] = reg.get(fmt.Sprintf("http://127.0.0.1:%d", 1000+i))
+	}
+	now := time.Now().UnixNano()
+	for i := range eps {
+		if got := pickEndpoint(eps, ^uint64(0)&^(1<<i), now); got != i {
+			t.Errorf("only endpoint %d untried: picked %d", i, got)
+		}
+	}
+	if got := pickEndpoint(eps, ^uint64(0), now); got != -1 {
+		t.Errorf("all %d tried: picked %d, want -1", len(eps), got)
+	}
+}
+
 func TestBreakerCounting(t *testing.T) {
 	var logs syncBuffer
-	reg := newRegistry(slog.New(slog.NewTextHandler(&logs, nil)))
+	reg := newRegistry(slog.New(slog.NewTextHandler(&logs, nil)), configs.DefaultMaxAnswerBytes)
 	ep := reg.get("http://127.0.0.1:1")
 	ep.setBreaker(configs.Breaker{ConsecutiveFailures: 3, FailureRatio: 0.5, MinRequests: 100, OpenFor: 50 * time.Millisecond, Interval: time.Second})
 	run := func(verdict error) bool { return ep.guard(func() error { return verdict }) }
@@ -250,7 +333,7 @@ func TestSharedEndpointSettingsAndCarryOver(t *testing.T) {
 		}
 		return cfg
 	}
-	reg := newRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	reg := newRegistry(slog.New(slog.NewTextHandler(io.Discard, nil)), configs.DefaultMaxAnswerBytes)
 	m := observability.NewMetrics()
 	old, _, _ := buildSnapshot(parse(text("0.2")), reg, m)
 	ep := reg.get(shared)

@@ -94,18 +94,18 @@ func (o *requestObs) endServerSpan(code int, cause error) {
 }
 
 // doUpstream sends ctx.Request to ep and fills ctx.Response: one upstream
-// attempt. It is the traced form of ep.client.DoDeadline; a retrying
+// attempt. It is the traced form of ep.do; a retrying
 // forward calls it once per attempt, with the version being tried.
 //
 // When the request is observed (tracing or access log on) it runs the
 // attempt in a client span (child of the server span) whose context is
 // injected as traceparent/tracestate/baggage toward the container, and adds
 // the attempt's time and error to the access log record. Otherwise it is a
-// plain DoDeadline.
+// plain ep.do.
 func (g *Gateway) doUpstream(ctx *fasthttp.RequestCtx, ep *endpoint, version *versionRoute, deadline time.Time) error {
 	o, _ := ctx.UserValue(obsKey{}).(*requestObs)
 	if o == nil {
-		return ep.client.DoDeadline(&ctx.Request, &ctx.Response, deadline)
+		return ep.do(&ctx.Request, &ctx.Response, deadline)
 	}
 	o.version = version.name
 	o.attempts++
@@ -115,10 +115,10 @@ func (g *Gateway) doUpstream(ctx *fasthttp.RequestCtx, ep *endpoint, version *ve
 		span := startClientSpan(o.sctx, o.tracer, spanUpstream, &ctx.Request.Header,
 			attrVersion.String(version.name), attrEndpoint.String(string(ep.host)),
 			attrRole.String(observability.RolePrimary), attrAttempt.Int(o.attempts))
-		err = ep.client.DoDeadline(&ctx.Request, &ctx.Response, deadline)
+		err = ep.do(&ctx.Request, &ctx.Response, deadline)
 		endClientSpan(span, &ctx.Response, err)
 	} else {
-		err = ep.client.DoDeadline(&ctx.Request, &ctx.Response, deadline)
+		err = ep.do(&ctx.Request, &ctx.Response, deadline)
 	}
 	o.upstream += time.Since(t0)
 	o.upstreamErr = err
@@ -168,10 +168,10 @@ func shadowTraceOf(ctx *fasthttp.RequestCtx) shadowTrace {
 // do sends a shadow request to ep in its own span: a new trace root of kind
 // client, linked to the primary's server span, with role=shadow; the span's
 // context is injected into req. Untraced (zero shadowTrace), it is a plain
-// DoDeadline.
+// ep.do.
 func (st shadowTrace) do(ep *endpoint, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, tenant, model, version string) error {
 	if st.tracer == nil {
-		return ep.client.DoDeadline(req, resp, deadline)
+		return ep.do(req, resp, deadline)
 	}
 	ctx, span := st.tracer.Start(context.Background(), spanShadow,
 		trace.WithNewRoot(),
@@ -180,7 +180,7 @@ func (st shadowTrace) do(ep *endpoint, req *fasthttp.Request, resp *fasthttp.Res
 		trace.WithAttributes(attrTenant.String(tenant), attrModel.String(model), attrVersion.String(version),
 			attrRole.String(observability.RoleShadow), attrEndpoint.String(string(ep.host))))
 	observability.Propagator.Inject(ctx, headerCarrier{&req.Header})
-	err := ep.client.DoDeadline(req, resp, deadline)
+	err := ep.do(req, resp, deadline)
 	endClientSpan(span, resp, err)
 	return err
 }

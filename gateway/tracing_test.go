@@ -284,7 +284,7 @@ func TestShadowSpanLinked(t *testing.T) {
 	o.endServerSpan(200, nil)
 	ctx.RemoveUserValue(obsKey{}) // the primary's handler is done
 
-	ep := newEndpoint(model.URL, slog.New(slog.DiscardHandler))
+	ep := newEndpoint(model.URL, slog.New(slog.DiscardHandler), configs.DefaultMaxAnswerBytes)
 	defer ep.client.CloseIdleConnections()
 	var req fasthttp.Request
 	var resp fasthttp.Response

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/url"
@@ -23,7 +24,9 @@ import (
 // copied.
 type endpoint struct {
 	url    string
-	host   []byte // host[:port] as written in the URL, sent as Host
+	host   []byte      // host[:port] as written in the URL, sent as Host
+	scheme []byte      // "http" or "https", set on each request (HostClient refuses another)
+	tls    *tls.Config // nil for http://
 	client *fasthttp.HostClient
 	log    *slog.Logger
 
@@ -37,12 +40,20 @@ type endpoint struct {
 	brk       atomic.Pointer[breaker]
 	openUntil atomic.Int64
 	// down is set while active health checks say the endpoint is unhealthy.
+	// Only the checker that owns the verdict writes it (setDown).
 	down atomic.Bool
 	// checker is the running health checker, or nil. Guarded by registry.mu.
 	checker *healthChecker
+	// verdictOwner is the checker whose results set down: the one configure
+	// started last, or nil. A checker stopped or replaced by a reload may
+	// still finish a check; its verdict is then dropped.
+	verdictMu    sync.Mutex
+	verdictOwner *healthChecker
 }
 
-func newEndpoint(raw string, log *slog.Logger) *endpoint {
+// newEndpoint creates the endpoint of a validated URL. Answers over
+// maxAnswer bytes fail with ErrBodyTooLarge (server.max_answer_bytes).
+func newEndpoint(raw string, log *slog.Logger, maxAnswer int) *endpoint {
 	u, _ := url.Parse(raw) // validated by configs
 	tlsOn := u.Scheme == "https"
 	addr := u.Host
@@ -53,13 +64,16 @@ func newEndpoint(raw string, log *slog.Logger) *endpoint {
 			addr = net.JoinHostPort(u.Hostname(), "80")
 		}
 	}
-	ep := &endpoint{url: raw, host: []byte(u.Host), log: log.With("endpoint", raw)}
+	ep := &endpoint{url: raw, host: []byte(u.Host), scheme: []byte(u.Scheme), log: log.With("endpoint", raw)}
+	if tlsOn {
+		ep.tls = upstreamTLSConfig(u.Hostname())
+	}
 	ep.connectTimeout.Store(int64(configs.DefaultConnectTimeout))
 	ep.client = &fasthttp.HostClient{
 		Addr:                          addr,
 		Name:                          "modelgate",
 		IsTLS:                         tlsOn,
-		TLSConfig:                     upstreamTLSConfig(u.Hostname()),
+		TLSConfig:                     ep.tls, // unused: dial returns a TLS connection already
 		NoDefaultUserAgentHeader:      true,
 		DisableHeaderNamesNormalizing: false,
 		DisablePathNormalizing:        true, // the gateway sends an already-normalized path
@@ -69,23 +83,65 @@ func newEndpoint(raw string, log *slog.Logger) *endpoint {
 		MaxConnWaitTimeout:  30 * time.Second,
 		MaxIdleConnDuration: 30 * time.Second,
 		ReadBufferSize:      16 << 10,
-		// Dialing is bounded by the connect timeout and by what is left of
-		// the request's budget, whichever is shorter.
-		DialTimeout: func(addr string, timeout time.Duration) (net.Conn, error) {
-			d := time.Duration(ep.connectTimeout.Load())
-			if timeout > 0 && timeout < d {
-				d = timeout
-			}
-			return fasthttp.DialTimeout(addr, d)
-		},
-		// A reused keep-alive connection the container closed before any
-		// response byte is retried once on a fresh connection (within the
-		// request deadline). Everything else is decided by forward.
-		RetryIfErr: func(_ *fasthttp.Request, attempts int, _ error) (bool, bool) {
-			return false, attempts < 2
-		},
+		MaxResponseBodySize: maxAnswer,
+		// Parse errors without a copy of the answer in their text (causeOf
+		// maps every error to a fixed cause anyway).
+		SecureErrorLogMessage: true,
+		DialTimeout:           ep.dial,
+		RetryIfErr:            retryOnFreshConn,
 	}
 	return ep
+}
+
+// dial connects to the container, with the TLS handshake for https://,
+// within the connect timeout or what is left of the request's budget,
+// whichever is shorter, and wraps the connection in an upstreamConn.
+func (ep *endpoint) dial(addr string, timeout time.Duration) (net.Conn, error) {
+	d := time.Duration(ep.connectTimeout.Load())
+	if timeout > 0 && timeout < d {
+		d = timeout
+	}
+	deadline := time.Now().Add(d)
+	conn, err := fasthttp.DialTimeout(addr, d)
+	if err != nil {
+		return nil, err
+	}
+	return newUpstreamConn(conn, ep.tls, deadline)
+}
+
+// do sends req to the endpoint and reads the answer into resp, by
+// deadline. Its error is a fixed cause (causeOf): never the transport's
+// text, which can quote what the container sent. Every upstream call —
+// traffic, shadow copies, health checks — goes through it.
+func (ep *endpoint) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	req.URI().SetSchemeBytes(ep.scheme)
+	if err := ep.client.DoDeadline(req, resp, deadline); err != nil {
+		return causeOf(err)
+	}
+	return nil
+}
+
+// setDown records checker c's verdict and reports whether it counted: a
+// checker that no longer owns the endpoint's verdict is ignored.
+func (ep *endpoint) setDown(c *healthChecker, down bool) bool {
+	ep.verdictMu.Lock()
+	defer ep.verdictMu.Unlock()
+	if ep.verdictOwner != c {
+		return false
+	}
+	ep.down.Store(down)
+	return true
+}
+
+// ownVerdict gives the endpoint's health verdict to c (nil: no checker,
+// and the endpoint is up).
+func (ep *endpoint) ownVerdict(c *healthChecker) {
+	ep.verdictMu.Lock()
+	defer ep.verdictMu.Unlock()
+	ep.verdictOwner = c
+	if c == nil {
+		ep.down.Store(false)
+	}
 }
 
 // available reports whether the picker may choose ep at time now (Unix ns):
@@ -109,13 +165,14 @@ type settings struct {
 // registry owns every endpoint, keyed by URL. Only the reload path mutates
 // it; the request path reaches endpoints through the routing snapshot.
 type registry struct {
-	log *slog.Logger
-	mu  sync.Mutex
-	eps map[string]*endpoint
+	log       *slog.Logger
+	maxAnswer int // server.max_answer_bytes, static
+	mu        sync.Mutex
+	eps       map[string]*endpoint
 }
 
-func newRegistry(log *slog.Logger) *registry {
-	return &registry{log: log, eps: map[string]*endpoint{}}
+func newRegistry(log *slog.Logger, maxAnswer int) *registry {
+	return &registry{log: log, maxAnswer: maxAnswer, eps: map[string]*endpoint{}}
 }
 
 // get returns the endpoint for url, creating it if new. A new endpoint is
@@ -125,7 +182,7 @@ func (r *registry) get(url string) *endpoint {
 	defer r.mu.Unlock()
 	ep, ok := r.eps[url]
 	if !ok {
-		ep = newEndpoint(url, r.log)
+		ep = newEndpoint(url, r.log, r.maxAnswer)
 		r.eps[url] = ep
 	}
 	return ep
@@ -134,7 +191,9 @@ func (r *registry) get(url string) *endpoint {
 // configure applies each endpoint's settings: connect timeout, breaker
 // (kept with its state when its settings did not change, replaced by a new
 // closed one when they did) and health checker (kept when unchanged,
-// restarted otherwise; the last verdict is kept).
+// restarted otherwise; the last verdict is kept). A stopped checker may
+// still be finishing a check: it no longer owns the verdict, so what it
+// finds is dropped.
 func (r *registry) configure(plan map[*endpoint]*settings) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -147,7 +206,7 @@ func (r *registry) configure(plan map[*endpoint]*settings) {
 				c.stop()
 				ep.checker = nil
 			}
-			ep.down.Store(false)
+			ep.ownVerdict(nil)
 		case c == nil || c.cfg != s.health:
 			if c != nil {
 				c.stop()
@@ -170,6 +229,7 @@ func (r *registry) retain(keep map[string]bool) []*healthChecker {
 				ep.checker.stop()
 				stopped = append(stopped, ep.checker)
 				ep.checker = nil
+				ep.ownVerdict(nil)
 			}
 			ep.client.CloseIdleConnections()
 			delete(r.eps, u)
@@ -186,9 +246,10 @@ func (r *registry) closeAll() {
 	}
 }
 
-// maxCandidates bounds the endpoints of a version the picker considers
-// (the rest are never picked); it keeps the candidate lists on the stack.
-const maxCandidates = 64
+// maxCandidates bounds the endpoints of a version, so the candidate lists
+// stay on the stack and tried endpoints fit a 64-bit set; validation
+// refuses a version with more.
+const maxCandidates = configs.MaxEndpointsPerVersion
 
 // picker is the load-balancing policy over a version's available
 // endpoints.

@@ -32,6 +32,9 @@ const (
 	ReasonConcurrency  = "concurrency"
 	ReasonMethod       = "method_not_allowed"
 	ReasonNoEndpoint   = "no_endpoint"
+	// ReasonAnswerTooLarge counts answers over server.max_answer_bytes
+	// (the client got a 502).
+	ReasonAnswerTooLarge = "answer_too_large"
 )
 
 // Build information, set by main from -ldflags or debug.ReadBuildInfo.
