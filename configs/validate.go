@@ -82,6 +82,12 @@ func (c *Config) Validate() error {
 	if e := c.Tracing.Endpoint; e != "" {
 		v.url("tracing.endpoint", e)
 	}
+	if len(c.Tenants) == 0 {
+		// Also what an editor's truncate-then-write shows a watcher: a
+		// gateway without tenants answers 401 to everyone and, its admin
+		// token gone with the rest, could not even be reloaded back.
+		v.add("tenants", "at least one tenant is required")
+	}
 	tenantNames := map[string]int{}
 	keyOwner := map[string]string{}
 	for i := range c.Tenants {
