@@ -274,8 +274,10 @@ type HealthCheck struct {
 type Retry struct {
 	// Attempts is the number of retries after the first try. Default 1.
 	Attempts *int `mapstructure:"attempts" json:"attempts"`
-	// Budget caps retries as a share of requests. Default 0.2.
-	Budget float64 `mapstructure:"budget" json:"budget"`
+	// Budget caps retries as a share of requests, 0–1: each request earns
+	// Budget retries, and a model starts with a reserve of a few. Default
+	// 0.2 when absent; an explicit 0 means no retries at all (no reserve).
+	Budget *float64 `mapstructure:"budget" json:"budget"`
 	// OnTimeout also retries timeouts. Default false.
 	OnTimeout bool `mapstructure:"on_timeout" json:"on_timeout,omitempty"`
 }

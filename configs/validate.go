@@ -325,7 +325,7 @@ func (v *validator) model(p string, m *Model) {
 	if m.Retry.RetryAttempts() < 0 {
 		v.add(p+".retry.attempts", "must not be negative")
 	}
-	if !inRange(m.Retry.Budget, 0, 1) {
+	if !inRange(m.Retry.RetryBudget(), 0, 1) {
 		v.add(p+".retry.budget", "must be between 0 and 1")
 	}
 }
