@@ -7,7 +7,8 @@
 //
 // Static settings (server.listen, server.admin_listen, server.max_body_bytes,
 // TLS listeners) need a restart; everything under tenants, admin.token_sha256,
-// logging and tracing reloads live.
+// logging and tracing reloads live. Environment variables MODELGATE_<PATH>
+// override every scalar setting outside tenants (see EnvPrefix).
 package configs
 
 import "time"
@@ -32,7 +33,8 @@ const (
 	MaxEndpointsPerVersion = 64
 )
 
-// Config is the whole configuration file.
+// Config is the whole configuration file. It needs at least one tenant, so
+// an empty or truncated file is invalid and cannot replace a running config.
 type Config struct {
 	Server  Server   `mapstructure:"server" json:"server"`
 	Admin   Admin    `mapstructure:"admin" json:"admin"`
@@ -85,13 +87,15 @@ type Server struct {
 	// UpstreamCAFile, when set, is a PEM bundle of the CAs trusted for
 	// https:// endpoints instead of the system roots. Default "" (system
 	// roots). Re-read on every reload; new upstream connections use the new
-	// CAs, established ones stay up.
+	// CAs, established ones stay up. A bundle that does not load fails the
+	// whole reload.
 	UpstreamCAFile string `mapstructure:"upstream_ca_file" json:"upstream_ca_file,omitempty"`
 }
 
 // TLS configures a listener's certificate. The files are re-read on every
 // config reload (file change, SIGHUP, POST /admin/reload), so certificates
-// rotate without a restart; if they fail to load, the previous ones stay.
+// rotate without a restart; if they fail to load, the whole reload fails
+// and the previous certificates (and config) stay.
 type TLS struct {
 	// CertFile is the PEM certificate chain. Required.
 	CertFile string `mapstructure:"cert_file" json:"cert_file"`
@@ -290,8 +294,10 @@ type HealthCheck struct {
 type Retry struct {
 	// Attempts is the number of retries after the first try. Default 1.
 	Attempts *int `mapstructure:"attempts" json:"attempts"`
-	// Budget caps retries as a share of requests. Default 0.2.
-	Budget float64 `mapstructure:"budget" json:"budget"`
+	// Budget caps retries as a share of requests, 0–1: each request earns
+	// Budget retries, and a model starts with a reserve of a few. Default
+	// 0.2 when absent; an explicit 0 means no retries at all (no reserve).
+	Budget *float64 `mapstructure:"budget" json:"budget"`
 	// OnTimeout also retries timeouts. Default false.
 	OnTimeout bool `mapstructure:"on_timeout" json:"on_timeout,omitempty"`
 }

@@ -93,7 +93,10 @@ func (m *Model) setDefaults() {
 		a := DefaultRetryAttempts
 		m.Retry.Attempts = &a
 	}
-	setIfZero(&m.Retry.Budget, DefaultRetryBudget)
+	if m.Retry.Budget == nil {
+		b := DefaultRetryBudget
+		m.Retry.Budget = &b
+	}
 }
 
 // Ratio returns the configured sampling ratio, 1.0 by default.
@@ -126,6 +129,15 @@ func (r Retry) RetryAttempts() int {
 		return DefaultRetryAttempts
 	}
 	return *r.Attempts
+}
+
+// RetryBudget returns the retry budget ratio (defaults applied); 0 means
+// no retries.
+func (r Retry) RetryBudget() float64 {
+	if r.Budget == nil {
+		return DefaultRetryBudget
+	}
+	return *r.Budget
 }
 
 func setIfZero[T comparable](p *T, v T) {

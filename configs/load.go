@@ -7,34 +7,51 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/go-viper/mapstructure/v2"
 	"github.com/spf13/viper"
 )
 
-// EnvPrefix prefixes environment variables that override scalar settings:
+// EnvPrefix prefixes environment variables that override settings:
 // MODELGATE_SERVER_LISTEN overrides server.listen, and so on.
 const EnvPrefix = "MODELGATE"
 
-// scalarKeys are the settings environment variables may override, with
-// their defaults (viper only consults the environment for keys it knows).
-var scalarKeys = map[string]any{
-	"server.listen":           DefaultListen,
-	"server.admin_listen":     DefaultAdminListen,
-	"server.max_body_bytes":   DefaultMaxBodyBytes,
-	"server.max_header_bytes": DefaultMaxHeaderBytes,
-	"server.read_timeout":     DefaultReadTimeout,
-	"server.write_timeout":    DefaultWriteTimeout,
-	"server.idle_timeout":     DefaultIdleTimeout,
-	"server.shutdown_timeout": DefaultShutdownTimeout,
-	"server.upstream_ca_file": "",
-	"admin.token_sha256":      "",
-	"admin.pprof":             false,
-	"logging.level":           "info",
-	"logging.access_log":      false,
-	"tracing.endpoint":        "",
-	"tracing.service_name":    "modelgate",
+// envKeys are the settings environment variables may override: every
+// scalar of the Config type outside the tenants list, derived from the
+// mapstructure tags (server.*, server.tls.*, server.admin_tls.*, admin.*,
+// logging.*, tracing.*). The variable is EnvPrefix + "_" + the key
+// upper-cased with "_" for ".", e.g. MODELGATE_SERVER_TLS_CERT_FILE. An
+// empty variable counts as unset. Setting a variable of an optional section
+// (server.tls, server.admin_tls) turns that section on, with its other
+// settings from the file or unset (cert_file and key_file are then required).
+var envKeys = scalarKeys(reflect.TypeFor[Config](), "")
+
+// scalarKeys lists the dotted keys of t's scalar fields (pointers to
+// scalars included), entering structs and pointers to structs and skipping
+// lists and maps (tenants), which a variable cannot express.
+func scalarKeys(t reflect.Type, prefix string) []string {
+	var keys []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+		if name == "" || name == "-" || !f.IsExported() {
+			continue
+		}
+		ft := f.Type
+		if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct {
+			ft = ft.Elem()
+		}
+		switch ft.Kind() {
+		case reflect.Struct:
+			keys = append(keys, scalarKeys(ft, prefix+name+".")...)
+		case reflect.Slice, reflect.Array, reflect.Map:
+		default:
+			keys = append(keys, prefix+name)
+		}
+	}
+	return keys
 }
 
 // Load reads, decodes, defaults and validates the file at path. Errors from
@@ -53,9 +70,12 @@ func Parse(data []byte) (*Config, error) {
 	v.SetConfigType("yaml")
 	v.SetEnvPrefix(EnvPrefix)
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
-	v.AutomaticEnv()
-	for k, d := range scalarKeys {
-		v.SetDefault(k, d)
+	// Viper consults the environment only for keys it knows: bind each one.
+	// No viper defaults: SetDefaults is the one place defaults come from.
+	for _, k := range envKeys {
+		if err := v.BindEnv(k); err != nil {
+			return nil, fmt.Errorf("binding %s to the environment: %w", k, err)
+		}
 	}
 	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
 		return nil, fmt.Errorf("parsing YAML: %w", err)

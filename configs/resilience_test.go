@@ -31,6 +31,18 @@ func TestResilienceConfig(t *testing.T) {
 			}
 		}
 	})
+	t.Run("explicit zero budget", func(t *testing.T) {
+		cfg, err := Load("testdata/retry_budget_zero.good.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []float64{0, DefaultRetryBudget} {
+			r := cfg.Tenants[0].Models[i].Retry
+			if r.Budget == nil || *r.Budget != want || r.RetryBudget() != want {
+				t.Errorf("models[%d].retry.budget: got %v, want %v", i, r.Budget, want)
+			}
+		}
+	})
 	t.Run("defaults", func(t *testing.T) {
 		cfg, err := Load("testdata/full.good.yaml")
 		if err != nil {
@@ -45,8 +57,8 @@ func TestResilienceConfig(t *testing.T) {
 		if m.HealthCheck != wantHC {
 			t.Errorf("health check defaults: got %+v, want %+v", m.HealthCheck, wantHC)
 		}
-		if m.Retry.RetryAttempts() != 1 || m.Retry.Budget != 0.2 || m.Retry.OnTimeout {
-			t.Errorf("retry defaults: got %+v (attempts %d), want 1 attempt, budget 0.2, no timeouts", m.Retry, m.Retry.RetryAttempts())
+		if m.Retry.RetryAttempts() != 1 || m.Retry.RetryBudget() != 0.2 || m.Retry.OnTimeout {
+			t.Errorf("retry defaults: got %+v (attempts %d, budget %v), want 1 attempt, budget 0.2, no timeouts", m.Retry, m.Retry.RetryAttempts(), m.Retry.RetryBudget())
 		}
 	})
 }

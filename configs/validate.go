@@ -82,6 +82,12 @@ func (c *Config) Validate() error {
 	if e := c.Tracing.Endpoint; e != "" {
 		v.url("tracing.endpoint", e)
 	}
+	if len(c.Tenants) == 0 {
+		// Also what an editor's truncate-then-write shows a watcher: a
+		// gateway without tenants answers 401 to everyone and, its admin
+		// token gone with the rest, could not even be reloaded back.
+		v.add("tenants", "at least one tenant is required")
+	}
 	tenantNames := map[string]int{}
 	keyOwner := map[string]string{}
 	for i := range c.Tenants {
@@ -325,7 +331,7 @@ func (v *validator) model(p string, m *Model) {
 	if m.Retry.RetryAttempts() < 0 {
 		v.add(p+".retry.attempts", "must not be negative")
 	}
-	if !inRange(m.Retry.Budget, 0, 1) {
+	if !inRange(m.Retry.RetryBudget(), 0, 1) {
 		v.add(p+".retry.budget", "must be between 0 and 1")
 	}
 }

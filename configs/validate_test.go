@@ -35,6 +35,9 @@ func TestBadConfigs(t *testing.T) {
 		file string
 		want []string
 	}{
+		// An editor's truncate-then-write shows the watcher an empty file.
+		{"empty.bad.yaml", []string{"tenants: at least one tenant is required"}},
+		{"no_tenants.bad.yaml", []string{"tenants: at least one tenant is required"}},
 		{"weight.bad.yaml", []string{
 			"tenants[0].models[1].versions[2].weight: must not be negative",
 		}},

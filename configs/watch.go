@@ -13,12 +13,20 @@ import (
 // before signalling, so an editor's write-rename-chmod burst is one reload.
 const WatchDebounce = 250 * time.Millisecond
 
-// Watch signals on the returned channel (capacity 1, never blocking the
-// watcher) after the file at path is written, created, renamed or replaced.
-// It watches the file's directory, so atomic replaces (Kubernetes ConfigMap
-// symlink swaps, editors' rename-into-place) are seen. The watch stops when
-// ctx is done.
+// Watch is WatchErrors without an error callback: watcher errors only
+// cause a reload signal.
 func Watch(ctx context.Context, path string) (<-chan struct{}, error) {
+	return WatchErrors(ctx, path, nil)
+}
+
+// WatchErrors signals on the returned channel (capacity 1, never blocking
+// the watcher) after the file at path is written, created, renamed or
+// replaced. It watches the file's directory, so atomic replaces (Kubernetes
+// ConfigMap symlink swaps, editors' rename-into-place) are seen. A watcher
+// error (e.g. the kernel's event queue overflowed, so a change may have been
+// missed) is passed to onError, if set, and signals a reload too. The watch
+// stops when ctx is done.
+func WatchErrors(ctx context.Context, path string, onError func(error)) (<-chan struct{}, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("watching config: %w", err)
@@ -35,45 +43,62 @@ func Watch(ctx context.Context, path string) (<-chan struct{}, error) {
 	out := make(chan struct{}, 1)
 	go func() {
 		defer w.Close()
-		var timer *time.Timer
-		var fire <-chan time.Time
-		for {
-			select {
-			case <-ctx.Done():
-				if timer != nil {
-					timer.Stop()
-				}
-				return
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				// ConfigMap updates swap a "..data" symlink in the directory;
-				// react to any event on the file itself or on such entries.
-				name := filepath.Base(ev.Name)
-				if filepath.Clean(ev.Name) != abs && name[0] != '.' {
-					continue
-				}
-				if ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove|fsnotify.Chmod) == 0 {
-					continue
-				}
-				if timer == nil {
-					timer = time.NewTimer(WatchDebounce)
-				} else {
-					timer.Reset(WatchDebounce)
-				}
-				fire = timer.C
-			case <-fire:
-				fire = nil
-				select {
-				case out <- struct{}{}:
-				default:
-				}
-			case <-w.Errors:
-				// Errors (e.g. queue overflow) are followed by further events;
-				// nothing to do but keep watching.
-			}
-		}
+		watchLoop(ctx, abs, w.Events, w.Errors, onError, out)
 	}()
 	return out, nil
+}
+
+// watchLoop turns the watcher's events on abs (and on the directory's dot
+// entries) and its errors into debounced signals on out, until ctx is done
+// or the watcher closes.
+func watchLoop(ctx context.Context, abs string, events <-chan fsnotify.Event, errs <-chan error, onError func(error), out chan<- struct{}) {
+	var timer *time.Timer
+	var fire <-chan time.Time
+	arm := func() {
+		if timer == nil {
+			timer = time.NewTimer(WatchDebounce)
+		} else {
+			timer.Reset(WatchDebounce)
+		}
+		fire = timer.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			// ConfigMap updates swap a "..data" symlink in the directory;
+			// react to any event on the file itself or on such entries.
+			name := filepath.Base(ev.Name)
+			if filepath.Clean(ev.Name) != abs && name[0] != '.' {
+				continue
+			}
+			if ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename|fsnotify.Remove|fsnotify.Chmod) == 0 {
+				continue
+			}
+			arm()
+		case <-fire:
+			fire = nil
+			select {
+			case out <- struct{}{}:
+			default:
+			}
+		case err, ok := <-errs:
+			if !ok {
+				return
+			}
+			// Events may have been lost (fsnotify.ErrEventOverflow): read
+			// the file again rather than miss a change.
+			if onError != nil {
+				onError(err)
+			}
+			arm()
+		}
+	}
 }

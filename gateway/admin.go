@@ -45,15 +45,18 @@ func (g *Gateway) AdminHandler(r *Reloader) http.Handler {
 		defer cancel()
 		err := r.Reload(ctx)
 		var verrs configs.Errors
+		var ferr *FilesError
 		switch {
 		case err == nil:
 			writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded", "hash": g.Config().Hash})
 		case errors.As(err, &verrs):
-			msgs := make([]string, len(verrs))
-			for i, e := range verrs {
-				msgs[i] = e.Error()
-			}
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "invalid config; previous config keeps serving", "errors": msgs})
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "invalid config; previous config keeps serving", "errors": errorLines(verrs)})
+		case errors.As(err, &ferr):
+			// Each line names the setting and the file, never its contents.
+			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
+				"error": "files named by the config did not load; previous config, certificates and CAs keep serving", "errors": errorLines(ferr.Errs)})
+		case errors.Is(err, ErrShuttingDown):
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "shutting down; reload refused"})
 		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "reload did not finish in time"})
 		default:
@@ -89,6 +92,14 @@ func (g *Gateway) requireAdmin(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, req)
 	})
+}
+
+func errorLines(errs configs.Errors) []string {
+	lines := make([]string, len(errs))
+	for i, e := range errs {
+		lines[i] = e.Error()
+	}
+	return lines
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

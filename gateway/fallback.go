@@ -33,7 +33,7 @@ func initResilience(mr *modelRoute, mc *configs.Model, m *observability.Metrics)
 	mr.res = modelResilience{
 		attempts:       mc.Retry.RetryAttempts(),
 		onTimeout:      mc.Retry.OnTimeout,
-		budget:         newRetryBudget(mc.Retry.Budget),
+		budget:         newRetryBudget(mc.Retry.RetryBudget()),
 		fallbackPinned: mc.FallbackPinned,
 	}
 	for _, v := range mr.versions {

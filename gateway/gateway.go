@@ -36,6 +36,10 @@ type Gateway struct {
 	series    map[seriesKey]bool // metric series in use, owned by Apply
 	admission *admission         // limiters kept across reloads, owned by Apply
 	tls       tlsState           // listener certificates, reloaded by the Reloader
+
+	closing    atomic.Bool // set under applyMu by Shutdown and Close; Apply refuses then
+	release    sync.Once   // Shutdown and Close release once
+	releaseErr error
 }
 
 // New builds a gateway for a validated config. It does not listen yet.
@@ -75,9 +79,14 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 // then releases endpoints and metric series the new config no longer uses.
 // Requests already running finish on the snapshot they started with.
 // Listener settings (cfg.Server) are not applied; they need a restart.
-func (g *Gateway) Apply(cfg *configs.Config) {
+// Once Shutdown or Close began it changes nothing and returns
+// ErrShuttingDown (it would create endpoints after their release).
+func (g *Gateway) Apply(cfg *configs.Config) error {
 	g.applyMu.Lock()
 	defer g.applyMu.Unlock()
+	if g.closing.Load() {
+		return ErrShuttingDown
+	}
 	snap, urls, series := buildSnapshot(cfg, g.upstreams, g.metrics)
 	carryOver(g.snap.Load(), snap)
 	retired := g.shadows.apply(snap)
@@ -91,6 +100,7 @@ func (g *Gateway) Apply(cfg *configs.Config) {
 		}
 	}
 	g.series = series
+	return nil
 }
 
 // Config returns the config now serving. Read-only.
@@ -116,14 +126,45 @@ func (g *Gateway) Serve(ln net.Listener) error {
 	return err
 }
 
-// Shutdown stops accepting connections, waits for in-flight requests until
-// ctx is done, stops the shadow workers (queued copies are dropped; calls in
-// progress are waited for until ctx is done), then releases upstream
-// connections.
+// ErrShuttingDown is returned by Apply and by reloads once the gateway's
+// Shutdown or Close began.
+var ErrShuttingDown = errors.New("shutting down: reload refused")
+
+// Shutdown refuses further Apply calls (waiting for one in progress), stops
+// accepting connections, waits for in-flight requests until ctx is done,
+// then releases: stops the shadow workers (queued copies are dropped; calls
+// in progress are waited for until ctx is done) and the health checkers,
+// and closes upstream connections. Stop the reload triggers first (see
+// Reloader.Run). Calling it again returns at once.
 func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.beginClose()
 	g.draining.Store(true)
 	err := g.app.ShutdownWithContext(ctx)
-	err = errors.Join(err, g.shadows.shutdown(ctx))
-	g.upstreams.closeAll()
-	return err
+	return errors.Join(err, g.releaseAll(ctx))
+}
+
+// Close releases what New started (health checkers, shadow workers,
+// upstream connections) for a gateway that does not serve, e.g. when
+// Listen failed because the port is taken. After Shutdown it is a no-op.
+func (g *Gateway) Close() error {
+	g.beginClose()
+	return g.releaseAll(context.Background())
+}
+
+// beginClose makes Apply refuse from now on; an Apply in progress finishes
+// first, so the release below sees every endpoint it created.
+func (g *Gateway) beginClose() {
+	g.applyMu.Lock()
+	g.closing.Store(true)
+	g.applyMu.Unlock()
+}
+
+// releaseAll stops the shadow workers, then the endpoints (they use the
+// endpoints' connections), once.
+func (g *Gateway) releaseAll(ctx context.Context) error {
+	g.release.Do(func() {
+		g.releaseErr = g.shadows.shutdown(ctx)
+		g.upstreams.closeAll()
+	})
+	return g.releaseErr
 }

@@ -301,7 +301,8 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 			codes <- resp.StatusCode
 		})
 	}
-	time.Sleep(150 * time.Millisecond) // requests are now waiting on the model
+	// Shut down only once every request is waiting on the model.
+	eventually(t, 10*time.Second, "8 requests in flight at the model", func() bool { return len(m.Server.Requests()) >= 8 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.gw.Shutdown(ctx); err != nil {

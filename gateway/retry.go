@@ -165,7 +165,7 @@ func (o outcome) verdict(status int) error {
 // Retry budget: each request deposits retry.budget tokens (0.2 by default)
 // and each retry spends one, so retries add at most that share of upstream
 // load once the reserve is spent. The reserve lets a quiet model retry a
-// few failures at once.
+// few failures at once (not with budget 0: no retries).
 const (
 	budgetScale   = 1000 // milli-tokens per token
 	budgetReserve = 10   // tokens a model starts with and may hold at most
@@ -179,9 +179,14 @@ type retryBudget struct {
 	balance    atomic.Int64
 }
 
+// newRetryBudget returns a budget of ratio retries per request with the
+// reserve; ratio 0 (retry.budget: 0) never allows a retry, so it gets no
+// reserve either.
 func newRetryBudget(ratio float64) *retryBudget {
 	b := &retryBudget{ratio: ratio, perRequest: int64(ratio * budgetScale)}
-	b.balance.Store(budgetReserve * budgetScale)
+	if ratio > 0 {
+		b.balance.Store(budgetReserve * budgetScale)
+	}
 	return b
 }
 

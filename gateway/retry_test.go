@@ -168,6 +168,13 @@ func TestRetryBudget(t *testing.T) {
 	if v := b.balance.Load(); v > (budgetReserve+1)*budgetScale {
 		t.Errorf("balance grew to %d milli-tokens, want it capped near the reserve", v)
 	}
+	zero := newRetryBudget(0)
+	for range 1000 {
+		zero.deposit()
+		if zero.withdraw() {
+			t.Fatal("budget 0: got a retry, want none (no reserve, nothing earned)")
+		}
+	}
 }
 
 func TestHealthState(t *testing.T) {
@@ -355,4 +362,37 @@ func TestSharedEndpointSettingsAndCarryOver(t *testing.T) {
 		t.Errorf("a reload that changed the budget ratio kept the old budget")
 	}
 	reg.closeAll()
+}
+
+// TestRetryBudgetZero: retry.budget 0 means no retries at all (not even
+// from the reserve a model starts with), while attempts allows one.
+func TestRetryBudgetZero(t *testing.T) {
+	crashing, ok := startModel(t, "fraud", "v1"), startModel(t, "fraud", "v1")
+	crashing.Server.SetResetConnections(true)
+	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", "breaker: {disabled: true}\nretry: {attempts: 1, budget: 0}", "v1:1:"+crashing.URL+","+ok.URL))
+	key, _ := testKey("acme")
+	served := 0
+	// Fewer requests to the crashing replica than the reserve (budgetReserve
+	// retries) a non-zero budget starts with.
+	for i := 0; len(crashing.Server.Requests()) < budgetReserve/2; i++ {
+		if i == 200 {
+			t.Fatalf("the crashing replica got %d requests in 200, want P2C to pick it about half the time", len(crashing.Server.Requests()))
+		}
+		before := len(crashing.Server.Requests())
+		r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
+		switch hitCrashing := len(crashing.Server.Requests()) > before; {
+		case hitCrashing && r.code != 502:
+			t.Fatalf("request reset by a replica: got %d %s, want 502 (budget 0: no retry on the other replica)", r.code, r.body)
+		case !hitCrashing && r.code != 200:
+			t.Fatalf("request to the healthy replica: got %d %s, want 200", r.code, r.body)
+		case !hitCrashing:
+			served++
+		}
+	}
+	if got := len(ok.Server.Requests()); got != served {
+		t.Errorf("healthy replica got %d requests, want %d (only its own, no retries)", got, served)
+	}
+	if got := h.scrape()["modelgate_retries_total|model=fraud|tenant=acme|version=v1"]; got != 0 {
+		t.Errorf("modelgate_retries_total: got %v, want 0", got)
+	}
 }

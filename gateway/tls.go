@@ -45,20 +45,69 @@ func (g *Gateway) initTLS(cfg *configs.Config) {
 	g.tls.err = errors.Join(errs...)
 }
 
-// reloadTLS re-reads both listeners' certificate, key and client CA files.
-// A listener whose files fail to load keeps its current ones; the error is
-// returned (and the reload of the rest of the config goes on).
-func (g *Gateway) reloadTLS() error {
-	var errs []error
-	for _, l := range []*listenerTLS{g.tls.traffic, g.tls.admin} {
-		if l == nil {
+// stagedTLS is what a reload read from the TLS files: installed only if
+// the whole reload succeeds (installTLS), else dropped.
+type stagedTLS struct {
+	traffic, admin *tls.Config    // nil for a plain listener
+	upstream       *x509.CertPool // nil: the system roots
+}
+
+// FilesError is a reload's failure to load files the config names: the
+// listeners' certificate, key and client-CA files, server.upstream_ca_file.
+// Each entry names the setting and the file; none holds file contents.
+// Nothing of that reload was applied.
+type FilesError struct {
+	Errs configs.Errors
+}
+
+func (e *FilesError) Error() string { return e.Errs.Error() }
+
+// loadTLS re-reads both listeners' certificate, key and client CA files
+// (the paths fixed at New) and cfg's upstream CA bundle without installing
+// anything; a *FilesError lists every file that did not load.
+func (g *Gateway) loadTLS(cfg *configs.Config) (stagedTLS, error) {
+	var st stagedTLS
+	var errs configs.Errors
+	for _, l := range []struct {
+		setting string
+		holder  *listenerTLS
+		dst     **tls.Config
+	}{{"server.tls", g.tls.traffic, &st.traffic}, {"server.admin_tls", g.tls.admin, &st.admin}} {
+		if l.holder == nil {
 			continue
 		}
-		if err := l.load(); err != nil {
-			errs = append(errs, err)
+		c, err := serverTLSConfig(l.holder.files)
+		if err != nil {
+			errs = append(errs, configs.Error{Path: l.setting, Msg: err.Error()})
+			continue
+		}
+		*l.dst = c
+	}
+	if p := cfg.Server.UpstreamCAFile; p != "" {
+		pool, err := loadCAs(p)
+		if err != nil {
+			errs = append(errs, configs.Error{Path: "server.upstream_ca_file", Msg: err.Error()})
+		}
+		st.upstream = pool
+	}
+	if len(errs) > 0 {
+		return stagedTLS{}, &FilesError{Errs: errs}
+	}
+	return st, nil
+}
+
+// installTLS swaps staged settings in: new connections get them, open ones
+// keep theirs.
+func (g *Gateway) installTLS(st stagedTLS) {
+	for _, l := range []struct {
+		holder *listenerTLS
+		c      *tls.Config
+	}{{g.tls.traffic, st.traffic}, {g.tls.admin, st.admin}} {
+		if l.holder != nil && l.c != nil {
+			l.holder.cur.Store(l.c)
 		}
 	}
-	return errors.Join(errs...)
+	upstreamRoots.Store(st.upstream)
 }
 
 // AdminTLSConfig returns the admin listener's TLS config, nil when
@@ -157,9 +206,9 @@ func loadCAs(path string) (*x509.CertPool, error) {
 
 // upstreamRoots is the CA pool for https:// endpoints (nil: system roots).
 // It is process-wide (one gateway per process), set by New and by every
-// reload from server.upstream_ca_file; each new upstream connection is
-// verified against the pool current at its handshake, while established
-// keep-alive connections stay up.
+// successful reload (installTLS) from server.upstream_ca_file; each new
+// upstream connection is verified against the pool current at its
+// handshake, while established keep-alive connections stay up.
 var upstreamRoots atomic.Pointer[x509.CertPool]
 
 // setUpstreamCA reads path (empty: the system roots) into upstreamRoots; on

@@ -238,11 +238,21 @@ func (r *registry) retain(keep map[string]bool) []*healthChecker {
 	return stopped
 }
 
-// closeAll releases every endpoint (shutdown) and waits until every health
-// checker goroutine has returned.
+// closeAll releases every endpoint (shutdown), waits until every health
+// checker goroutine has returned, then closes the connections that checks
+// in progress returned to the pools meanwhile.
 func (r *registry) closeAll() {
+	r.mu.Lock()
+	eps := make([]*endpoint, 0, len(r.eps))
+	for _, ep := range r.eps {
+		eps = append(eps, ep)
+	}
+	r.mu.Unlock()
 	for _, c := range r.retain(nil) {
 		<-c.done
+	}
+	for _, ep := range eps {
+		ep.client.CloseIdleConnections()
 	}
 }
 

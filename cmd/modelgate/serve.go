@@ -21,9 +21,10 @@ import (
 )
 
 // serve runs the gateway for cfg (loaded from path) until ctx is done, then
-// shuts down gracefully: stop accepting, finish in-flight requests within
-// server.shutdown_timeout. started, if set, is called once both listeners
-// accept connections.
+// shuts down gracefully (see shutdown). started, if set, is called once both
+// listeners accept connections. If a listener cannot open (address taken,
+// certificate not loading), everything New started is released before the
+// error returns.
 func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writer, started func(traffic, admin net.Addr)) error {
 	log := observability.NewLogger(logOut, cfg.Logging.Level)
 	metrics := observability.NewMetrics()
@@ -34,30 +35,38 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 		log.Error("tracing disabled", "err", err)
 	}
 	gw.UseTracing(tracing)
+	// fail releases what is open so far: health checkers, shadow workers,
+	// the tracer and the given listeners.
+	fail := func(err error, open ...io.Closer) error {
+		for _, c := range open {
+			c.Close()
+		}
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+		defer cancel()
+		return errors.Join(err, gw.Close(), tracing.Shutdown(sctx))
+	}
+
+	ln, err := gw.Listen()
+	if err != nil {
+		return fail(err)
+	}
+	adminLn, err := net.Listen("tcp", cfg.Server.AdminListen)
+	if err != nil {
+		return fail(fmt.Errorf("listening for admin on %s: %w", cfg.Server.AdminListen, err), ln)
+	}
+	tc, err := gw.AdminTLSConfig()
+	if err != nil {
+		return fail(err, ln, adminLn)
+	}
+	if tc != nil {
+		adminLn = tls.NewListener(adminLn, tc)
+	}
 	reloader := gateway.NewReloader(path, gw)
 	reloader.Applied = func(c *configs.Config) {
 		log.SetLevel(c.Logging.Level)
 		if err := tracing.ApplyConfig(c.Tracing); err != nil {
 			log.Error("tracing config not applied; previous tracing setup kept", "err", err)
 		}
-	}
-
-	ln, err := gw.Listen()
-	if err != nil {
-		return err
-	}
-	adminLn, err := net.Listen("tcp", cfg.Server.AdminListen)
-	if err != nil {
-		ln.Close()
-		return fmt.Errorf("listening for admin on %s: %w", cfg.Server.AdminListen, err)
-	}
-	if tc, err := gw.AdminTLSConfig(); err != nil || tc != nil {
-		if err != nil {
-			ln.Close()
-			adminLn.Close()
-			return err
-		}
-		adminLn = tls.NewListener(adminLn, tc)
 	}
 	admin := &http.Server{
 		Handler:           gw.AdminHandler(reloader),
@@ -68,13 +77,17 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 
 	loopCtx, stopLoop := context.WithCancel(context.Background())
 	defer stopLoop()
-	changes, err := configs.Watch(loopCtx, path)
+	changes, err := configs.WatchErrors(loopCtx, path, func(err error) {
+		log.Warn("config file watch error; reloading in case a change was missed", "err", err)
+	})
 	if err != nil {
-		ln.Close()
-		adminLn.Close()
-		return err
+		return fail(err, ln, adminLn)
 	}
-	go reloader.Run(loopCtx, changes)
+	loopDone := make(chan struct{})
+	go func() {
+		defer close(loopDone)
+		reloader.Run(loopCtx, changes)
+	}()
 	errc := make(chan error, 2)
 	go func() {
 		if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -87,6 +100,8 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 		}
 	}()
 
+	// Caught until serve returns: a SIGHUP during shutdown is ignored
+	// rather than killing the process.
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -110,17 +125,37 @@ loop:
 			break loop
 		}
 	}
+	shutdown(log, cfg.Server.ShutdownTimeout, func() { stopLoop(); <-loopDone }, gw, tracing, admin)
+	return runErr
+}
 
-	log.Info("shutting down: draining in-flight requests", "timeout", cfg.Server.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+// shutdown stops serve in one order:
+//
+//  1. triggers: the file watch and the reload loop stop (a reload in
+//     progress finishes first); from then on POST /admin/reload answers 503
+//     and SIGHUP is ignored, so nothing re-creates endpoints, checkers or
+//     a tracer below;
+//  2. drain: the traffic listener stops accepting and in-flight requests
+//     finish, within server.shutdown_timeout (gw.Shutdown, which also
+//     refuses any later Apply);
+//  3. release: shadow workers, then endpoints and health checkers
+//     (gw.Shutdown), then the tracer, flushing the spans of the drained
+//     requests;
+//  4. the admin listener last, so /metrics, /healthz and /readyz (503
+//     "shutting down") stay visible to monitoring during the drain.
+func shutdown(log *observability.Logger, timeout time.Duration, stopTriggers func(), gw *gateway.Gateway, tracing *observability.Tracing, admin *http.Server) {
+	stopTriggers()
+	log.Info("shutting down: draining in-flight requests", "timeout", timeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	if err := gw.Shutdown(sctx); err != nil {
 		log.Warn("traffic shutdown incomplete", "err", err)
 	}
-	_ = admin.Shutdown(sctx)
 	if err := tracing.Shutdown(sctx); err != nil {
 		log.Warn("tracing shutdown incomplete", "err", err)
 	}
+	if err := admin.Shutdown(sctx); err != nil {
+		admin.Close() // the drain used up the timeout: cut admin clients off
+	}
 	log.Info("modelgate stopped")
-	return runErr
 }

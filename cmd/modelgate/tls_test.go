@@ -287,18 +287,22 @@ tenants:
 			}
 		}
 	})
-	t.Run("a broken certificate keeps the previous one", func(t *testing.T) {
+	t.Run("a broken certificate fails the reload and keeps the previous one", func(t *testing.T) {
 		writeFile(t, path("traffic.crt"), []byte("not a certificate"))
-		code, _, _, err := do(mtlsClient, "POST", "https://"+adminAddr+"/admin/reload", "", "Authorization", "Bearer "+adminToken)
-		if err != nil || code != 200 {
-			t.Fatalf("reload: got %d %v, want 200 (the config itself is fine)", code, err)
+		code, body, _, err := do(mtlsClient, "POST", "https://"+adminAddr+"/admin/reload", "", "Authorization", "Bearer "+adminToken)
+		if err != nil || code != 422 || !strings.Contains(body, "server.tls: ") || !strings.Contains(body, path("traffic.crt")) {
+			t.Fatalf("reload: got %d %s %v, want 422 naming server.tls and %s", code, body, err, path("traffic.crt"))
 		}
 		code, _, st, err := do(goodClient, "GET", "https://"+trafficAddr+"/v2/health/live", "")
 		if err != nil || code != 200 || st.PeerCertificates[0].SerialNumber.Int64() != 11 {
 			t.Errorf("after a broken certificate file: got %d %v, want 200 with the previous certificate", code, err)
 		}
-		if !strings.Contains(logs.String(), "TLS certificate reload failed") {
-			t.Error("no log line about the failed certificate reload")
+		if !strings.Contains(logs.String(), "config reload failed; previous config, certificates and CAs keep serving") {
+			t.Error("no log line about the failed reload")
+		}
+		writeCert("traffic", 12)
+		if code, body, _, err := do(mtlsClient, "POST", "https://"+adminAddr+"/admin/reload", "", "Authorization", "Bearer "+adminToken); err != nil || code != 200 {
+			t.Fatalf("reload with the certificate repaired: got %d %s %v, want 200", code, body, err)
 		}
 	})
 	t.Run("upstream CA reloads live", func(t *testing.T) {
@@ -316,11 +320,12 @@ tenants:
 			}
 		}
 		writeFile(t, path("upstream-ca.pem"), []byte("not a CA bundle"))
-		if code, _, _, err := do(mtlsClient, "POST", "https://"+adminAddr+"/admin/reload", "", "Authorization", "Bearer "+adminToken); err != nil || code != 200 {
-			t.Fatalf("reload: got %d %v, want 200 (the config itself is fine)", code, err)
+		code, body, _, err := do(mtlsClient, "POST", "https://"+adminAddr+"/admin/reload", "", "Authorization", "Bearer "+adminToken)
+		if err != nil || code != 422 || !strings.Contains(body, "server.upstream_ca_file: ") || strings.Contains(body, "not a CA bundle") {
+			t.Fatalf("reload: got %d %s %v, want 422 naming server.upstream_ca_file, without the file's contents", code, body, err)
 		}
-		if !strings.Contains(logs.String(), "upstream CA reload failed") {
-			t.Error("no log line about the failed upstream CA reload")
+		if code, body, _, err := do(goodClient, "POST", riskURL, infer, "Authorization", "Bearer "+key); err != nil || code != 200 {
+			t.Errorf("after a broken CA bundle: got %d %s %v, want 200 (the previous CAs keep verifying)", code, body, err)
 		}
 	})
 	t.Run("nothing sensitive in logs", func(t *testing.T) {
