@@ -3,6 +3,8 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/modelgate/modelgate/observability"
@@ -27,6 +29,7 @@ var (
 	errUpstreamBusy     = &statusError{fiber.StatusServiceUnavailable, "upstream model container busy"}
 	errRequestTimeout   = &statusError{fiber.StatusRequestTimeout, "request timed out"}
 	errMethodNotAllowed = &statusError{fiber.StatusMethodNotAllowed, "method not allowed"}
+	errMalformed        = &statusError{fiber.StatusBadRequest, "malformed request"}
 
 	// Admission control (admission.go). Both are sent with a Retry-After
 	// header: for rate limits the seconds until a token is available,
@@ -134,17 +137,32 @@ func (g *Gateway) fiberError(c *fiber.Ctx, err error) error {
 		case fiber.StatusRequestTimeout:
 			se = errRequestTimeout
 			g.metrics.Rejected("", "", observability.ReasonTimeout)
+		case fiber.StatusBadRequest:
+			// fasthttp's parse errors quote the request buffer (keys,
+			// payload): only a fixed message leaves the gateway.
+			se = errMalformed
+			g.metrics.Rejected("", "", observability.ReasonBadRequest)
 		default:
-			se = &statusError{fe.Code, fe.Message}
+			se = &statusError{fe.Code, fasthttp.StatusMessage(fe.Code)}
 		}
 	default:
 		se = &statusError{fiber.StatusInternalServerError, "internal error"}
-		g.log.Error("unhandled error", "err", err)
+		g.log.Error("unhandled error", "err_type", fmt.Sprintf("%T", err))
 	}
 	// Raised by fasthttp while reading the request: the rest of the
 	// request may be unread, so the connection cannot be reused.
 	writeError(c.Context(), se)
 	c.Context().SetConnectionClose()
-	g.logRefused(se.code, err)
+	g.logRefused(se.code, se.msg)
 	return nil
+}
+
+// refusedLogger is fasthttp's Logger on the traffic listener. fasthttp
+// logs connection-level failures (a request it could not read or answer)
+// with its error text, which can quote the request buffer: only a fixed
+// line at debug level is written, never the arguments.
+type refusedLogger struct{ log *slog.Logger }
+
+func (l refusedLogger) Printf(string, ...any) {
+	l.log.Debug("traffic connection error (details withheld: they may quote request bytes)")
 }

@@ -67,6 +67,10 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 		CaseSensitive: true,
 		StrictRouting: true,
 	})
+	// fasthttp's own messages about a connection quote request bytes:
+	// they never reach the log (see refusedLogger).
+	g.app.Server().SecureErrorLogMessage = true
+	g.app.Server().Logger = refusedLogger{log}
 	g.app.Use(g.observe) // handle, inside the span and access log when on
 	g.shadows = newShadows(m, log, g.runShadow)
 	g.initTLS(cfg) // errors are reported by Listen

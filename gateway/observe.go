@@ -113,8 +113,10 @@ func sampled(ratio float64) bool { return ratio >= 1 || ratio > 0 && rand.Float6
 // reading it, before the handler ran (413, 431, 408), at the same level and
 // under the same sampling as other lines. Nothing reliable is known of it but the status
 // and the cause: no tenant, model or request id, and not even its method
-// (fasthttp may have dropped the headers it read).
-func (g *Gateway) logRefused(code int, cause error) {
+// (fasthttp may have dropped the headers it read). cause is the fixed
+// message the client got, never fasthttp's error text, which quotes the
+// request buffer.
+func (g *Gateway) logRefused(code int, cause string) {
 	logCfg := &g.snap.Load().cfg.Logging
 	if !logCfg.AccessLog || code < 500 && !sampled(logCfg.AccessLogRatio()) {
 		return
@@ -126,7 +128,7 @@ func (g *Gateway) logRefused(code int, cause error) {
 	g.log.LogAttrs(context.Background(), level, "access",
 		slog.String("role", observability.RolePrimary),
 		slog.Int("status", code),
-		slog.String("error", cause.Error()))
+		slog.String("error", cause))
 }
 
 // accessLog writes the request's line: at info, or at warn with the cause
