@@ -178,11 +178,12 @@ func deleteConnectionTokens(h *fasthttp.RequestHeader, conn []byte) {
 }
 
 // deletePrefixed removes every header whose name starts with prefix
-// (lowercase), case-insensitively. It allocates only when one is present.
+// (lowercase), case-insensitively, and every name with an underscore (see
+// dropRequestHeaders). It allocates only when one is present.
 func deletePrefixed(h *fasthttp.RequestHeader, prefix []byte) {
 	var names []string
 	for k := range h.All() {
-		if len(k) >= len(prefix) && bytes.EqualFold(k[:len(prefix)], prefix) {
+		if len(k) >= len(prefix) && bytes.EqualFold(k[:len(prefix)], prefix) || bytes.IndexByte(k, '_') >= 0 {
 			names = append(names, string(k))
 		}
 	}

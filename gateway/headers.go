@@ -48,13 +48,22 @@ func indexFold(names [][]byte, k []byte) int {
 }
 
 // dropRequestHeaders removes from h the credentials (Authorization,
-// X-API-Key), the hop-by-hop headers, the headers the Connection header
-// names, and every client-sent X-Modelgate-* header. It allocates only when
-// a Connection token or an X-Modelgate-* header is present.
+// X-API-Key), the hop-by-hop headers, the client's Connection header and the
+// headers it names, every client-sent X-Modelgate-* header, and every header
+// whose name contains an underscore. It allocates only when a Connection
+// token, an X-Modelgate-* header or an underscore name is present.
+//
+// Connection: its tokens are meant for the gateway's hop, and forwarded
+// they would let a client make a header-stripping sidecar in front of the
+// container remove the gateway's own X-Modelgate-Tenant. Only the client's
+// "close" survives (fasthttp keeps it as a flag).
+//
+// Underscores: CGI and WSGI servers map "-" and "_" alike to "_"
+// (HTTP_X_MODELGATE_TENANT), so X_Modelgate_Tenant would reach such a
+// container as the gateway's tenant header. Like nginx's default
+// (underscores_in_headers off), names with "_" are never forwarded.
 func dropRequestHeaders(h *fasthttp.RequestHeader) {
-	if conn := h.Peek(fiber.HeaderConnection); len(conn) > 0 {
-		deleteConnectionTokens(h, conn)
-	}
+	dropConnection(h)
 	if h.ContentLength() < 0 {
 		dropRequestHeadersSlow(h)
 		return
@@ -68,7 +77,7 @@ func dropRequestHeaders(h *fasthttp.RequestHeader) {
 				return
 			}
 			found |= 1 << i
-		} else if hasPrefixFold(k, prefixModelgate) {
+		} else if hasPrefixFold(k, prefixModelgate) || bytes.IndexByte(k, '_') >= 0 {
 			prefixed = append(prefixed, string(k))
 		}
 	}
@@ -79,6 +88,21 @@ func dropRequestHeaders(h *fasthttp.RequestHeader) {
 	}
 	for _, n := range prefixed {
 		h.Del(n)
+	}
+}
+
+// dropConnection removes the client's Connection header and the headers it
+// names, keeping only its "close" (as fasthttp's flag).
+func dropConnection(h *fasthttp.RequestHeader) {
+	conn := h.Peek(fiber.HeaderConnection)
+	if len(conn) == 0 {
+		return
+	}
+	deleteConnectionTokens(h, conn)
+	closing := h.ConnectionClose()
+	h.Del(fiber.HeaderConnection) // also clears the close flag
+	if closing {
+		h.SetConnectionClose()
 	}
 }
 
