@@ -121,8 +121,12 @@ func (g *Gateway) fiberError(c *fiber.Ctx, err error) error {
 	var se *statusError
 	var fe *fiber.Error
 	if errors.As(err, &se) {
-		// Raised by our handler: the connection stays usable.
+		// Raised by our handler: the connection stays usable, unless the
+		// gateway is draining (see serveRequest).
 		writeError(c.Context(), se)
+		if g.draining.Load() {
+			c.Context().SetConnectionClose()
+		}
 		return nil
 	}
 	switch {

@@ -71,7 +71,7 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 	// they never reach the log (see refusedLogger).
 	g.app.Server().SecureErrorLogMessage = true
 	g.app.Server().Logger = refusedLogger{log}
-	g.app.Use(g.observe) // handle, inside the span and access log when on
+	g.app.Use(g.serveRequest) // observe → handle
 	g.shadows = newShadows(m, log, g.runShadow)
 	g.initTLS(cfg) // errors are reported by Listen
 	g.Apply(cfg)
@@ -171,4 +171,17 @@ func (g *Gateway) releaseAll(ctx context.Context) error {
 		g.upstreams.closeAll()
 	})
 	return g.releaseErr
+}
+
+// serveRequest is the traffic listener's handler: observe (span and access
+// log around handle). While draining, every answer tells the client to
+// close its connection, so a keep-alive client never sends its next request
+// into a connection the gateway is about to close (fiberError does the same
+// for error answers, written after this returns).
+func (g *Gateway) serveRequest(c *fiber.Ctx) error {
+	err := g.observe(c)
+	if err == nil && g.draining.Load() {
+		c.Context().SetConnectionClose()
+	}
+	return err
 }
