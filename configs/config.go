@@ -19,6 +19,7 @@ const (
 	DefaultAdminListen     = "127.0.0.1:9090"
 	DefaultMaxBodyBytes    = 10 << 20 // 10 MiB
 	DefaultMaxHeaderBytes  = 16 << 10 // 16 KiB
+	DefaultMaxConnections  = 10000
 	DefaultReadTimeout     = 30 * time.Second
 	DefaultWriteTimeout    = 30 * time.Second
 	DefaultIdleTimeout     = 90 * time.Second
@@ -70,6 +71,12 @@ type Server struct {
 	MaxAnswerBytes int64 `mapstructure:"max_answer_bytes" json:"max_answer_bytes"`
 	// MaxHeaderBytes caps the request line plus headers. Default 16 KiB.
 	MaxHeaderBytes int `mapstructure:"max_header_bytes" json:"max_header_bytes"`
+	// MaxConnections caps the traffic listener's concurrent connections;
+	// more are refused. With bodies read only after authentication (see
+	// docs/SECURITY.md), memory held by connections that have not
+	// authenticated is at most MaxConnections × (MaxHeaderBytes + 8 KiB).
+	// Default 10000.
+	MaxConnections int `mapstructure:"max_connections" json:"max_connections"`
 	// ReadTimeout bounds reading one whole request (slow clients). Default 30s.
 	ReadTimeout time.Duration `mapstructure:"read_timeout" json:"read_timeout"`
 	// WriteTimeout bounds writing one response. Default 30s.

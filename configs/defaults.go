@@ -32,6 +32,7 @@ func (c *Config) SetDefaults() {
 	setIfZero(&s.MaxBodyBytes, DefaultMaxBodyBytes)
 	setIfZero(&s.MaxAnswerBytes, DefaultMaxAnswerBytes)
 	setIfZero(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setIfZero(&s.MaxConnections, DefaultMaxConnections)
 	setIfZero(&s.ReadTimeout, DefaultReadTimeout)
 	setIfZero(&s.WriteTimeout, DefaultWriteTimeout)
 	setIfZero(&s.IdleTimeout, DefaultIdleTimeout)

@@ -160,6 +160,9 @@ func (v *validator) server(s *Server) {
 	if s.MaxAnswerBytes < 0 {
 		v.add("server.max_answer_bytes", "must not be negative")
 	}
+	if s.MaxConnections < 0 {
+		v.add("server.max_connections", "must not be negative")
+	}
 	if s.MaxHeaderBytes < 1024 {
 		v.add("server.max_header_bytes", "must be at least 1024")
 	}

@@ -27,6 +27,7 @@ type Gateway struct {
 	metrics   *observability.Metrics
 	log       *slog.Logger
 	static    configs.Server // listener settings fixed at New
+	maxBody   int64          // server.max_body_bytes
 	app       *fiber.App
 	draining  atomic.Bool
 	shadows   *shadows                              // shadow pools, stats and series (shadowpool.go)
@@ -49,12 +50,15 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 		metrics:   m,
 		log:       log,
 		static:    cfg.Server,
+		maxBody:   cfg.Server.MaxBodyBytes,
 	}
 	g.app = fiber.New(fiber.Config{
 		AppName:                      "modelgate",
 		DisableStartupMessage:        true,
 		Network:                      "tcp",
 		BodyLimit:                    int(cfg.Server.MaxBodyBytes),
+		StreamRequestBody:            true, // bodies are read after admission (body.go)
+		Concurrency:                  cfg.Server.MaxConnections,
 		ReadBufferSize:               cfg.Server.MaxHeaderBytes,
 		ReadTimeout:                  cfg.Server.ReadTimeout,
 		WriteTimeout:                 cfg.Server.WriteTimeout,
@@ -71,7 +75,8 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 	// they never reach the log (see refusedLogger).
 	g.app.Server().SecureErrorLogMessage = true
 	g.app.Server().Logger = refusedLogger{log}
-	g.app.Use(g.serveRequest) // observe → handle
+	g.app.Server().ExpectHandler = g.expect // body.go
+	g.app.Use(g.serveRequest)               // observe → handle
 	g.shadows = newShadows(m, log, g.runShadow)
 	g.initTLS(cfg) // errors are reported by Listen
 	g.Apply(cfg)

@@ -57,6 +57,12 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 		return errMethodNotAllowed
 	}
 
+	if int64(ctx.Request.Header.ContentLength()) > g.maxBody {
+		// Refused from the headers alone: nothing of the body is read.
+		ctx.SetConnectionClose()
+		g.metrics.Rejected("", "", "body_too_large")
+		return errBodyTooLarge
+	}
 	snap := g.snap.Load()
 	h := &ctx.Request.Header
 	ti, ok := snap.keys.Lookup(tenants.ExtractKey(h.Peek(fiber.HeaderAuthorization), h.Peek(HeaderAPIKey)))
@@ -78,6 +84,12 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 		return nil                                          // admit wrote the 429
 	}
 	defer adm.release()
+	// Only now, for an authenticated caller within its limits, is the body
+	// read (body.go).
+	if err := g.readBody(ctx); err != nil {
+		observeRoute(ctx, tenant.name, model.name, "", nil)
+		return err
+	}
 
 	var vi int
 	switch {

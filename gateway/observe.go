@@ -152,7 +152,7 @@ func (g *Gateway) accessLog(ctx *fasthttp.RequestCtx, o *requestObs, code int, c
 		slog.Float64("duration_seconds", time.Since(o.start).Seconds()),
 		slog.Float64("upstream_seconds", o.upstream.Seconds()),
 		slog.Int("attempts", o.attempts),
-		slog.Int("request_bytes", len(ctx.Request.Body())),
+		slog.Int("request_bytes", max(ctx.Request.Header.ContentLength(), 0)),
 		slog.Int("response_bytes", len(ctx.Response.Body())),
 	)
 	if o.span != nil {

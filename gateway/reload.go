@@ -126,6 +126,7 @@ func (r *Reloader) commit(cause string, cfg *configs.Config, st stagedTLS) error
 	}
 	if cfg.Server.Listen != g.static.Listen || cfg.Server.AdminListen != g.static.AdminListen ||
 		cfg.Server.MaxBodyBytes != g.static.MaxBodyBytes || cfg.Server.MaxAnswerBytes != g.static.MaxAnswerBytes ||
+		cfg.Server.MaxConnections != g.static.MaxConnections ||
 		tlsSettingsChanged(g.static, cfg.Server) {
 		g.log.Warn("server listener settings changed; they take effect after a restart", "cause", cause)
 	}
