@@ -85,11 +85,7 @@ func (g *Gateway) Apply(cfg *configs.Config) {
 	g.snap.Store(snap)
 	g.shadows.retire(retired)
 	g.upstreams.retain(urls)
-	for k := range g.series {
-		if !series[k] {
-			g.metrics.Forget(k.tenant, k.model, k.version)
-		}
-	}
+	forgetSeries(g.metrics, g.series, series)
 	g.series = series
 }
 
