@@ -134,6 +134,24 @@ func TestRemovedTenantLeavesNoSeries(t *testing.T) {
 	}
 }
 
+// TestMethodNotAllowedCounted: a wrong method on a proxied path is refused
+// with 405 before authentication and counted as a tenant-less rejection.
+func TestMethodNotAllowedCounted(t *testing.T) {
+	m := startModel(t, "fraud", "v1")
+	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", "", "v1:1:"+m.URL))
+	key, _ := testKey("acme")
+	for _, path := range []string{"/v2/models/fraud/infer", "/v2/models/fraud/versions/v1/infer", "/v1/models/fraud:predict"} {
+		r := h.do("GET", path, "", "X-API-Key", key)
+		if r.code != 405 || r.header.Get("Allow") != "POST" {
+			t.Fatalf("GET %s: got %d Allow %q, want 405 Allow POST", path, r.code, r.header.Get("Allow"))
+		}
+	}
+	const series = `modelgate_rejected_requests_total{model="",reason="method_not_allowed",tenant=""}`
+	if got := h.metricLine(series); got != 3 {
+		t.Errorf("%s = %v, want 3", series, got)
+	}
+}
+
 // TestIdleSeriesBound: a gateway configured with 200 tenants × 5 models
 // (2,000 versions) and no traffic exports at most one series per configured
 // version endpoint (modelgate_endpoint_up) and nothing else naming a
