@@ -184,7 +184,7 @@ func (g *Gateway) endpointSamples() iter.Seq[observability.EndpointSample] {
 						if !yield(observability.EndpointSample{
 							Tenant: t.name, Model: m.name, Version: v.name, Endpoint: ep.url,
 							BreakerState: ep.breakerState(), Up: !ep.down.Load(), InFlight: ep.inFlight.Load(),
-							Idle: !v.series.Used(),
+							Idle: !m.served(v),
 						}) {
 							return
 						}

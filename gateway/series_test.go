@@ -120,6 +120,7 @@ func TestRemovedTenantLeavesNoSeries(t *testing.T) {
 		{`modelgate_requests_total{`, `model="fraud"`, `role="shadow"`},
 		{`modelgate_request_duration_seconds_count{`, `model="slow"`},
 		{`modelgate_endpoint_up{`, `model="gone"`},
+		{`modelgate_endpoint_in_flight{`, `model="fraud"`, `version="v2"`}, // served as the shadow only
 	} {
 		if len(h.metricLines(append(want, `tenant="bravo"`)...)) == 0 {
 			t.Errorf("before the reload: no series with %q for bravo", want)
@@ -153,22 +154,23 @@ func TestMethodNotAllowedCounted(t *testing.T) {
 }
 
 // TestIdleSeriesBound: a gateway configured with 200 tenants × 5 models
-// (2,000 versions) and no traffic exports at most one series per configured
-// version endpoint (modelgate_endpoint_up) and nothing else naming a
-// tenant; the first request to a model creates its series (and only that
-// model's), within a small bound.
+// (2,000 versions, tenant limits) and no traffic exports, of the series
+// naming a tenant, only one per configured version endpoint
+// (modelgate_endpoint_up) and one per limited tenant
+// (modelgate_queued_requests); the first request to a model creates its
+// series (and only that model's), within a small bound.
 func TestIdleSeriesBound(t *testing.T) {
 	m := startModel(t, "m0", "v1")
 	h := startGateway(t, manyTenantsYAML(200, 5, m.URL))
 	idle := h.metricLines(`tenant="`)
 	for _, line := range idle {
-		if !strings.HasPrefix(line, "modelgate_endpoint_up{") {
+		if !strings.HasPrefix(line, "modelgate_endpoint_up{") && !strings.HasPrefix(line, `modelgate_queued_requests{model=""`) {
 			t.Errorf("idle config exports %s", line)
 			break
 		}
 	}
-	if got, limit := len(idle), 200*5*2; got > limit {
-		t.Errorf("idle config: got %d series naming a tenant, want at most %d (one endpoint_up per version endpoint)", got, limit)
+	if got, limit := len(idle), 200*5*2+200; got > limit {
+		t.Errorf("idle config: got %d series naming a tenant, want at most %d (one endpoint_up per version endpoint, one queue gauge per tenant)", got, limit)
 	}
 
 	key, _ := testKey("t0")
@@ -194,8 +196,8 @@ func TestIdleSeriesBound(t *testing.T) {
 	if got, limit := len(used), 2*(2*13+1+1+3+1+3); got > limit {
 		t.Errorf("after traffic: got %d series for t0/m0, want at most %d:\n%s", got, limit, strings.Join(used, "\n"))
 	}
-	if got := len(h.metricLines(`tenant="t1"`)); got > 5*2 {
-		t.Errorf("traffic to t0 changed t1's series: got %d, want at most 10", got)
+	if got := len(h.metricLines(`tenant="t1"`)); got > 5*2+1 {
+		t.Errorf("traffic to t0 changed t1's series: got %d, want at most 11", got)
 	}
 }
 

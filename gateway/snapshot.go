@@ -46,6 +46,13 @@ type versionRoute struct {
 	res       versionResilience // retry and fallback counters (fallback.go)
 }
 
+// served reports whether v has served a request of m, as a primary or as
+// m's shadow version; until then its endpoints export only
+// modelgate_endpoint_up.
+func (m *modelRoute) served(v *versionRoute) bool {
+	return v.series.Used() || m.shadow != nil && m.shadow.version == v && m.shadow.role.Used()
+}
+
 // seriesKey names one tenant/model/version's metric series; version "" is
 // the model's Scope, model and version "" the tenant's.
 type seriesKey struct{ tenant, model, version string }

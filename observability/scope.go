@@ -108,22 +108,32 @@ func (r Rejection) create() prometheus.Counter {
 }
 
 // queueHandles are the children of one admission queue, made for one
-// queue epoch.
+// queue epoch: the gauge when the queue's limits are attached (Queue), the
+// wait histogram when a request first waits.
 type queueHandles struct {
 	epoch  uint32
 	queued prometheus.Gauge
-	wait   prometheus.Observer
+	wait   atomic.Pointer[prometheus.Observer]
 }
 
-var discardQueue = &queueHandles{queued: discardGauge, wait: discardHistogram}
+var discardQueue = func() *queueHandles {
+	h := &queueHandles{queued: discardGauge}
+	var w prometheus.Observer = discardHistogram
+	h.wait.Store(&w)
+	return h
+}()
 
-// Queue returns the handles of the scope's admission queue
-// (modelgate_queued_requests, modelgate_queue_wait_seconds). Handles taken
-// before a ForgetQueue record into discarded metrics.
+// Queue returns the handles of the scope's admission queue, creating its
+// modelgate_queued_requests gauge (at 0): unlike the other series it exists
+// while the limits do, so that autoscaling sums such as in-flight plus
+// queued have a value before anything waited. modelgate_queue_wait_seconds
+// is created by the first wait. Handles taken before a ForgetQueue record
+// into discarded metrics.
 func (sc *Scope) Queue() QueueSeries {
 	sc.m.mu.Lock()
+	defer sc.m.mu.Unlock()
 	e := sc.queueEpoch
-	sc.m.mu.Unlock()
+	sc.makeQueue(e)
 	return QueueSeries{Queued: QueueGauge{sc, e}, Wait: QueueObserver{sc, e}}
 }
 
@@ -133,19 +143,39 @@ func (sc *Scope) queueHandles(epoch uint32) *queueHandles {
 	}
 	sc.m.mu.Lock()
 	defer sc.m.mu.Unlock()
+	return sc.makeQueue(epoch)
+}
+
+// makeQueue returns the queue's handles for epoch, creating the gauge.
+// Called with m.mu held.
+func (sc *Scope) makeQueue(epoch uint32) *queueHandles {
 	if sc.retired || epoch != sc.queueEpoch {
 		return discardQueue
 	}
 	if h := sc.queue.Load(); h != nil {
 		return h
 	}
-	h := &queueHandles{
-		epoch:  epoch,
-		queued: sc.m.queued.WithLabelValues(sc.tenant, sc.model),
-		wait:   sc.m.queueWait.WithLabelValues(sc.tenant, sc.model),
-	}
+	h := &queueHandles{epoch: epoch, queued: sc.m.queued.WithLabelValues(sc.tenant, sc.model)}
 	sc.queue.Store(h)
 	return h
+}
+
+func (sc *Scope) queueWait(epoch uint32) prometheus.Observer {
+	h := sc.queueHandles(epoch)
+	if w := h.wait.Load(); w != nil {
+		return *w
+	}
+	sc.m.mu.Lock()
+	defer sc.m.mu.Unlock()
+	if w := h.wait.Load(); w != nil {
+		return *w
+	}
+	if sc.queue.Load() != h { // forgotten meanwhile
+		return discardHistogram
+	}
+	w := sc.m.queueWait.WithLabelValues(sc.tenant, sc.model)
+	h.wait.Store(&w)
+	return w
 }
 
 // ForgetQueue deletes the queue's series (its limits were removed); handles
@@ -160,7 +190,9 @@ func (sc *Scope) forgetQueue() {
 	sc.queueEpoch++
 	if h := sc.queue.Swap(nil); h != nil {
 		sc.m.queued.DeleteLabelValues(sc.tenant, sc.model)
-		sc.m.queueWait.DeleteLabelValues(sc.tenant, sc.model)
+		if h.wait.Load() != nil {
+			sc.m.queueWait.DeleteLabelValues(sc.tenant, sc.model)
+		}
 	}
 }
 
@@ -189,7 +221,7 @@ type QueueObserver struct {
 }
 
 // Observe adds one wait in seconds.
-func (o QueueObserver) Observe(v float64) { o.sc.queueHandles(o.epoch).wait.Observe(v) }
+func (o QueueObserver) Observe(v float64) { o.sc.queueWait(o.epoch).Observe(v) }
 
 type fallbackCounter struct {
 	from, to *Series

@@ -34,10 +34,13 @@ func TestSeriesOnFirstUse(t *testing.T) {
 	sc := m.Scope("acme", "fraud")
 	v2 := m.Series("acme", "fraud", "v2", RolePrimary)
 	fb := sc.Fallback(v2, s)
-	q := sc.Queue()
 	m.Shadow().Series("acme", "fraud", "v2")
 	if got := exported(t, m, "acme"); len(got) != 0 {
 		t.Fatalf("before any use: got %d series, want 0: %v", len(got), got)
+	}
+	q := sc.Queue() // limits attached: the queue gauge exists at 0
+	if got := exported(t, m, "acme"); len(got) != 1 || !strings.HasPrefix(got[0], "modelgate_queued_requests") {
+		t.Fatalf("after Queue: got %v, want the queued gauge only", got)
 	}
 	if m.Series("acme", "fraud", "v1", RolePrimary) != s || m.Scope("acme", "fraud") != sc {
 		t.Error("Series or Scope returned a new handle for the same labels")
@@ -57,6 +60,7 @@ func TestSeriesOnFirstUse(t *testing.T) {
 	s.Request(200)
 	fb.Inc()
 	q.Queued.Inc()
+	q.Wait.Observe(0.01)
 	sc.Rejected(ReasonRateLimited)
 	sc.Rejected("some_new_reason")
 	want := map[string]int{
