@@ -8,17 +8,14 @@ import (
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/tenants"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/fasthttp"
 )
 
-// admission owns the limiters and their metric series across reloads. It
-// is used only by Apply (under applyMu).
+// admission owns the limiters across reloads, and which admission queues
+// have series. It is used only by Apply (under applyMu).
 type admission struct {
 	limiters *tenants.Admission
-	metrics  *observability.AdmissionMetrics
-	queues   map[[2]string]bool // queue series in use: tenant, model ("" for the tenant)
-	rejects  map[[2]string]bool // rejection series in use: tenant, model
+	queues   map[[2]string]*observability.Scope // queues in use: tenant, model ("" for the tenant)
 }
 
 // modelAdmission is a model route's admission control, resolved at reload
@@ -26,58 +23,52 @@ type admission struct {
 // limiters (nil when unlimited) and their metric handles.
 type modelAdmission struct {
 	tenant, model         *tenants.Limiter
-	tenantWait, modelWait prometheus.Observer
+	tenantWait, modelWait observability.QueueObserver
 	rejects               observability.RejectSeries
 }
 
 // attachAdmission resolves the limiters of cfg onto snap's model routes,
 // keeping the state of limiters whose limits did not change, and deletes the
-// metric series of queues and models that are gone. Called by Apply before
-// the snapshot is published.
+// queue series of tenants and models that lost their limits (the rest goes
+// with their Scope when they leave the config). Called by Apply before the
+// snapshot is published.
 func (g *Gateway) attachAdmission(cfg *configs.Config, snap *snapshot) {
 	a := g.admission
 	if a == nil {
-		am := observability.NewAdmissionMetrics(g.metrics)
-		a = &admission{limiters: tenants.NewAdmission(), metrics: am}
-		a.limiters.QueueGauge = func(tenant, model string) tenants.Gauge { return am.Queue(tenant, model).Queued }
+		a = &admission{limiters: tenants.NewAdmission()}
+		a.limiters.QueueGauge = func(tenant, model string) tenants.Gauge { return g.metrics.Scope(tenant, model).Queue().Queued }
 		g.admission = a
 	}
 	ls := a.limiters.Build(cfg)
-	queues := map[[2]string]bool{}
-	rejects := map[[2]string]bool{}
+	queues := map[[2]string]*observability.Scope{}
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
 		tl := ls.Tenant(i)
-		var tenantWait prometheus.Observer
+		var tenantWait observability.QueueObserver
 		if tl != nil {
-			tenantWait = a.metrics.Queue(t.Name, "").Wait
-			queues[[2]string{t.Name, ""}] = true
+			sc := g.metrics.Scope(t.Name, "")
+			tenantWait = sc.Queue().Wait
+			queues[[2]string{t.Name, ""}] = sc
 		}
 		for j := range t.Models {
 			mr := snap.tenants[i].models[t.Models[j].Name]
 			ma := modelAdmission{tenant: tl, model: ls.Model(i, j), tenantWait: tenantWait}
 			if ma.model != nil {
-				ma.modelWait = a.metrics.Queue(t.Name, mr.name).Wait
-				queues[[2]string{t.Name, mr.name}] = true
+				ma.modelWait = mr.scope.Queue().Wait
+				queues[[2]string{t.Name, mr.name}] = mr.scope
 			}
 			if ma.tenant != nil || ma.model != nil {
-				ma.rejects = a.metrics.Rejections(t.Name, mr.name)
-				rejects[[2]string{t.Name, mr.name}] = true
+				ma.rejects = mr.scope.AdmissionRejections()
 			}
 			mr.admission = ma
 		}
 	}
-	for k := range a.queues {
-		if !queues[k] {
-			a.metrics.ForgetQueue(k[0], k[1])
+	for k, sc := range a.queues {
+		if queues[k] != sc {
+			sc.ForgetQueue()
 		}
 	}
-	for k := range a.rejects {
-		if !rejects[k] {
-			a.metrics.ForgetRejections(k[0], k[1])
-		}
-	}
-	a.queues, a.rejects = queues, rejects
+	a.queues = queues
 }
 
 // admitted is what an admitted request holds; release it once the response

@@ -5,7 +5,6 @@ import (
 
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/observability"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // modelResilience is a model route's retry and fallback policy, fixed when
@@ -21,15 +20,16 @@ type modelResilience struct {
 
 // versionResilience holds a version route's precomputed metric handles.
 type versionResilience struct {
-	retries prometheus.Counter
+	retries observability.SeriesCounter
 	// fallbacks counts requests moved from this version to the model's
-	// fallback; nil when the model has none or this version is it.
-	fallbacks prometheus.Counter
+	// fallback; the zero value (not to be used) when the model has none or
+	// this version is it.
+	fallbacks observability.Fallback
 }
 
 // initResilience sets the retry and fallback policy of mr (whose versions
-// are built) from mc, with metric handles from m.
-func initResilience(mr *modelRoute, mc *configs.Model, m *observability.Metrics) {
+// and metric handles are built) from mc.
+func initResilience(mr *modelRoute, mc *configs.Model) {
 	mr.res = modelResilience{
 		attempts:       mc.Retry.RetryAttempts(),
 		onTimeout:      mc.Retry.OnTimeout,
@@ -42,9 +42,9 @@ func initResilience(mr *modelRoute, mc *configs.Model, m *observability.Metrics)
 		}
 	}
 	for _, v := range mr.versions {
-		v.res.retries = m.Resilience.Retries(mr.tenant, mr.name, v.name)
+		v.res.retries = v.series.Retries()
 		if fb := mr.res.fallback; fb != nil && fb != v {
-			v.res.fallbacks = m.Resilience.Fallbacks(mr.tenant, mr.name, v.name, fb.name)
+			v.res.fallbacks = mr.scope.Fallback(v.series, fb.series)
 		}
 	}
 }

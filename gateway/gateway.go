@@ -103,11 +103,7 @@ func (g *Gateway) Apply(cfg *configs.Config) error {
 	g.snap.Store(snap)
 	g.shadows.retire(retired)
 	g.upstreams.retain(urls)
-	for k := range g.series {
-		if !series[k] {
-			g.metrics.Forget(k.tenant, k.model, k.version)
-		}
-	}
+	forgetSeries(g.metrics, g.series, series)
 	g.series = series
 	return nil
 }

@@ -53,8 +53,11 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 		return g.handleLocal(ctx, rt)
 	}
 	if string(ctx.Method()) != rt.Kind.Method() {
+		// Refused before authentication: counted without tenant, like 401.
+		g.metrics.Rejected("", "", observability.ReasonMethod)
+		writeError(ctx, errMethodNotAllowed) // resets the response: Allow after it
 		ctx.Response.Header.Set(fiber.HeaderAllow, rt.Kind.Method())
-		return errMethodNotAllowed
+		return nil
 	}
 
 	if int64(ctx.Request.Header.ContentLength()) > g.maxBody {

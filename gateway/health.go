@@ -190,6 +190,7 @@ func (g *Gateway) endpointSamples() iter.Seq[observability.EndpointSample] {
 						if !yield(observability.EndpointSample{
 							Tenant: t.name, Model: m.name, Version: v.name, Endpoint: ep.url,
 							BreakerState: ep.breakerState(), Up: !ep.down.Load(), InFlight: ep.inFlight.Load(),
+							Idle: !m.served(v),
 						}) {
 							return
 						}

@@ -32,9 +32,10 @@ type modelRoute struct {
 	versions     []*versionRoute
 	timeout      time.Duration
 	stickyHeader string
-	shadow       *shadowRoute    // nil without a shadow; set by shadows.apply (shadowpool.go)
-	res          modelResilience // retries and fallback (fallback.go)
-	admission    modelAdmission  // limiters, set by attachAdmission (admission.go)
+	scope        *observability.Scope // rejections, queue and fallback series of the model
+	shadow       *shadowRoute         // nil without a shadow; set by shadows.apply (shadowpool.go)
+	res          modelResilience      // retries and fallback (fallback.go)
+	admission    modelAdmission       // limiters, set by attachAdmission (admission.go)
 }
 
 type versionRoute struct {
@@ -45,21 +46,38 @@ type versionRoute struct {
 	res       versionResilience // retry and fallback counters (fallback.go)
 }
 
-// seriesKey names one tenant/model/version's metric series.
+// served reports whether v has served a request of m, as a primary or as
+// m's shadow version; until then its endpoints export only
+// modelgate_endpoint_up.
+func (m *modelRoute) served(v *versionRoute) bool {
+	return v.series.Used() || m.shadow != nil && m.shadow.version == v && m.shadow.role.Used()
+}
+
+// seriesKey names one tenant/model/version's metric series; version "" is
+// the model's Scope, model and version "" the tenant's.
 type seriesKey struct{ tenant, model, version string }
 
 // buildSnapshot builds the routing table for cfg, taking endpoints from reg
-// (creating new ones) and metric handles from m. It returns the set of
-// endpoint URLs and series it uses, so the caller can release the rest after
-// the swap.
+// (creating new ones) and metric handles from m (the same handles while a
+// tenant, model or version stays configured; their series are created on
+// first use). It returns the set of endpoint URLs and metric handles it
+// uses, so the caller can release the rest after the swap (forgetSeries).
 func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics) (*snapshot, map[string]bool, map[seriesKey]bool) {
 	s := &snapshot{cfg: cfg, keys: tenants.NewDirectory(cfg.Tenants)}
 	urls := map[string]bool{}
-	series := map[seriesKey]bool{}
+	n := len(cfg.Tenants)
+	for i := range cfg.Tenants {
+		for j := range cfg.Tenants[i].Models {
+			n += 1 + len(cfg.Tenants[i].Models[j].Versions)
+		}
+	}
+	series := make(map[seriesKey]bool, n)
 	plan := map[*endpoint]*settings{} // per-endpoint settings (upstream.go)
 	for ti := range cfg.Tenants {
 		t := &cfg.Tenants[ti]
 		tr := &tenantRoute{name: t.Name, value: []byte(t.Name), models: make(map[string]*modelRoute, len(t.Models))}
+		m.Scope(t.Name, "")
+		series[seriesKey{t.Name, "", ""}] = true
 		for mi := range t.Models {
 			mc := &t.Models[mi]
 			mr := &modelRoute{
@@ -69,7 +87,9 @@ func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics)
 				split:        router.NewSplit(t.Name, mc),
 				timeout:      mc.Timeout,
 				stickyHeader: mc.StickyHeader,
+				scope:        m.Scope(t.Name, mc.Name),
 			}
+			series[seriesKey{t.Name, mc.Name, ""}] = true
 			for _, v := range mc.Versions {
 				vr := &versionRoute{name: v.Name, value: []byte(v.Name), series: m.Series(t.Name, mc.Name, v.Name, observability.RolePrimary)}
 				series[seriesKey{t.Name, mc.Name, v.Name}] = true
@@ -85,11 +105,27 @@ func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics)
 				}
 				mr.versions = append(mr.versions, vr)
 			}
-			initResilience(mr, mc, m)
+			initResilience(mr, mc)
 			tr.models[mc.Name] = mr
 		}
 		s.tenants = append(s.tenants, tr)
 	}
 	reg.configure(plan)
 	return s, urls, series
+}
+
+// forgetSeries deletes the metric series of every tenant, model and
+// version in old but not in next (the handle sets of two buildSnapshot
+// calls), versions before their model and tenant.
+func forgetSeries(m *observability.Metrics, old, next map[seriesKey]bool) {
+	for k := range old {
+		if !next[k] && k.version != "" {
+			m.Forget(k.tenant, k.model, k.version)
+		}
+	}
+	for k := range old {
+		if !next[k] && k.version == "" {
+			m.ForgetScope(k.tenant, k.model)
+		}
+	}
 }

@@ -1,10 +1,11 @@
 // Package observability owns modelgate's metrics, logs and traces. Label
 // values come only from config (tenant, model and version names), never from
-// raw client input, so the number of series is bounded by the config.
+// raw client input, so the number of series is bounded by the config; series
+// are created on first use (series.go), so it is bounded by the traffic too.
 package observability
 
 import (
-	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,8 +13,10 @@ import (
 )
 
 // LatencyBuckets are the classic histogram buckets for model latencies,
-// 1 ms to 30 s. Native histograms are exported alongside them.
-var LatencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+// 1 ms to 30 s, about ×2.5 apart (10 buckets: 13 series per histogram with
+// +Inf, _sum and _count). Native histograms, exported alongside them, give
+// the fine resolution.
+var LatencyBuckets = []float64{.001, .005, .01, .025, .05, .1, .25, 1, 5, 30}
 
 // Roles of a request in the role label: the primary request a client is
 // answered from, or a shadow copy whose answer is only compared.
@@ -22,16 +25,21 @@ const (
 	RoleShadow  = "shadow"
 )
 
-// Rejection reasons for modelgate_rejected_requests_total.
+// Rejection reasons for modelgate_rejected_requests_total. Those refused
+// before authentication (unauthorized, bad_request, not_found of a path,
+// method_not_allowed, body_too_large, header_too_large, request_timeout)
+// have empty tenant and model labels.
 const (
-	ReasonUnauthorized = "unauthorized"
-	ReasonNotFound     = "not_found"
-	ReasonBadRequest   = "bad_request"
-	ReasonBodyTooLarge = "body_too_large"
-	ReasonRateLimited  = "rate_limited"
-	ReasonConcurrency  = "concurrency"
-	ReasonMethod       = "method_not_allowed"
-	ReasonNoEndpoint   = "no_endpoint"
+	ReasonUnauthorized   = "unauthorized"
+	ReasonNotFound       = "not_found"
+	ReasonBadRequest     = "bad_request"
+	ReasonBodyTooLarge   = "body_too_large"
+	ReasonHeaderTooLarge = "header_too_large"
+	ReasonTimeout        = "request_timeout"
+	ReasonRateLimited    = "rate_limited"
+	ReasonConcurrency    = "concurrency"
+	ReasonMethod         = "method_not_allowed"
+	ReasonNoEndpoint     = "no_endpoint"
 	// ReasonAnswerTooLarge counts answers over server.max_answer_bytes
 	// (the client got a 502).
 	ReasonAnswerTooLarge = "answer_too_large"
@@ -52,6 +60,8 @@ type Metrics struct {
 	upstreamDuration *prometheus.HistogramVec
 	inFlight         *prometheus.GaugeVec
 	rejected         *prometheus.CounterVec
+	queued           *prometheus.GaugeVec
+	queueWait        *prometheus.HistogramVec
 
 	reloads        *prometheus.CounterVec
 	reloadOK       prometheus.Gauge
@@ -62,6 +72,13 @@ type Metrics struct {
 	shadow *ShadowMetrics // shadow.go
 	// Resilience holds the breaker, health, retry and fallback metrics.
 	Resilience *Resilience
+
+	// mu guards the handle maps and the creation and retirement of series
+	// behind every handle (series.go, scope.go).
+	mu     sync.RWMutex
+	series map[seriesKey]*Series
+	scopes map[scopeKey]*Scope
+	global *Scope // tenant-less rejections
 }
 
 func histogramOpts(name, help string) prometheus.HistogramOpts {
@@ -98,6 +115,15 @@ func NewMetrics() *Metrics {
 			Namespace: "modelgate", Name: "rejected_requests_total",
 			Help: "Requests refused before reaching a model, by reason. Tenant and model are empty when unknown.",
 		}, []string{"tenant", "model", "reason"}),
+		queued: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: "modelgate", Name: "queued_requests",
+			Help: "Requests waiting for a concurrency slot (max_in_flight), by tenant and model (empty for a tenant-wide queue).",
+		}, []string{"tenant", "model"}),
+		queueWait: prometheus.NewHistogramVec(histogramOpts("queue_wait_seconds",
+			"Time requests waited for a concurrency slot, admitted or not, by tenant and model (empty for a tenant-wide queue): a scaling signal."),
+			[]string{"tenant", "model"}),
+		series: map[seriesKey]*Series{},
+		scopes: map[scopeKey]*Scope{},
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "modelgate", Name: "config_reloads_total",
 			Help: "Config loads by result (success or failure).",
@@ -121,7 +147,8 @@ func NewMetrics() *Metrics {
 		ConstLabels: prometheus.Labels{"version": Version, "revision": Revision},
 	})
 	build.Set(1)
-	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDuration, m.inFlight, m.rejected,
+	m.global = &Scope{m: m}
+	m.Registry.MustRegister(m.requests, m.duration, m.upstreamDuration, m.inFlight, m.rejected, m.queued, m.queueWait,
 		m.reloads, m.reloadOK, m.reloadTime, m.configInfo, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.shadow = newShadowMetrics(m.Registry)
@@ -146,66 +173,95 @@ func (m *Metrics) Reloaded(ok bool, hash string, unixTime float64) {
 	m.configInfo.WithLabelValues(hash).Set(1)
 }
 
-// Rejected counts a request refused before reaching a model.
+// Rejected counts a request refused before reaching a model. tenant and
+// model are "" when unknown (refused before authentication or the model
+// lookup); otherwise they name a configured tenant (model "") or model,
+// whose Scope the count goes to. A request of a tenant or model that is no
+// longer configured (it raced a reload) is not counted, so no series of it
+// comes back.
 func (m *Metrics) Rejected(tenant, model, reason string) {
-	m.rejected.WithLabelValues(tenant, model, reason).Inc()
-}
-
-// Series returns the handles for one tenant/model/version in a role
-// (RolePrimary or RoleShadow), creating the series. Handles are cached by the
-// caller (the routing snapshot), so the hot path never hashes label values.
-func (m *Metrics) Series(tenant, model, version, role string) *Series {
-	return &Series{
-		m:        m,
-		labels:   [4]string{tenant, model, version, role},
-		InFlight: m.inFlight.WithLabelValues(tenant, model, version, role),
-		Duration: m.duration.WithLabelValues(tenant, model, version, role),
-		Upstream: m.upstreamDuration.WithLabelValues(tenant, model, version, role),
+	sc := m.global
+	if tenant != "" || model != "" {
+		m.mu.RLock()
+		sc = m.scopes[scopeKey{tenant, model}]
+		m.mu.RUnlock()
+		if sc == nil {
+			return
+		}
 	}
+	sc.Rejected(reason)
 }
 
-// Forget deletes every series (all roles) of a tenant/model/version no
-// longer configured.
+// Series returns the handle of one tenant/model/version in a role
+// (RolePrimary or RoleShadow): the same one while the version stays
+// configured, so the routing snapshot caches it and the hot path never
+// hashes label values. Its series are created on first use. Forget it when
+// the version leaves the config.
+func (m *Metrics) Series(tenant, model, version, role string) *Series {
+	k := seriesKey{tenant, model, version, role}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.series[k]
+	if s == nil {
+		s = newSeries(m, tenant, model, version, role)
+		m.series[k] = s
+	}
+	return s
+}
+
+// Forget deletes every series (all roles, and fallbacks from or to it) of
+// a tenant/model/version no longer configured.
 func (m *Metrics) Forget(tenant, model, version string) {
-	l := prometheus.Labels{"tenant": tenant, "model": model, "version": version}
-	m.requests.DeletePartialMatch(l)
-	m.duration.DeletePartialMatch(l)
-	m.upstreamDuration.DeletePartialMatch(l)
-	m.inFlight.DeletePartialMatch(l)
-	m.Resilience.forget(tenant, model, version)
+	m.ForgetRole(tenant, model, version, RolePrimary)
+	m.ForgetRole(tenant, model, version, RoleShadow)
 }
 
 // ForgetRole deletes the series of one role of a tenant/model/version, e.g.
 // the shadow-role series when a model's shadow is removed while the version
 // stays configured.
 func (m *Metrics) ForgetRole(tenant, model, version, role string) {
-	l := prometheus.Labels{"tenant": tenant, "model": model, "version": version, "role": role}
-	m.requests.DeletePartialMatch(l)
-	m.duration.DeletePartialMatch(l)
-	m.upstreamDuration.DeletePartialMatch(l)
-	m.inFlight.DeletePartialMatch(l)
-}
-
-// Series holds the metric handles of one tenant/model/version/role.
-type Series struct {
-	m        *Metrics
-	labels   [4]string
-	InFlight prometheus.Gauge
-	Duration prometheus.Observer
-	Upstream prometheus.Observer
-	codes    [600]atomic.Pointer[prometheus.Counter]
-}
-
-// Request counts one answered request with its status code.
-func (s *Series) Request(code int) {
-	if code < 0 || code >= len(s.codes) {
-		code = 0
-	}
-	if c := s.codes[code].Load(); c != nil {
-		(*c).Inc()
+	k := seriesKey{tenant, model, version, role}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.series[k]
+	if s == nil {
 		return
 	}
-	c := s.m.requests.WithLabelValues(s.labels[0], s.labels[1], s.labels[2], s.labels[3], strconv.Itoa(code))
-	s.codes[code].Store(&c)
-	c.Inc()
+	delete(m.series, k)
+	s.retire()
+	if sc := m.scopes[scopeKey{tenant, model}]; sc != nil && role == RolePrimary {
+		sc.forgetFallbacks(s)
+	}
 }
+
+// Scope returns the handle of a configured tenant (model "") or tenant's
+// model: the same one while it stays configured. Its series are created on
+// first use. Forget it with ForgetScope when it leaves the config.
+func (m *Metrics) Scope(tenant, model string) *Scope {
+	k := scopeKey{tenant, model}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sc := m.scopes[k]
+	if sc == nil {
+		sc = &Scope{m: m, tenant: tenant, model: model}
+		m.scopes[k] = sc
+	}
+	return sc
+}
+
+// ForgetScope deletes every series of a tenant (model "") or model no
+// longer configured: its rejections, queue and fallbacks.
+func (m *Metrics) ForgetScope(tenant, model string) {
+	k := scopeKey{tenant, model}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if sc := m.scopes[k]; sc != nil {
+		delete(m.scopes, k)
+		sc.retire()
+	}
+}
+
+type (
+	seriesKey struct{ tenant, model, version, role string }
+	scopeKey  struct{ tenant, model string }
+)

@@ -13,7 +13,7 @@ import (
 func TestMetricsExposition(t *testing.T) {
 	m := NewMetrics()
 	m.Reloaded(true, "abc123", 1)
-	m.Rejected("acme", "fraud", ReasonRateLimited)
+	m.Scope("acme", "fraud").Rejected(ReasonRateLimited)
 	for _, role := range []string{RolePrimary, RoleShadow} {
 		s := m.Series("acme", "fraud", "v1", role)
 		s.InFlight.Inc()

@@ -26,12 +26,18 @@ type EndpointSample struct {
 	Up bool
 	// InFlight is the endpoint's requests in flight, all versions together.
 	InFlight int64
+	// Idle is set while the version has served no request (its Series is
+	// not Used): then only modelgate_endpoint_up is exported for it, the
+	// one gauge that can alert before any traffic.
+	Idle bool
 }
 
 // Resilience holds the metrics of breakers, health checks, retries and
 // fallbacks. Per-endpoint gauges are read at scrape time from the source set
 // with SetEndpointSource, so they cost nothing on the request path and
-// disappear with the config that stops using an endpoint.
+// disappear with the config that stops using an endpoint. Retry and
+// fallback counters are created on first use, through Series.Retries and
+// Scope.Fallback.
 type Resilience struct {
 	retries   *prometheus.CounterVec
 	fallbacks *prometheus.CounterVec
@@ -63,29 +69,10 @@ func newResilience(reg prometheus.Registerer) *Resilience {
 
 var endpointLabels = []string{"tenant", "model", "version", "endpoint"}
 
-// Retries returns the retry counter of a tenant/model/version; the caller
-// caches it (the routing snapshot does).
-func (r *Resilience) Retries(tenant, model, version string) prometheus.Counter {
-	return r.retries.WithLabelValues(tenant, model, version)
-}
-
-// Fallbacks returns the counter of requests moved from version from to
-// version to; the caller caches it.
-func (r *Resilience) Fallbacks(tenant, model, from, to string) prometheus.Counter {
-	return r.fallbacks.WithLabelValues(tenant, model, from, to)
-}
-
 // SetEndpointSource sets the function that lists endpoint states at scrape
 // time. It may be called once at startup; until then nothing is exported.
 func (r *Resilience) SetEndpointSource(src func() iter.Seq[EndpointSample]) {
 	r.endpoints.src.Store(&src)
-}
-
-// forget deletes the series of a tenant/model/version no longer configured.
-func (r *Resilience) forget(tenant, model, version string) {
-	r.retries.DeleteLabelValues(tenant, model, version)
-	r.fallbacks.DeletePartialMatch(prometheus.Labels{"tenant": tenant, "model": model, "from": version})
-	r.fallbacks.DeletePartialMatch(prometheus.Labels{"tenant": tenant, "model": model, "to": version})
 }
 
 // endpointCollector exports the per-endpoint gauges from the current
@@ -112,8 +99,10 @@ func (c *endpointCollector) Collect(ch chan<- prometheus.Metric) {
 		if s.Up {
 			up = 1
 		}
-		ch <- prometheus.MustNewConstMetric(c.breaker, prometheus.GaugeValue, float64(s.BreakerState), lv...)
 		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, lv...)
-		ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(s.InFlight), lv...)
+		if !s.Idle {
+			ch <- prometheus.MustNewConstMetric(c.breaker, prometheus.GaugeValue, float64(s.BreakerState), lv...)
+			ch <- prometheus.MustNewConstMetric(c.inFlight, prometheus.GaugeValue, float64(s.InFlight), lv...)
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package observability
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -47,7 +50,12 @@ type ShadowMetrics struct {
 	maxAbsDiff *prometheus.HistogramVec
 	top1       *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
+
+	mu     sync.Mutex // guards series and the creation and retirement of their children
+	series map[shadowKey]*ShadowSeries
 }
+
+type shadowKey struct{ tenant, model, version string }
 
 func newShadowMetrics(reg prometheus.Registerer) *ShadowMetrics {
 	vlabels := []string{"tenant", "model", "version"}
@@ -66,6 +74,7 @@ func newShadowMetrics(reg prometheus.Registerer) *ShadowMetrics {
 		}, []string{"tenant", "model", "version", "agree"}),
 		duration: prometheus.NewHistogramVec(histogramOpts("shadow_duration_seconds",
 			"Latency of shadow calls by tenant, model and shadow version (compare with modelgate_upstream_duration_seconds)."), vlabels),
+		series: map[shadowKey]*ShadowSeries{},
 	}
 	reg.MustRegister(s.requests, s.maxAbsDiff, s.top1, s.duration)
 	return s
@@ -74,39 +83,127 @@ func newShadowMetrics(reg prometheus.Registerer) *ShadowMetrics {
 // Shadow returns the shadow-traffic collectors.
 func (m *Metrics) Shadow() *ShadowMetrics { return m.shadow }
 
-// ShadowSeries are the precomputed handles of one tenant/model/shadow
-// version, so recording never hashes label values.
+// ShadowSeries are the handles of one tenant/model/shadow version, so
+// recording never hashes label values. Their children are created together
+// by the first shadowed request (see series.go): every outcome and both
+// top-1 values then show as 0 until they happen.
 type ShadowSeries struct {
-	outcomes   [numShadowOutcomes]prometheus.Counter
-	MaxAbsDiff prometheus.Observer
-	Top1Agree  prometheus.Counter
-	Top1Differ prometheus.Counter
-	Duration   prometheus.Observer
+	sm      *ShadowMetrics
+	labels  [3]string
+	retired bool // guarded by sm.mu
+	h       atomic.Pointer[shadowHandles]
+
+	MaxAbsDiff ShadowObserver
+	Top1Agree  ShadowCounter
+	Top1Differ ShadowCounter
+	Duration   ShadowObserver
 }
 
-// Series returns the handles for one tenant/model/shadow version, creating
-// every series (so outcomes show as 0 before the first request).
-func (s *ShadowMetrics) Series(tenant, model, version string) *ShadowSeries {
-	ss := &ShadowSeries{
-		MaxAbsDiff: s.maxAbsDiff.WithLabelValues(tenant, model, version),
-		Top1Agree:  s.top1.WithLabelValues(tenant, model, version, "true"),
-		Top1Differ: s.top1.WithLabelValues(tenant, model, version, "false"),
-		Duration:   s.duration.WithLabelValues(tenant, model, version),
+type shadowHandles struct {
+	outcomes             [numShadowOutcomes]prometheus.Counter
+	maxAbsDiff, duration prometheus.Observer
+	top1                 [2]prometheus.Counter // differ, agree
+}
+
+var discardShadow = func() *shadowHandles {
+	h := &shadowHandles{maxAbsDiff: discardHistogram, duration: discardHistogram, top1: [2]prometheus.Counter{discardCounter, discardCounter}}
+	for o := range h.outcomes {
+		h.outcomes[o] = discardCounter
 	}
-	for o := range numShadowOutcomes {
-		ss.outcomes[o] = s.requests.WithLabelValues(tenant, model, version, o.String())
+	return h
+}()
+
+// Series returns the handles of one tenant/model/shadow version: the same
+// ones until Forget.
+func (s *ShadowMetrics) Series(tenant, model, version string) *ShadowSeries {
+	k := shadowKey{tenant, model, version}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.series[k]
+	if ss == nil {
+		ss = &ShadowSeries{sm: s, labels: [3]string{tenant, model, version}}
+		ss.MaxAbsDiff = ShadowObserver{ss, false}
+		ss.Duration = ShadowObserver{ss, true}
+		ss.Top1Agree = ShadowCounter{ss, 1}
+		ss.Top1Differ = ShadowCounter{ss, 0}
+		s.series[k] = ss
 	}
 	return ss
 }
 
-// Outcome counts one shadowed request.
-func (ss *ShadowSeries) Outcome(o ShadowOutcome) { ss.outcomes[o].Inc() }
+func (ss *ShadowSeries) handles() *shadowHandles {
+	if h := ss.h.Load(); h != nil {
+		return h
+	}
+	s := ss.sm
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h := ss.h.Load(); h != nil {
+		return h
+	}
+	if ss.retired {
+		return discardShadow
+	}
+	t, m, v := ss.labels[0], ss.labels[1], ss.labels[2]
+	h := &shadowHandles{
+		maxAbsDiff: s.maxAbsDiff.WithLabelValues(t, m, v),
+		duration:   s.duration.WithLabelValues(t, m, v),
+		top1:       [2]prometheus.Counter{s.top1.WithLabelValues(t, m, v, "false"), s.top1.WithLabelValues(t, m, v, "true")},
+	}
+	for o := range numShadowOutcomes {
+		h.outcomes[o] = s.requests.WithLabelValues(t, m, v, o.String())
+	}
+	ss.h.Store(h)
+	return h
+}
 
-// Forget deletes the series of a shadow no longer configured.
+// Outcome counts one shadowed request.
+func (ss *ShadowSeries) Outcome(o ShadowOutcome) { ss.handles().outcomes[o].Inc() }
+
+// ShadowObserver is one of a ShadowSeries' histograms.
+type ShadowObserver struct {
+	ss       *ShadowSeries
+	duration bool
+}
+
+// Observe adds one observation.
+func (o ShadowObserver) Observe(v float64) {
+	h := o.ss.handles()
+	if o.duration {
+		h.duration.Observe(v)
+	} else {
+		h.maxAbsDiff.Observe(v)
+	}
+}
+
+// ShadowCounter is one of a ShadowSeries' top-1 counters.
+type ShadowCounter struct {
+	ss    *ShadowSeries
+	agree int
+}
+
+// Inc adds one.
+func (c ShadowCounter) Inc() { c.ss.handles().top1[c.agree].Inc() }
+
+// Forget deletes the series of a shadow no longer configured; its handles
+// record into discarded metrics from then on.
 func (s *ShadowMetrics) Forget(tenant, model, version string) {
-	l := prometheus.Labels{"tenant": tenant, "model": model, "version": version}
-	s.requests.DeletePartialMatch(l)
-	s.maxAbsDiff.Delete(l)
-	s.top1.DeletePartialMatch(l)
-	s.duration.Delete(l)
+	k := shadowKey{tenant, model, version}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.series[k]
+	if ss == nil {
+		return
+	}
+	delete(s.series, k)
+	ss.retired = true
+	if h := ss.h.Swap(discardShadow); h != nil && h != discardShadow {
+		for o := range numShadowOutcomes {
+			s.requests.DeleteLabelValues(tenant, model, version, o.String())
+		}
+		s.maxAbsDiff.DeleteLabelValues(tenant, model, version)
+		s.duration.DeleteLabelValues(tenant, model, version)
+		s.top1.DeleteLabelValues(tenant, model, version, "true")
+		s.top1.DeleteLabelValues(tenant, model, version, "false")
+	}
 }
