@@ -56,7 +56,7 @@ func newShadowStats(series *observability.ShadowSeries) *shadowStats {
 // mismatchRecord is one differing comparison as /admin/shadow shows it:
 // field paths with both values; whole payloads only with log_payloads.
 type mismatchRecord struct {
-	Time       time.Time      `json:"time"`
+	Time       time.Time      `json:"time"` // when the shadow call started
 	RequestID  string         `json:"request_id"`
 	MaxAbsDiff float64        `json:"max_abs_diff"`
 	Top1Agree  *bool          `json:"top1_agree,omitempty"`
@@ -185,10 +185,13 @@ func (sr *shadowRoute) view() shadowStatsView {
 	p, sh := slices.Clone(s.primaryLat), slices.Clone(s.shadowLat)
 	n := len(s.mismatches)
 	v.LastMismatches = make([]mismatchRecord, 0, n)
-	for i := range n { // newest first
+	for i := range n { // last recorded first
 		v.LastMismatches = append(v.LastMismatches, s.mismatches[(s.mmNext-1-i+2*n)%n])
 	}
 	s.mu.Unlock()
+	// Workers record in the order their comparisons finish, not the order
+	// the calls started: newest first by the record's time.
+	slices.SortStableFunc(v.LastMismatches, func(a, b mismatchRecord) int { return b.Time.Compare(a.Time) })
 	v.Latency.Samples = len(p)
 	if len(p) > 0 {
 		slices.Sort(p)
