@@ -45,8 +45,6 @@ type shadowJob struct {
 	primaryEnc  []byte // the primary's Content-Encoding
 	primaryDur  time.Duration
 	trace       shadowTrace // the primary's span, for a linked shadow span
-	scratchP    []byte      // decompression buffers
-	scratchS    []byte
 }
 
 var shadowJobs = sync.Pool{New: func() any { return new(shadowJob) }}
@@ -126,8 +124,8 @@ func (g *Gateway) shadowDispatch(j *shadowJob, resp *fasthttp.Response, start ti
 // runShadow sends one copy to the shadow version and compares the answers.
 // It runs on a pool worker with a deadline of its own (shadow.timeout from
 // now), detached from the client's request, which has long been answered.
-// cmp is the worker's own Comparer.
-func (g *Gateway) runShadow(j *shadowJob, cmp *compare.Comparer) {
+// w holds the worker's own Comparer and decoder.
+func (g *Gateway) runShadow(j *shadowJob, w *shadowWorker) {
 	defer releaseShadowJob(j)
 	sr := j.route
 	// Healthy, breaker-closed endpoints only; shadow results do not feed
@@ -167,18 +165,18 @@ func (g *Gateway) runShadow(j *shadowJob, cmp *compare.Comparer) {
 		sr.outcome(observability.ShadowError)
 		return
 	}
-	var primary, shadow []byte
-	primary, j.scratchP, err = decodeBody(j.primaryEnc, j.primaryBody, j.scratchP)
+	d := &w.dec
+	primary, err := d.decode(j.primaryEnc, j.primaryBody, sr.maxBody, &d.primary)
 	if err != nil {
 		sr.outcome(observability.ShadowPrimaryError)
 		return
 	}
-	shadow, j.scratchS, err = decodeBody(j.resp.Header.ContentEncoding(), j.resp.Body(), j.scratchS)
+	shadow, err := d.decode(j.resp.Header.ContentEncoding(), j.resp.Body(), sr.maxBody, &d.shadow)
 	if err != nil {
 		sr.outcome(observability.ShadowError)
 		return
 	}
-	res, err := cmp.Compare(primary, shadow, sr.opts)
+	res, err := w.cmp.Compare(primary, shadow, sr.opts)
 	switch {
 	case errors.Is(err, compare.ErrPrimaryInvalid):
 		sr.outcome(observability.ShadowPrimaryError)
@@ -228,24 +226,4 @@ func (sr *shadowRoute) outcome(o observability.ShadowOutcome) {
 func (sr *shadowRoute) drop(reason dropReason) {
 	sr.outcome(observability.ShadowDropped)
 	sr.stats.drops[reason].Add(1)
-}
-
-// decodeBody returns body decoded from its Content-Encoding (gzip, deflate,
-// br, zstd; identity as is), using scratch as the buffer.
-func decodeBody(enc, body, scratch []byte) (out, buf []byte, err error) {
-	switch string(enc) {
-	case "", "identity":
-		return body, scratch, nil
-	case "gzip":
-		buf, err = fasthttp.AppendGunzipBytes(scratch[:0], body)
-	case "deflate":
-		buf, err = fasthttp.AppendInflateBytes(scratch[:0], body)
-	case "br":
-		buf, err = fasthttp.AppendUnbrotliBytes(scratch[:0], body)
-	case "zstd":
-		buf, err = fasthttp.AppendUnzstdBytes(scratch[:0], body)
-	default:
-		return nil, scratch, errors.New("unsupported content encoding " + string(enc))
-	}
-	return buf, buf, err
 }

@@ -64,10 +64,17 @@ func (p *shadowPool) stop() {
 	}
 }
 
-// work is one worker's loop. The worker keeps one Comparer (reused
-// parsers) for all its jobs.
-func (p *shadowPool) work(run func(*shadowJob, *compare.Comparer)) {
-	cmp := compare.New()
+// shadowWorker is what one pool worker keeps for all its jobs: a Comparer
+// (reused parsers) and a decoder (reused buffers).
+type shadowWorker struct {
+	cmp *compare.Comparer
+	dec shadowDecoder
+}
+
+// work is one worker's loop.
+func (p *shadowPool) work(run func(*shadowJob, *shadowWorker)) {
+	w := &shadowWorker{cmp: compare.New()}
+	defer w.dec.close()
 	for {
 		select {
 		case <-p.done:
@@ -77,7 +84,7 @@ func (p *shadowPool) work(run func(*shadowJob, *compare.Comparer)) {
 		}
 		select {
 		case j := <-p.jobs:
-			run(j, cmp)
+			run(j, w)
 		case <-p.done:
 			p.drain()
 			return
@@ -104,7 +111,7 @@ type shadows struct {
 	metrics *observability.ShadowMetrics
 	all     *observability.Metrics // role="shadow" series of the request metrics
 	log     *slog.Logger
-	run     func(*shadowJob, *compare.Comparer)
+	run     func(*shadowJob, *shadowWorker)
 
 	mu    sync.Mutex
 	pools map[poolKey]*shadowPool
@@ -113,7 +120,7 @@ type shadows struct {
 	shut  bool
 }
 
-func newShadows(m *observability.Metrics, log *slog.Logger, run func(*shadowJob, *compare.Comparer)) *shadows {
+func newShadows(m *observability.Metrics, log *slog.Logger, run func(*shadowJob, *shadowWorker)) *shadows {
 	return &shadows{metrics: m.Shadow(), all: m, log: log, run: run, pools: map[poolKey]*shadowPool{}, stats: map[statsKey]*shadowStats{}}
 }
 
