@@ -39,6 +39,7 @@ type shadowRoute struct {
 // the client's request, which are recycled when the handler returns).
 type shadowJob struct {
 	route       *shadowRoute
+	held        int64 // bytes reserved in route.pool's max_queue_bytes
 	req         fasthttp.Request
 	resp        fasthttp.Response
 	primaryBody []byte
@@ -47,16 +48,38 @@ type shadowJob struct {
 	trace       shadowTrace // the primary's span, for a linked shadow span
 }
 
+// shadowJobKeepBytes is the largest primary-answer buffer a job keeps when
+// it returns to the pool; a larger one is left to the GC, so a burst of big
+// answers does not stay pinned in idle jobs. (The request and the shadow's
+// answer live in fasthttp's own body pools.)
+const shadowJobKeepBytes = 64 << 10
+
 var shadowJobs = sync.Pool{New: func() any { return new(shadowJob) }}
 
+// releaseShadowJob returns j's bytes to its pool's budget and j to the job
+// pool.
 func releaseShadowJob(j *shadowJob) {
+	j.reset()
+	shadowJobs.Put(j)
+}
+
+func (j *shadowJob) reset() {
+	if j.held > 0 {
+		j.route.pool.unreserve(j.held)
+		j.held = 0
+	}
 	j.route = nil
 	j.trace = shadowTrace{}
 	j.req.Reset()
 	j.resp.Reset()
 	j.primaryBody = j.primaryBody[:0]
+	if cap(j.primaryBody) > shadowJobKeepBytes {
+		j.primaryBody = nil
+	}
 	j.primaryEnc = j.primaryEnc[:0]
-	shadowJobs.Put(j)
+	if cap(j.primaryEnc) > shadowJobKeepBytes {
+		j.primaryEnc = nil
+	}
 }
 
 // shadowCapture decides whether this request is shadowed and, if so, copies
@@ -66,8 +89,10 @@ func releaseShadowJob(j *shadowJob) {
 // not a POST prediction call, it is pinned, it already goes to the shadow
 // version, or it falls outside the sampled percent. With a sticky header
 // present, sampling is a function of the header value, so the same users are
-// shadowed every time. Bodies over shadow.max_body_bytes and copies that would
-// find the queue full are dropped and counted here, before any copy is made.
+// shadowed every time. Bodies over shadow.max_body_bytes, copies that would
+// find the queue full and bodies that do not fit in what is left of
+// shadow.max_queue_bytes are dropped and counted here, before any copy is
+// made. The body's bytes are reserved in the budget from here on.
 func (g *Gateway) shadowCapture(rt router.Route, model *modelRoute, vi int, req *fasthttp.Request) *shadowJob {
 	sr := model.shadow
 	if sr == nil || vi == sr.versionIdx || rt.Pinned() || rt.Kind.Method() != fasthttp.MethodPost {
@@ -92,8 +117,13 @@ func (g *Gateway) shadowCapture(rt router.Route, model *modelRoute, vi int, req 
 		sr.drop(dropQueueFull)
 		return nil
 	}
+	n := int64(len(req.Body()))
+	if !sr.pool.reserve(n) {
+		sr.drop(dropQueueBytes)
+		return nil
+	}
 	j := shadowJobs.Get().(*shadowJob)
-	j.route = sr
+	j.route, j.held = sr, n
 	req.CopyTo(&j.req)
 	return j
 }
@@ -101,7 +131,9 @@ func (g *Gateway) shadowCapture(rt router.Route, model *modelRoute, vi int, req 
 // shadowDispatch hands a captured job to its model's shadow pool with a copy
 // of the primary's answer. It never blocks: a full queue drops the copy. A
 // primary that did not answer 2xx is counted as primary_error and the shadow
-// is not called (nothing to compare). j may be nil (request not shadowed).
+// is not called (nothing to compare). An answer over shadow.max_body_bytes,
+// or one that does not fit in what is left of shadow.max_queue_bytes, is not
+// copied: the copy is dropped. j may be nil (request not shadowed).
 func (g *Gateway) shadowDispatch(j *shadowJob, resp *fasthttp.Response, start time.Time) {
 	if j == nil {
 		return
@@ -112,7 +144,19 @@ func (g *Gateway) shadowDispatch(j *shadowJob, resp *fasthttp.Response, start ti
 		releaseShadowJob(j)
 		return
 	}
-	j.primaryBody = append(j.primaryBody[:0], resp.Body()...)
+	body := resp.Body()
+	if len(body) > sr.maxBody {
+		sr.drop(dropAnswerTooLarge)
+		releaseShadowJob(j)
+		return
+	}
+	if !sr.pool.reserve(int64(len(body))) {
+		sr.drop(dropQueueBytes)
+		releaseShadowJob(j)
+		return
+	}
+	j.held += int64(len(body))
+	j.primaryBody = append(j.primaryBody[:0], body...)
 	j.primaryEnc = append(j.primaryEnc[:0], resp.Header.ContentEncoding()...)
 	j.primaryDur = time.Since(start)
 	if ok, reason := sr.pool.submit(j); !ok {
