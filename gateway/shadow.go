@@ -242,7 +242,6 @@ func (g *Gateway) runShadow(j *shadowJob, w *shadowWorker) {
 		sr.outcome(observability.ShadowMatch)
 		return
 	}
-	sr.outcome(observability.ShadowMismatch)
 	rec := mismatchRecord{
 		Time:       t0,
 		RequestID:  string(j.req.Header.Peek(HeaderRequestID)),
@@ -257,7 +256,9 @@ func (g *Gateway) runShadow(j *shadowJob, w *shadowWorker) {
 	if sr.logPayloads {
 		rec.Request, rec.Primary, rec.Shadow = string(j.req.Body()), string(primary), string(shadow)
 	}
+	// Recorded before it is counted: whoever sees the count sees the record.
 	sr.stats.mismatch(rec)
+	sr.outcome(observability.ShadowMismatch)
 }
 
 // outcome counts one shadowed request in the metrics and the admin stats.
