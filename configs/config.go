@@ -254,9 +254,22 @@ type Shadow struct {
 	IgnoreFields []string `mapstructure:"ignore_fields" json:"ignore_fields"`
 	// MaxInFlight is the model's shadow worker budget. Default 4.
 	MaxInFlight int `mapstructure:"max_in_flight" json:"max_in_flight"`
-	// MaxQueue is how many copies may wait for a worker. Default 64.
-	MaxQueue int `mapstructure:"max_queue" json:"max_queue"`
-	// MaxBodyBytes: larger requests are not shadowed. Default 1 MiB.
+	// MaxQueue is how many copies may wait for a worker. Default 64 when
+	// absent. 0 means no queue: a copy is sent only if a worker is idle at
+	// that moment, otherwise it is dropped (queue_full). Read it with
+	// QueueLen.
+	MaxQueue *int `mapstructure:"max_queue" json:"max_queue"`
+	// MaxQueueBytes bounds, in bytes, the request and primary-answer bodies
+	// held by the model's shadow copies, queued or in a call: a copy that
+	// would take the total over it is dropped (queue_bytes) before anything
+	// is copied. Default 64 MiB.
+	MaxQueueBytes int64 `mapstructure:"max_queue_bytes" json:"max_queue_bytes"`
+	// MaxBodyBytes, in bytes, bounds what is shadowed and compared: larger
+	// requests are not shadowed (body_too_large), larger primary answers
+	// are not copied (answer_too_large), and answers that decompress
+	// (gzip, deflate, br, zstd) to more than this are not inflated further
+	// and count as unreadable (primary_error or shadow_error, as is a shadow
+	// answer over it). Default 1 MiB.
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes" json:"max_body_bytes"`
 	// Timeout bounds one shadow call. Default: the model's timeout.
 	Timeout time.Duration `mapstructure:"timeout" json:"timeout"`

@@ -20,6 +20,9 @@ const (
 	DefaultHealthTimeout      = 1 * time.Second
 )
 
+// DefaultShadowMaxQueueBytes is the default shadow.max_queue_bytes: 64 MiB.
+const DefaultShadowMaxQueueBytes = 64 << 20
+
 // DefaultIgnoreFields are skipped by shadow comparison unless configured.
 var DefaultIgnoreFields = []string{"id", "model_version", "model_name"}
 
@@ -74,7 +77,11 @@ func (m *Model) setDefaults() {
 			sh.IgnoreFields = append([]string(nil), DefaultIgnoreFields...)
 		}
 		setIfZero(&sh.MaxInFlight, DefaultShadowMaxInFlight)
-		setIfZero(&sh.MaxQueue, DefaultShadowMaxQueue)
+		if sh.MaxQueue == nil {
+			q := DefaultShadowMaxQueue
+			sh.MaxQueue = &q
+		}
+		setIfZero(&sh.MaxQueueBytes, DefaultShadowMaxQueueBytes)
 		setIfZero(&sh.MaxBodyBytes, DefaultShadowMaxBodyBytes)
 		setIfZero(&sh.Timeout, m.Timeout)
 	}
@@ -122,6 +129,15 @@ func (s *Shadow) SharePercent() float64 {
 		return 0
 	}
 	return *s.Percent
+}
+
+// QueueLen returns how many copies may wait for a worker (defaults
+// applied; 0 is no queue).
+func (s *Shadow) QueueLen() int {
+	if s == nil || s.MaxQueue == nil {
+		return DefaultShadowMaxQueue
+	}
+	return *s.MaxQueue
 }
 
 // RetryAttempts returns the retry count (defaults applied).

@@ -295,8 +295,11 @@ func (v *validator) model(p string, m *Model) {
 		if sh.MaxInFlight < 0 {
 			v.add(sp+".max_in_flight", "must not be negative")
 		}
-		if sh.MaxQueue < 0 {
+		if sh.QueueLen() < 0 {
 			v.add(sp+".max_queue", "must not be negative")
+		}
+		if sh.MaxQueueBytes < 0 {
+			v.add(sp+".max_queue_bytes", "must not be negative")
 		}
 		if sh.MaxBodyBytes < 0 {
 			v.add(sp+".max_body_bytes", "must not be negative")

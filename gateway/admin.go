@@ -139,6 +139,7 @@ type (
 		IgnoreFields      []string `json:"ignore_fields"`
 		MaxInFlight       int      `json:"max_in_flight"`
 		MaxQueue          int      `json:"max_queue"`
+		MaxQueueBytes     int64    `json:"max_queue_bytes"`
 		MaxBodyBytes      int64    `json:"max_body_bytes"`
 		Timeout           string   `json:"timeout"`
 	}
@@ -159,7 +160,7 @@ func configView(cfg *configs.Config) tableView {
 			if sh := m.Shadow; sh != nil {
 				mv.Shadow = &shadowView{Version: sh.Version, Percent: sh.SharePercent(), Tolerance: sh.Tolerance,
 					RelativeTolerance: sh.RelativeTolerance, IgnoreFields: sh.IgnoreFields, MaxInFlight: sh.MaxInFlight,
-					MaxQueue: sh.MaxQueue, MaxBodyBytes: sh.MaxBodyBytes, Timeout: sh.Timeout.String()}
+					MaxQueue: sh.QueueLen(), MaxQueueBytes: sh.MaxQueueBytes, MaxBodyBytes: sh.MaxBodyBytes, Timeout: sh.Timeout.String()}
 			}
 			total := 0
 			for _, v := range m.Versions {

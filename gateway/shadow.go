@@ -39,26 +39,47 @@ type shadowRoute struct {
 // the client's request, which are recycled when the handler returns).
 type shadowJob struct {
 	route       *shadowRoute
+	held        int64 // bytes reserved in route.pool's max_queue_bytes
 	req         fasthttp.Request
 	resp        fasthttp.Response
 	primaryBody []byte
 	primaryEnc  []byte // the primary's Content-Encoding
 	primaryDur  time.Duration
 	trace       shadowTrace // the primary's span, for a linked shadow span
-	scratchP    []byte      // decompression buffers
-	scratchS    []byte
 }
+
+// shadowJobKeepBytes is the largest primary-answer buffer a job keeps when
+// it returns to the pool; a larger one is left to the GC, so a burst of big
+// answers does not stay pinned in idle jobs. (The request and the shadow's
+// answer live in fasthttp's own body pools.)
+const shadowJobKeepBytes = 64 << 10
 
 var shadowJobs = sync.Pool{New: func() any { return new(shadowJob) }}
 
+// releaseShadowJob returns j's bytes to its pool's budget and j to the job
+// pool.
 func releaseShadowJob(j *shadowJob) {
+	j.reset()
+	shadowJobs.Put(j)
+}
+
+func (j *shadowJob) reset() {
+	if j.held > 0 {
+		j.route.pool.unreserve(j.held)
+		j.held = 0
+	}
 	j.route = nil
 	j.trace = shadowTrace{}
 	j.req.Reset()
 	j.resp.Reset()
 	j.primaryBody = j.primaryBody[:0]
+	if cap(j.primaryBody) > shadowJobKeepBytes {
+		j.primaryBody = nil
+	}
 	j.primaryEnc = j.primaryEnc[:0]
-	shadowJobs.Put(j)
+	if cap(j.primaryEnc) > shadowJobKeepBytes {
+		j.primaryEnc = nil
+	}
 }
 
 // shadowCapture decides whether this request is shadowed and, if so, copies
@@ -68,8 +89,10 @@ func releaseShadowJob(j *shadowJob) {
 // not a POST prediction call, it is pinned, it already goes to the shadow
 // version, or it falls outside the sampled percent. With a sticky header
 // present, sampling is a function of the header value, so the same users are
-// shadowed every time. Bodies over shadow.max_body_bytes and copies that would
-// find the queue full are dropped and counted here, before any copy is made.
+// shadowed every time. Bodies over shadow.max_body_bytes, copies that would
+// find the queue full and bodies that do not fit in what is left of
+// shadow.max_queue_bytes are dropped and counted here, before any copy is
+// made. The body's bytes are reserved in the budget from here on.
 func (g *Gateway) shadowCapture(rt router.Route, model *modelRoute, vi int, req *fasthttp.Request) *shadowJob {
 	sr := model.shadow
 	if sr == nil || vi == sr.versionIdx || rt.Pinned() || rt.Kind.Method() != fasthttp.MethodPost {
@@ -94,8 +117,13 @@ func (g *Gateway) shadowCapture(rt router.Route, model *modelRoute, vi int, req 
 		sr.drop(dropQueueFull)
 		return nil
 	}
+	n := int64(len(req.Body()))
+	if !sr.pool.reserve(n) {
+		sr.drop(dropQueueBytes)
+		return nil
+	}
 	j := shadowJobs.Get().(*shadowJob)
-	j.route = sr
+	j.route, j.held = sr, n
 	req.CopyTo(&j.req)
 	return j
 }
@@ -103,7 +131,9 @@ func (g *Gateway) shadowCapture(rt router.Route, model *modelRoute, vi int, req 
 // shadowDispatch hands a captured job to its model's shadow pool with a copy
 // of the primary's answer. It never blocks: a full queue drops the copy. A
 // primary that did not answer 2xx is counted as primary_error and the shadow
-// is not called (nothing to compare). j may be nil (request not shadowed).
+// is not called (nothing to compare). An answer over shadow.max_body_bytes,
+// or one that does not fit in what is left of shadow.max_queue_bytes, is not
+// copied: the copy is dropped. j may be nil (request not shadowed).
 func (g *Gateway) shadowDispatch(j *shadowJob, resp *fasthttp.Response, start time.Time) {
 	if j == nil {
 		return
@@ -114,7 +144,19 @@ func (g *Gateway) shadowDispatch(j *shadowJob, resp *fasthttp.Response, start ti
 		releaseShadowJob(j)
 		return
 	}
-	j.primaryBody = append(j.primaryBody[:0], resp.Body()...)
+	body := resp.Body()
+	if len(body) > sr.maxBody {
+		sr.drop(dropAnswerTooLarge)
+		releaseShadowJob(j)
+		return
+	}
+	if !sr.pool.reserve(int64(len(body))) {
+		sr.drop(dropQueueBytes)
+		releaseShadowJob(j)
+		return
+	}
+	j.held += int64(len(body))
+	j.primaryBody = append(j.primaryBody[:0], body...)
 	j.primaryEnc = append(j.primaryEnc[:0], resp.Header.ContentEncoding()...)
 	j.primaryDur = time.Since(start)
 	if ok, reason := sr.pool.submit(j); !ok {
@@ -126,8 +168,8 @@ func (g *Gateway) shadowDispatch(j *shadowJob, resp *fasthttp.Response, start ti
 // runShadow sends one copy to the shadow version and compares the answers.
 // It runs on a pool worker with a deadline of its own (shadow.timeout from
 // now), detached from the client's request, which has long been answered.
-// cmp is the worker's own Comparer.
-func (g *Gateway) runShadow(j *shadowJob, cmp *compare.Comparer) {
+// w holds the worker's own Comparer and decoder.
+func (g *Gateway) runShadow(j *shadowJob, w *shadowWorker) {
 	defer releaseShadowJob(j)
 	sr := j.route
 	// Healthy, breaker-closed endpoints only; shadow results do not feed
@@ -167,18 +209,18 @@ func (g *Gateway) runShadow(j *shadowJob, cmp *compare.Comparer) {
 		sr.outcome(observability.ShadowError)
 		return
 	}
-	var primary, shadow []byte
-	primary, j.scratchP, err = decodeBody(j.primaryEnc, j.primaryBody, j.scratchP)
+	d := &w.dec
+	primary, err := d.decode(j.primaryEnc, j.primaryBody, sr.maxBody, &d.primary)
 	if err != nil {
 		sr.outcome(observability.ShadowPrimaryError)
 		return
 	}
-	shadow, j.scratchS, err = decodeBody(j.resp.Header.ContentEncoding(), j.resp.Body(), j.scratchS)
+	shadow, err := d.decode(j.resp.Header.ContentEncoding(), j.resp.Body(), sr.maxBody, &d.shadow)
 	if err != nil {
 		sr.outcome(observability.ShadowError)
 		return
 	}
-	res, err := cmp.Compare(primary, shadow, sr.opts)
+	res, err := w.cmp.Compare(primary, shadow, sr.opts)
 	switch {
 	case errors.Is(err, compare.ErrPrimaryInvalid):
 		sr.outcome(observability.ShadowPrimaryError)
@@ -200,7 +242,6 @@ func (g *Gateway) runShadow(j *shadowJob, cmp *compare.Comparer) {
 		sr.outcome(observability.ShadowMatch)
 		return
 	}
-	sr.outcome(observability.ShadowMismatch)
 	rec := mismatchRecord{
 		Time:       t0,
 		RequestID:  string(j.req.Header.Peek(HeaderRequestID)),
@@ -215,7 +256,9 @@ func (g *Gateway) runShadow(j *shadowJob, cmp *compare.Comparer) {
 	if sr.logPayloads {
 		rec.Request, rec.Primary, rec.Shadow = string(j.req.Body()), string(primary), string(shadow)
 	}
+	// Recorded before it is counted: whoever sees the count sees the record.
 	sr.stats.mismatch(rec)
+	sr.outcome(observability.ShadowMismatch)
 }
 
 // outcome counts one shadowed request in the metrics and the admin stats.
@@ -228,24 +271,4 @@ func (sr *shadowRoute) outcome(o observability.ShadowOutcome) {
 func (sr *shadowRoute) drop(reason dropReason) {
 	sr.outcome(observability.ShadowDropped)
 	sr.stats.drops[reason].Add(1)
-}
-
-// decodeBody returns body decoded from its Content-Encoding (gzip, deflate,
-// br, zstd; identity as is), using scratch as the buffer.
-func decodeBody(enc, body, scratch []byte) (out, buf []byte, err error) {
-	switch string(enc) {
-	case "", "identity":
-		return body, scratch, nil
-	case "gzip":
-		buf, err = fasthttp.AppendGunzipBytes(scratch[:0], body)
-	case "deflate":
-		buf, err = fasthttp.AppendInflateBytes(scratch[:0], body)
-	case "br":
-		buf, err = fasthttp.AppendUnbrotliBytes(scratch[:0], body)
-	case "zstd":
-		buf, err = fasthttp.AppendUnzstdBytes(scratch[:0], body)
-	default:
-		return nil, scratch, errors.New("unsupported content encoding " + string(enc))
-	}
-	return buf, buf, err
 }

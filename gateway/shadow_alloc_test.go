@@ -19,7 +19,7 @@ func TestShadowHotPathAllocs(t *testing.T) {
 		t.Skip("the race detector makes sync.Pool drop items on purpose")
 	}
 	m := observability.NewMetrics()
-	pool := &shadowPool{jobs: make(chan *shadowJob, 1), done: make(chan struct{})}
+	pool := &shadowPool{key: poolKey{maxBytes: 1 << 20}, jobs: make(chan *shadowJob, 1), done: make(chan struct{})}
 	sr := &shadowRoute{
 		version: &versionRoute{name: "v2"}, versionIdx: 1, percent: 100, maxBody: 1 << 20,
 		timeout: time.Second, pool: pool, series: m.Shadow().Series("acme", "fraud", "v2"),

@@ -9,10 +9,11 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestShadowReload(t *testing.T) {
-	// Registered first, so it runs last: after the gateway, the reload loop
-	// and the model servers have stopped.
-	// Goroutines that exist now (other tests' leftovers) are not ours.
+// verifyNoShadowLeaks checks at the end of the test that no goroutine it started
+// is left. Call it first, so its cleanup runs last: after the gateway, the
+// reload loop and the model servers have stopped. Goroutines that exist now
+// (other tests' leftovers) are not the test's.
+func verifyNoShadowLeaks(t *testing.T) {
 	existing := goleak.IgnoreCurrent()
 	t.Cleanup(func() {
 		goleak.VerifyNone(t, existing,
@@ -25,6 +26,10 @@ func TestShadowReload(t *testing.T) {
 			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*HostClient).connsCleaner"),
 			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 	})
+}
+
+func TestShadowReload(t *testing.T) {
+	verifyNoShadowLeaks(t)
 	primary := startModelOpts(t, modelserver.Options{Model: fraudModel("v1", v1Weights)})
 	shadow := startModelOpts(t, modelserver.Options{Model: fraudModel("v2", v1Weights), Delay: 300 * time.Millisecond})
 	withShadow := func(opts string) string {

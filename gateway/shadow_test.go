@@ -180,8 +180,8 @@ func TestShadowComparisons(t *testing.T) {
 		extra       string
 		want        map[string]uint64
 		wantTop1    [2]uint64 // agree, differ
-		wantPath    string    // in the newest mismatch
-		wantDiffGT  float64   // newest mismatch max_abs_diff above this
+		wantPath    string    // in every mismatch record
+		wantDiffGT  float64   // the largest max_abs_diff of the records is above this
 		logPayloads bool
 		v1          bool // KServe V1 predict instead of OIP infer
 	}{
@@ -272,33 +272,44 @@ func TestShadowComparisons(t *testing.T) {
 				}
 				return
 			}
-			if len(st.LastMismatches) == 0 {
-				t.Fatalf("no mismatch records")
+			// Four workers finish in any order: check every record, not the
+			// "newest" one (which request that is depends on scheduling).
+			if len(st.LastMismatches) != n {
+				t.Fatalf("got %d mismatch records, want all %d", len(st.LastMismatches), n)
 			}
-			mm := st.LastMismatches[0]
-			var paths []string
-			for _, d := range mm.Diffs {
-				paths = append(paths, d.Path)
-				if d.Primary == "" || d.Shadow == "" || d.Primary == d.Shadow {
-					t.Errorf("diff %s: got values %q / %q, want both, different", d.Path, d.Primary, d.Shadow)
+			if !slices.IsSortedFunc(st.LastMismatches, func(a, b mismatchRecord) int { return b.Time.Compare(a.Time) }) {
+				t.Errorf("mismatch records not newest first")
+			}
+			ids := map[string]bool{}
+			maxDiff := math.Inf(-1)
+			for _, mm := range st.LastMismatches {
+				var paths []string
+				for _, d := range mm.Diffs {
+					paths = append(paths, d.Path)
+					if d.Primary == "" || d.Shadow == "" || d.Primary == d.Shadow {
+						t.Errorf("diff %s: got values %q / %q, want both, different", d.Path, d.Primary, d.Shadow)
+					}
+				}
+				if !slices.Contains(paths, tc.wantPath) {
+					t.Errorf("mismatch %s paths %q, want %s among them", mm.RequestID, paths, tc.wantPath)
+				}
+				if math.IsNaN(mm.MaxAbsDiff) {
+					t.Errorf("mismatch %s max_abs_diff NaN", mm.RequestID)
+				}
+				maxDiff = max(maxDiff, mm.MaxAbsDiff)
+				if mm.RequestID == "" || ids[mm.RequestID] {
+					t.Errorf("mismatch record with request id %q: empty or repeated", mm.RequestID)
+				}
+				ids[mm.RequestID] = true
+				if hasPayload := mm.Request != "" || mm.Primary != "" || mm.Shadow != ""; hasPayload != tc.logPayloads {
+					t.Errorf("mismatch record has payloads %v, want %v (log_payloads)", hasPayload, tc.logPayloads)
+				}
+				if tc.logPayloads && !strings.Contains(mm.Request, `"inputs"`) {
+					t.Errorf("log_payloads record request %q, want the client's body", mm.Request)
 				}
 			}
-			if !slices.Contains(paths, tc.wantPath) {
-				t.Errorf("newest mismatch paths %q, want %s among them", paths, tc.wantPath)
-			}
-			if mm.MaxAbsDiff <= tc.wantDiffGT || math.IsNaN(mm.MaxAbsDiff) {
-				if tc.wantDiffGT > 0 {
-					t.Errorf("newest mismatch max_abs_diff %v, want > %v", mm.MaxAbsDiff, tc.wantDiffGT)
-				}
-			}
-			if mm.RequestID == "" {
-				t.Errorf("mismatch record without request id")
-			}
-			if hasPayload := mm.Request != "" || mm.Primary != "" || mm.Shadow != ""; hasPayload != tc.logPayloads {
-				t.Errorf("mismatch record has payloads %v, want %v (log_payloads)", hasPayload, tc.logPayloads)
-			}
-			if tc.logPayloads && !strings.Contains(mm.Request, `"inputs"`) {
-				t.Errorf("log_payloads record request %q, want the client's body", mm.Request)
+			if tc.wantDiffGT > 0 && maxDiff <= tc.wantDiffGT {
+				t.Errorf("largest max_abs_diff among mismatches %v, want > %v", maxDiff, tc.wantDiffGT)
 			}
 		})
 	}
@@ -470,5 +481,39 @@ func TestAdminShadowRequiresToken(t *testing.T) {
 	st := h.shadowStatsOf("acme", "fraud")
 	if st.Version != "v2" || st.Percent != 100 || st.Queue.Capacity != 64 || st.Queue.Workers != 4 || st.AgreementRate != nil {
 		t.Errorf("got %+v, want v2 at 100%% with the default queue 64 and 4 workers, no rate yet", st)
+	}
+}
+
+// TestShadowMismatchOrder checks the admin view's order: workers record
+// mismatches in the order their comparisons finish, which need not be the
+// order their calls started (the records' time); the view is newest first
+// by that time whatever the recording order, and keeps the last
+// shadowMismatchesKept recorded.
+func TestShadowMismatchOrder(t *testing.T) {
+	sr := &shadowRoute{version: &versionRoute{}, pool: &shadowPool{}, stats: newShadowStats(nil)}
+	t0 := time.Unix(1_700_000_000, 0)
+	// Recorded out of order: 0, 2, 1, 4, 3, ...
+	var order []int
+	for i := 0; i < shadowMismatchesKept+6; i += 2 {
+		order = append(order, i+1, i)
+	}
+	for _, i := range order {
+		sr.stats.mismatch(mismatchRecord{Time: t0.Add(time.Duration(i) * time.Millisecond), RequestID: strconv.Itoa(i)})
+	}
+	got := sr.view().LastMismatches
+	if len(got) != shadowMismatchesKept {
+		t.Fatalf("got %d records, want the last %d recorded", len(got), shadowMismatchesKept)
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.RequestID)
+	}
+	// The last 20 recorded are times 6..25; newest first.
+	var want []string
+	for i := shadowMismatchesKept + 5; i >= 6; i-- {
+		want = append(want, strconv.Itoa(i))
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("got records %v, want %v (newest first by time)", ids, want)
 	}
 }

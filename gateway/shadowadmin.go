@@ -16,13 +16,15 @@ import (
 type dropReason uint8
 
 const (
-	dropQueueFull    dropReason = iota // the model's shadow queue was full
-	dropBodyTooLarge                   // body over shadow.max_body_bytes
-	dropStopped                        // shadow removed or changed by a reload, or shutdown
+	dropQueueFull      dropReason = iota // the model's shadow queue was full (or, with max_queue 0, no worker idle)
+	dropBodyTooLarge                     // request body over shadow.max_body_bytes
+	dropStopped                          // shadow removed or changed by a reload, or shutdown
+	dropAnswerTooLarge                   // primary's answer over shadow.max_body_bytes
+	dropQueueBytes                       // the copy's bodies would take the pool over shadow.max_queue_bytes
 	numDropReasons
 )
 
-var dropReasonNames = [numDropReasons]string{"queue_full", "body_too_large", "stopped"}
+var dropReasonNames = [numDropReasons]string{"queue_full", "body_too_large", "stopped", "answer_too_large", "queue_bytes"}
 
 // Sizes of the admin view's windows.
 const (
@@ -56,7 +58,7 @@ func newShadowStats(series *observability.ShadowSeries) *shadowStats {
 // mismatchRecord is one differing comparison as /admin/shadow shows it:
 // field paths with both values; whole payloads only with log_payloads.
 type mismatchRecord struct {
-	Time       time.Time      `json:"time"`
+	Time       time.Time      `json:"time"` // when the shadow call started
 	RequestID  string         `json:"request_id"`
 	MaxAbsDiff float64        `json:"max_abs_diff"`
 	Top1Agree  *bool          `json:"top1_agree,omitempty"`
@@ -139,6 +141,11 @@ type (
 		Length   int `json:"length"`
 		Capacity int `json:"capacity"`
 		Workers  int `json:"workers"`
+		// Bytes are the request and primary-answer bytes the model's
+		// copies hold (captured, queued or in a call); at most MaxBytes
+		// (shadow.max_queue_bytes).
+		Bytes    int64 `json:"bytes"`
+		MaxBytes int64 `json:"max_bytes"`
 	}
 )
 
@@ -164,7 +171,8 @@ func (sr *shadowRoute) view() shadowStatsView {
 		Tenant: sr.tenant, Model: sr.model, Version: sr.version.name,
 		Percent: sr.percent, Tolerance: sr.opts.Tolerance, RelativeTolerance: sr.opts.RelativeTolerance,
 		Outcomes: map[string]uint64{}, Dropped: map[string]uint64{},
-		Queue: queueView{Length: len(sr.pool.jobs), Capacity: cap(sr.pool.jobs), Workers: sr.pool.key.workers},
+		Queue: queueView{Length: len(sr.pool.jobs), Capacity: cap(sr.pool.jobs), Workers: sr.pool.key.workers,
+			Bytes: sr.pool.heldBytes(), MaxBytes: sr.pool.key.maxBytes},
 	}
 	for _, o := range observability.ShadowOutcomes() {
 		n := s.outcomes[o].Load()
@@ -185,10 +193,13 @@ func (sr *shadowRoute) view() shadowStatsView {
 	p, sh := slices.Clone(s.primaryLat), slices.Clone(s.shadowLat)
 	n := len(s.mismatches)
 	v.LastMismatches = make([]mismatchRecord, 0, n)
-	for i := range n { // newest first
+	for i := range n { // last recorded first
 		v.LastMismatches = append(v.LastMismatches, s.mismatches[(s.mmNext-1-i+2*n)%n])
 	}
 	s.mu.Unlock()
+	// Workers record in the order their comparisons finish, not the order
+	// the calls started: newest first by the record's time.
+	slices.SortStableFunc(v.LastMismatches, func(a, b mismatchRecord) int { return b.Time.Compare(a.Time) })
 	v.Latency.Samples = len(p)
 	if len(p) > 0 {
 		slices.Sort(p)

@@ -4,19 +4,26 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/internal/compare"
 	"github.com/modelgate/modelgate/observability"
 )
 
-// shadowPool is one model's shadow budget: a bounded queue and a fixed
-// number of workers. It never blocks the request path: submit fails at once
-// when the queue is full or the pool is stopped.
+// shadowPool is one model's shadow budget: a bounded queue, a fixed number
+// of workers and a byte budget (max_queue_bytes) for the bodies its copies
+// hold. It never blocks the request path: submit fails at once when the
+// queue is full or the pool is stopped. With max_queue 0 the queue is an
+// unbuffered channel: a copy is taken only by a worker waiting right now.
 type shadowPool struct {
 	key  poolKey
 	jobs chan *shadowJob
 	done chan struct{}
+	// held counts the request and primary-answer body bytes of this
+	// pool's copies from capture until they are released (sent, failed or
+	// dropped); reserve keeps it at most key.maxBytes.
+	held atomic.Int64
 
 	mu      sync.RWMutex // guards stopped against submit racing stop
 	stopped bool
@@ -27,6 +34,7 @@ type shadowPool struct {
 type poolKey struct {
 	tenant, model, version string
 	workers, queue         int
+	maxBytes               int64
 }
 
 // statsKey identifies a shadow's admin stats and metric series.
@@ -35,6 +43,26 @@ type statsKey struct{ tenant, model, version string }
 // full reports whether the queue has no room (a hint; submit decides). A
 // stopped pool is not "full": its copies are dropped as stopped by submit.
 func (p *shadowPool) full() bool { return cap(p.jobs) > 0 && len(p.jobs) >= cap(p.jobs) }
+
+// reserve takes n bytes of the pool's byte budget, or reports that they do
+// not fit (nothing taken).
+func (p *shadowPool) reserve(n int64) bool {
+	for {
+		cur := p.held.Load()
+		if cur+n > p.key.maxBytes {
+			return false
+		}
+		if p.held.CompareAndSwap(cur, cur+n) {
+			return true
+		}
+	}
+}
+
+// unreserve gives back n bytes taken by reserve.
+func (p *shadowPool) unreserve(n int64) { p.held.Add(-n) }
+
+// heldBytes is how many bytes the pool's copies hold now.
+func (p *shadowPool) heldBytes() int64 { return p.held.Load() }
 
 // submit queues j without blocking. When it cannot (queue full, or the pool
 // stopped by a reload or shutdown) it returns false and why; the caller
@@ -64,10 +92,17 @@ func (p *shadowPool) stop() {
 	}
 }
 
-// work is one worker's loop. The worker keeps one Comparer (reused
-// parsers) for all its jobs.
-func (p *shadowPool) work(run func(*shadowJob, *compare.Comparer)) {
-	cmp := compare.New()
+// shadowWorker is what one pool worker keeps for all its jobs: a Comparer
+// (reused parsers) and a decoder (reused buffers).
+type shadowWorker struct {
+	cmp *compare.Comparer
+	dec shadowDecoder
+}
+
+// work is one worker's loop.
+func (p *shadowPool) work(run func(*shadowJob, *shadowWorker)) {
+	w := &shadowWorker{cmp: compare.New()}
+	defer w.dec.close()
 	for {
 		select {
 		case <-p.done:
@@ -77,7 +112,7 @@ func (p *shadowPool) work(run func(*shadowJob, *compare.Comparer)) {
 		}
 		select {
 		case j := <-p.jobs:
-			run(j, cmp)
+			run(j, w)
 		case <-p.done:
 			p.drain()
 			return
@@ -104,7 +139,7 @@ type shadows struct {
 	metrics *observability.ShadowMetrics
 	all     *observability.Metrics // role="shadow" series of the request metrics
 	log     *slog.Logger
-	run     func(*shadowJob, *compare.Comparer)
+	run     func(*shadowJob, *shadowWorker)
 
 	mu    sync.Mutex
 	pools map[poolKey]*shadowPool
@@ -113,7 +148,7 @@ type shadows struct {
 	shut  bool
 }
 
-func newShadows(m *observability.Metrics, log *slog.Logger, run func(*shadowJob, *compare.Comparer)) *shadows {
+func newShadows(m *observability.Metrics, log *slog.Logger, run func(*shadowJob, *shadowWorker)) *shadows {
 	return &shadows{metrics: m.Shadow(), all: m, log: log, run: run, pools: map[poolKey]*shadowPool{}, stats: map[statsKey]*shadowStats{}}
 }
 
@@ -145,7 +180,7 @@ func (s *shadows) apply(snap *snapshot) (retired []*shadowPool) {
 				st = newShadowStats(s.metrics.Series(t.Name, mc.Name, sh.Version))
 			}
 			stats[sk] = st
-			pk := poolKey{t.Name, mc.Name, sh.Version, sh.MaxInFlight, sh.MaxQueue}
+			pk := poolKey{t.Name, mc.Name, sh.Version, sh.MaxInFlight, sh.QueueLen(), sh.MaxQueueBytes}
 			p := s.pools[pk]
 			if p == nil && !s.shut {
 				p = s.start(pk)

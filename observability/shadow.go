@@ -18,12 +18,15 @@ const (
 	// ShadowMismatch: both answered 2xx JSON and the answers differ.
 	ShadowMismatch
 	// ShadowError: the shadow failed (non-2xx, timeout, unreachable,
-	// unreadable JSON).
+	// unreadable: not JSON, an unknown Content-Encoding, or over
+	// shadow.max_body_bytes as sent or once decompressed).
 	ShadowError
-	// ShadowPrimaryError: the primary did not answer 2xx JSON; nothing to
+	// ShadowPrimaryError: the primary did not answer 2xx JSON (or its
+	// answer decompresses to more than shadow.max_body_bytes); nothing to
 	// compare.
 	ShadowPrimaryError
-	// ShadowDropped: the copy was not sent (queue full, body too large,
+	// ShadowDropped: the copy was not sent (queue full, request or primary
+	// answer over shadow.max_body_bytes, shadow.max_queue_bytes reached,
 	// shadow removed by a reload, shutdown).
 	ShadowDropped
 	numShadowOutcomes
