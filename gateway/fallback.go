@@ -1,8 +1,6 @@
 package gateway
 
 import (
-	"bytes"
-
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/observability"
 )
@@ -69,28 +67,5 @@ func carryOver(old, next *snapshot) {
 				m.res.budget = pm.res.budget
 			}
 		}
-	}
-}
-
-// repinPath returns a copy of the request path with its pinned version
-// segment ("/versions/{from}" followed by "/", ":" or the end) naming to
-// instead, so a pinned request that falls back reaches the fallback's
-// container with that container's version. ok is false when the path names
-// no such segment.
-func repinPath(path []byte, from, to string) (out []byte, ok bool) {
-	marker := "/versions/" + from
-	for off := 0; ; {
-		i := bytes.Index(path[off:], []byte(marker))
-		if i < 0 {
-			return nil, false
-		}
-		end := off + i + len(marker)
-		if end == len(path) || path[end] == '/' || path[end] == ':' {
-			out = make([]byte, 0, len(path)-len(from)+len(to))
-			out = append(out, path[:off+i+len("/versions/")]...)
-			out = append(out, to...)
-			return append(out, path[end:]...), true
-		}
-		off = end
 	}
 }

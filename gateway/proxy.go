@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/observability"
+	"github.com/modelgate/modelgate/router"
 	"github.com/valyala/fasthttp"
 )
 
@@ -23,7 +24,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 		version.res.fallbacks.Inc()
 		ctx.Request.Header.Set(HeaderVersion, fb.name)
 		if pinned {
-			if p, ok := repinPath(ctx.Request.URI().Path(), version.name, fb.name); ok {
+			if p, ok := router.RepinPath(ctx.Request.URI().Path(), version.name, fb.name); ok {
 				ctx.Request.URI().SetPathBytes(p)
 			}
 		}

@@ -309,23 +309,6 @@ func TestBreakerCounting(t *testing.T) {
 	})
 }
 
-func TestRepinPath(t *testing.T) {
-	tests := []struct{ path, want string }{
-		{"/v2/models/fraud/versions/v2/infer", "/v2/models/fraud/versions/v1/infer"},
-		{"/v2/models/fraud/versions/v2", "/v2/models/fraud/versions/v1"},
-		{"/v1/models/fraud/versions/v2:predict", "/v1/models/fraud/versions/v1:predict"},
-		{"/v2/models/versions/versions/v2/ready", "/v2/models/versions/versions/v1/ready"},
-		{"/v2/models/fraud/versions/v22/infer", ""},
-		{"/v2/models/fraud/infer", ""},
-	}
-	for _, tt := range tests {
-		got, ok := repinPath([]byte(tt.path), "v2", "v1")
-		if string(got) != tt.want || ok != (tt.want != "") {
-			t.Errorf("repinPath(%s): got %q %v, want %q", tt.path, got, ok, tt.want)
-		}
-	}
-}
-
 func TestSharedEndpointSettingsAndCarryOver(t *testing.T) {
 	const shared = "http://127.0.0.1:1"
 	text := func(budget string) string {
