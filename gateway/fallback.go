@@ -3,6 +3,7 @@ package gateway
 import (
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/observability"
+	"github.com/modelgate/modelgate/router/retry"
 )
 
 // modelResilience is a model route's retry and fallback policy, fixed when
@@ -10,7 +11,7 @@ import (
 type modelResilience struct {
 	attempts  int  // retries after the first try (retry.attempts)
 	onTimeout bool // retry.on_timeout
-	budget    *retryBudget
+	budget    *retry.Budget
 	// fallback serves what the chosen version could not; nil for none.
 	fallback       *versionRoute
 	fallbackPinned bool
@@ -31,7 +32,7 @@ func initResilience(mr *modelRoute, mc *configs.Model) {
 	mr.res = modelResilience{
 		attempts:       mc.Retry.RetryAttempts(),
 		onTimeout:      mc.Retry.OnTimeout,
-		budget:         newRetryBudget(mc.Retry.RetryBudget()),
+		budget:         retry.New(mc.Retry.RetryBudget()),
 		fallbackPinned: mc.FallbackPinned,
 	}
 	for _, v := range mr.versions {
@@ -63,7 +64,7 @@ func carryOver(old, next *snapshot) {
 			continue
 		}
 		for name, m := range t.models {
-			if pm := pt.models[name]; pm != nil && pm.res.budget.ratio == m.res.budget.ratio {
+			if pm := pt.models[name]; pm != nil && pm.res.budget.Ratio() == m.res.budget.Ratio() {
 				m.res.budget = pm.res.budget
 			}
 		}

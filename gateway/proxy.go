@@ -17,7 +17,7 @@ import (
 // ctx.Response and returns the version that served and the status code.
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *versionRoute, pinned bool, start time.Time) (*versionRoute, int) {
 	deadline := start.Add(model.timeout)
-	model.res.budget.deposit()
+	model.res.budget.Deposit()
 	o := g.tryVersion(ctx, model, version, deadline)
 	if fb := model.res.fallback; o != answered && o != tooLarge && fb != nil && fb != version &&
 		(!pinned || model.res.fallbackPinned) && time.Now().Before(deadline) {
@@ -65,7 +65,7 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 		}
 		tried |= 1 << i
 		ep := v.endpoints[i]
-		if attempts > 0 && !res.budget.withdraw() {
+		if attempts > 0 && !res.budget.Withdraw() {
 			break
 		}
 		attemptDeadline := deadline
@@ -95,7 +95,7 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 			// The breaker turned it away (a half-open probe is already
 			// out): no upstream load, so no attempt spent.
 			if attempts > 0 {
-				res.budget.refund()
+				res.budget.Refund()
 			}
 			continue
 		}

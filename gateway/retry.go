@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/valyala/fasthttp"
@@ -161,54 +160,3 @@ func (o outcome) verdict(status int) error {
 		return errBreakerFailure
 	}
 }
-
-// Retry budget: each request deposits retry.budget tokens (0.2 by default)
-// and each retry spends one, so retries add at most that share of upstream
-// load once the reserve is spent. The reserve lets a quiet model retry a
-// few failures at once (not with budget 0: no retries).
-const (
-	budgetScale   = 1000 // milli-tokens per token
-	budgetReserve = 10   // tokens a model starts with and may hold at most
-)
-
-// retryBudget is a model's retry budget. It survives reloads that keep the
-// model and its budget ratio. Safe for concurrent use.
-type retryBudget struct {
-	ratio      float64
-	perRequest int64 // milli-tokens
-	balance    atomic.Int64
-}
-
-// newRetryBudget returns a budget of ratio retries per request with the
-// reserve; ratio 0 (retry.budget: 0) never allows a retry, so it gets no
-// reserve either.
-func newRetryBudget(ratio float64) *retryBudget {
-	b := &retryBudget{ratio: ratio, perRequest: int64(ratio * budgetScale)}
-	if ratio > 0 {
-		b.balance.Store(budgetReserve * budgetScale)
-	}
-	return b
-}
-
-// deposit credits one request.
-func (b *retryBudget) deposit() {
-	if b.balance.Load() < budgetReserve*budgetScale {
-		b.balance.Add(b.perRequest)
-	}
-}
-
-// withdraw takes one retry's token and reports whether there was one.
-func (b *retryBudget) withdraw() bool {
-	for {
-		v := b.balance.Load()
-		if v < budgetScale {
-			return false
-		}
-		if b.balance.CompareAndSwap(v, v-budgetScale) {
-			return true
-		}
-	}
-}
-
-// refund returns a token taken for a retry that did not happen.
-func (b *retryBudget) refund() { b.balance.Add(budgetScale) }

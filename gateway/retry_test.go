@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"fmt"
+	"github.com/modelgate/modelgate/router/retry"
 	"io"
 	"log/slog"
 	"net"
@@ -138,41 +139,6 @@ func TestUpstreamStatus(t *testing.T) {
 	for _, tt := range tests {
 		if got := upstreamStatus(tt.o, tt.pastDeadline).code; got != tt.want {
 			t.Errorf("upstreamStatus(%d, %v): got %d, want %d", tt.o, tt.pastDeadline, got, tt.want)
-		}
-	}
-}
-
-func TestRetryBudget(t *testing.T) {
-	b := newRetryBudget(0.2)
-	spent := 0
-	for b.withdraw() {
-		spent++
-	}
-	if spent != budgetReserve {
-		t.Errorf("reserve: got %d retries, want %d", spent, budgetReserve)
-	}
-	// In an outage every request wants a retry: at most 20% get one.
-	retries := 0
-	for range 1000 {
-		b.deposit()
-		if b.withdraw() {
-			retries++
-		}
-	}
-	if retries < 195 || retries > 200 {
-		t.Errorf("outage: got %d retries for 1000 requests, want 20%%", retries)
-	}
-	for range 10000 {
-		b.deposit()
-	}
-	if v := b.balance.Load(); v > (budgetReserve+1)*budgetScale {
-		t.Errorf("balance grew to %d milli-tokens, want it capped near the reserve", v)
-	}
-	zero := newRetryBudget(0)
-	for range 1000 {
-		zero.deposit()
-		if zero.withdraw() {
-			t.Fatal("budget 0: got a retry, want none (no reserve, nothing earned)")
 		}
 	}
 }
@@ -355,9 +321,9 @@ func TestRetryBudgetZero(t *testing.T) {
 	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", "breaker: {disabled: true}\nretry: {attempts: 1, budget: 0}", "v1:1:"+crashing.URL+","+ok.URL))
 	key, _ := testKey("acme")
 	served := 0
-	// Fewer requests to the crashing replica than the reserve (budgetReserve
+	// Fewer requests to the crashing replica than the reserve (retry.Reserve
 	// retries) a non-zero budget starts with.
-	for i := 0; len(crashing.Server.Requests()) < budgetReserve/2; i++ {
+	for i := 0; len(crashing.Server.Requests()) < retry.Reserve/2; i++ {
 		if i == 200 {
 			t.Fatalf("the crashing replica got %d requests in 200, want P2C to pick it about half the time", len(crashing.Server.Requests()))
 		}
