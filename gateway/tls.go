@@ -126,9 +126,9 @@ func (g *Gateway) wrapTLS(ln net.Listener) (net.Listener, error) {
 		return nil, g.tls.err
 	}
 	if c := g.tls.traffic.config(); c != nil {
-		return tls.NewListener(ln, c), nil
+		return bareLFListener{tls.NewListener(ln, c)}, nil
 	}
-	return ln, nil
+	return bareLFListener{ln}, nil
 }
 
 func newListenerTLS(t *configs.TLS) (*listenerTLS, error) {
