@@ -16,8 +16,8 @@ import (
 //
 // Trailers: Del also removes a name from the trailer fields. A message whose
 // body is chunked (ContentLength < 0) may carry trailers that a header scan
-// does not see, and one that announces trailers is rare: both take the slow
-// path, which deletes every name unconditionally as before.
+// does not see, and one that announces trailers is rare: both delete every
+// fixed name unconditionally.
 
 // requestDrop lists the request headers never forwarded to a container:
 // credentials, then the hop-by-hop headers.
@@ -47,29 +47,47 @@ func indexFold(names [][]byte, k []byte) int {
 	return -1
 }
 
-// dropRequestHeaders removes from h the credentials (Authorization,
-// X-API-Key), the hop-by-hop headers, the headers the Connection header
-// names, and every client-sent X-Modelgate-* header. It allocates only when
-// a Connection token or an X-Modelgate-* header is present.
+// dropRequestHeaders removes from h what a model container must not get
+// from a client:
+//   - the credentials (Authorization, X-API-Key) and the hop-by-hop headers;
+//   - the Connection header itself, every value of it (close and keep-alive
+//     included: they were meant for the client's connection to the gateway,
+//     not the gateway's to the container) and every header it names;
+//   - every X-Modelgate-* header: the gateway sets its own afterwards;
+//   - every header whose name contains '_'. CGI and WSGI servers map '-' and
+//     '_' alike to '_' (HTTP_X_MODELGATE_TENANT), so X_Modelgate_Tenant would
+//     compete with the gateway's X-Modelgate-Tenant; nginx drops such names
+//     by default (underscores_in_headers off).
+//
+// The gateway's headers are set after this, so a client can neither remove
+// nor spoof them. One pass over the headers; it allocates only when a
+// header to delete by its client-given name is present (X-Modelgate-*, a
+// name with '_', a Connection value naming a header).
+//
+// Trailers: Del also removes a name from the trailer fields. A chunked body
+// (ContentLength < 0) may carry trailers that a header scan does not see,
+// and announced ones hold header values back from it: then every fixed
+// name, Trailer first, is deleted before the scan, which returns the
+// trailer fields to the header section where the scan sees them.
 func dropRequestHeaders(h *fasthttp.RequestHeader) {
-	if conn := h.Peek(fiber.HeaderConnection); len(conn) > 0 {
-		deleteConnectionTokens(h, conn)
+	everyName := h.ContentLength() < 0 || len(h.PeekTrailerKeys()) > 0
+	if everyName {
+		for _, n := range requestDrop {
+			h.Del(n)
+		}
 	}
-	if h.ContentLength() < 0 {
-		dropRequestHeadersSlow(h)
-		return
-	}
-	var found uint64 // bit i: requestDrop[i] is present
-	var prefixed []string
-	for k := range h.All() {
-		if i := indexFold(requestDropBytes, k); i >= 0 {
-			if requestDrop[i] == fiber.HeaderTrailer {
-				dropRequestHeadersSlow(h)
-				return
-			}
+	const connection = 1 << 63 // in found: a Connection header is present
+	var found uint64           // bit i: requestDrop[i] is present
+	var named []string         // present headers to delete by their own name
+	for k, v := range h.All() {
+		switch i := indexFold(requestDropBytes, k); {
+		case i >= 0:
 			found |= 1 << i
-		} else if hasPrefixFold(k, prefixModelgate) {
-			prefixed = append(prefixed, string(k))
+		case len(k) == len(connectionBytes) && bytes.EqualFold(k, connectionBytes):
+			found |= connection
+			named = appendConnectionNames(named, v)
+		case hasPrefixFold(k, prefixModelgate) || bytes.IndexByte(k, '_') >= 0:
+			named = append(named, string(k))
 		}
 	}
 	for i, n := range requestDrop {
@@ -77,18 +95,24 @@ func dropRequestHeaders(h *fasthttp.RequestHeader) {
 			h.Del(n)
 		}
 	}
-	for _, n := range prefixed {
+	for _, n := range named {
 		h.Del(n)
+	}
+	if found&connection != 0 {
+		h.Del(fiber.HeaderConnection) // every value, and fasthttp's close flag
 	}
 }
 
-// dropRequestHeadersSlow is dropRequestHeaders without the scan: every name
-// is deleted, from the headers and the trailers.
-func dropRequestHeadersSlow(h *fasthttp.RequestHeader) {
-	for _, n := range requestDrop {
-		h.Del(n)
+// appendConnectionNames appends the header names a request's Connection
+// value lists ("close" and "keep-alive" are options, not names).
+func appendConnectionNames(dst []string, v []byte) []string {
+	for tok := range bytes.SplitSeq(v, []byte(",")) {
+		tok = bytes.Trim(tok, " \t")
+		if len(tok) > 0 && !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
+			dst = append(dst, string(tok))
+		}
 	}
-	deletePrefixed(h, prefixModelgate)
+	return dst
 }
 
 // dropResponseHopHeaders removes from a container's answer, before it goes
