@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -190,6 +191,130 @@ func TestCGIContainerSeesOwnTenant(t *testing.T) {
 				if strings.Contains(n, "_") {
 					t.Errorf("the container got header %s (names with '_' must be dropped); all: %v", n, model.lastNames())
 				}
+			}
+		})
+	}
+}
+
+// wireModel is a container on loopback that records the head of every
+// request as sent on the wire, and the number of connections it accepted.
+type wireModel struct {
+	URL   string
+	heads chan string
+	conns atomic.Int64
+}
+
+func startWireModel(t *testing.T) *wireModel {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &wireModel{URL: "http://" + ln.Addr().String(), heads: make(chan string, 16)}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			m.conns.Add(1)
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			wg.Go(func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					var head strings.Builder
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						head.WriteString(line)
+						if line == "\r\n" {
+							break
+						}
+					}
+					req, err := http.ReadRequest(bufio.NewReader(strings.NewReader(head.String())))
+					if err != nil {
+						return
+					}
+					if _, err := io.CopyN(io.Discard, br, req.ContentLength); err != nil {
+						return
+					}
+					m.heads <- head.String()
+					_, _ = io.WriteString(c, rawAnswer(200, `{}`))
+				}
+			})
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return m
+}
+
+// TestUpstreamConnectionHeader: whatever Connection header a client sends,
+// none reaches the container, and the gateway keeps its one connection to
+// it open (a client's close is for the client's connection only).
+func TestUpstreamConnectionHeader(t *testing.T) {
+	model := startWireModel(t)
+	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", noHealth, "v1:1:"+model.URL))
+	key, _ := testKey("acme")
+	addr := strings.TrimPrefix(h.url, "http://")
+	tests := []struct {
+		desc, proto, headers string
+		wantClose            bool // the client's connection closes after the answer
+	}{
+		{desc: "none", proto: "HTTP/1.1"},
+		{desc: "close", proto: "HTTP/1.1", headers: "Connection: close\r\n", wantClose: true},
+		{desc: "keep-alive", proto: "HTTP/1.1", headers: "Connection: keep-alive\r\n"},
+		{desc: "names", proto: "HTTP/1.1", headers: "Connection: X-Modelgate-Tenant, X-Hop\r\nX-Hop: 1\r\n"},
+		{desc: "close and names", proto: "HTTP/1.1", headers: "Connection: close, X-Request-ID\r\n", wantClose: true},
+		{desc: "HTTP/1.0", proto: "HTTP/1.0", wantClose: true},
+		{desc: "HTTP/1.0 keep-alive", proto: "HTTP/1.0", headers: "Connection: keep-alive\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			raw := "POST /v2/models/fraud/infer " + tt.proto + "\r\nHost: gw\r\nAuthorization: Bearer " + key + "\r\n" +
+				tt.headers + "Content-Length: 2\r\n\r\n{}"
+			resp, body := rawExchange(t, addr, raw)
+			if resp.StatusCode != 200 {
+				t.Fatalf("got status %d, want 200: %s", resp.StatusCode, body)
+			}
+			if resp.Close != tt.wantClose {
+				t.Errorf("the client's connection closes: got %v, want %v", resp.Close, tt.wantClose)
+			}
+			var head string
+			select {
+			case head = <-model.heads:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the container got no request")
+			}
+			for _, line := range strings.Split(head, "\r\n") {
+				name, _, _ := strings.Cut(line, ":")
+				if strings.EqualFold(name, "Connection") || strings.EqualFold(name, "X-Hop") {
+					t.Errorf("the container got %q:\n%s", line, head)
+				}
+			}
+			if !strings.HasPrefix(head, "POST /v2/models/fraud/infer HTTP/1.1\r\n") {
+				t.Errorf("the container got request line %q, want HTTP/1.1", strings.SplitN(head, "\r\n", 2)[0])
+			}
+			if !strings.Contains(head, "\r\nX-Modelgate-Tenant: acme\r\n") {
+				t.Errorf("the container did not get X-Modelgate-Tenant: acme:\n%s", head)
+			}
+			if n := model.conns.Load(); n != 1 {
+				t.Errorf("the gateway opened %d connections to the container, want 1", n)
 			}
 		})
 	}

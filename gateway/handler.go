@@ -34,6 +34,7 @@ var (
 
 var (
 	prefixModelgate = []byte("x-modelgate-")
+	http11          = []byte("HTTP/1.1")
 	liveBody        = []byte(`{"live":true}`)
 	readyBody       = []byte(`{"ready":true}`)
 	notReadyBody    = []byte(`{"ready":false}`)
@@ -152,6 +153,12 @@ func prepareUpstreamRequest(req *fasthttp.Request, tenant, version, rid []byte) 
 	// path the gateway did not check.
 	req.URI().SetPathBytes(req.URI().Path())
 	h := &req.Header
+	if !h.IsHTTP11() {
+		// The gateway's own version toward the container (RFC 9110 §2.5):
+		// with the client's Connection header gone, an HTTP/1.0 request
+		// line would ask the container to close after its answer.
+		h.SetProtocolBytes(http11)
+	}
 	dropRequestHeaders(h) // headers.go
 	h.SetCanonical(keyTenant, tenant)
 	h.SetCanonical(keyVersion, version)
