@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"slices"
 
@@ -90,6 +91,10 @@ func dropRequestHeaders(h *fasthttp.RequestHeader) {
 			named = append(named, string(k))
 		}
 	}
+	if len(named) > maxNamedDeletes {
+		rebuildRequestHeaders(h, named)
+		return
+	}
 	for i, n := range requestDrop {
 		if found&(1<<i) != 0 {
 			h.Del(n)
@@ -100,6 +105,53 @@ func dropRequestHeaders(h *fasthttp.RequestHeader) {
 	}
 	if found&connection != 0 {
 		h.Del(fiber.HeaderConnection) // every value, and fasthttp's close flag
+	}
+}
+
+// maxNamedDeletes bounds the names dropRequestHeaders deletes one by one:
+// each Del scans every header, so thousands of distinct names (a 16 KiB
+// header of "a_:" lines) would cost milliseconds. Past it the header is
+// rebuilt in one pass.
+const maxNamedDeletes = 16
+
+// rebuildRequestHeaders replaces h with what dropRequestHeaders keeps of
+// it, written out and parsed again: linear in the header's size, whatever
+// the number of names to drop. named are the names found to delete.
+func rebuildRequestHeaders(h *fasthttp.RequestHeader, named []string) {
+	drop := make(map[string]struct{}, len(named))
+	for _, n := range named {
+		drop[string(bytes.ToLower([]byte(n)))] = struct{}{}
+	}
+	var lower []byte
+	buf := append([]byte(nil), h.Method()...)
+	buf = append(buf, ' ')
+	buf = append(buf, h.RequestURI()...)
+	buf = append(buf, ' ')
+	buf = append(buf, h.Protocol()...)
+	buf = append(buf, "\r\n"...)
+	for k, v := range h.All() {
+		lower = append(lower[:0], k...)
+		for i, c := range lower {
+			if 'A' <= c && c <= 'Z' {
+				lower[i] = c + 'a' - 'A'
+			}
+		}
+		if _, ok := drop[string(lower)]; ok || indexFold(requestDropBytes, k) >= 0 ||
+			bytes.Equal(lower, []byte("connection")) || hasPrefixFold(k, prefixModelgate) || bytes.IndexByte(k, '_') >= 0 {
+			continue
+		}
+		buf = append(buf, k...)
+		buf = append(buf, ": "...)
+		buf = append(buf, v...)
+		buf = append(buf, "\r\n"...)
+	}
+	buf = append(buf, "\r\n"...)
+	// What was parsed once parses again; should it not, nothing of the
+	// client's headers is better than some.
+	if err := h.Read(bufio.NewReaderSize(bytes.NewReader(buf), len(buf))); err != nil {
+		method := append([]byte(nil), h.Method()...)
+		h.Reset()
+		h.SetMethodBytes(method)
 	}
 }
 

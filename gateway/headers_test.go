@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -68,6 +69,15 @@ func cgiName(name string) string {
 	}, name)
 }
 
+// manyNames repeats format (with one %d) n times, numbered.
+func manyNames(format string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, format, i)
+	}
+	return b.String()
+}
+
 func TestDropRequestHeaders(t *testing.T) {
 	const body = "{}"
 	base := []string{"content-length", "content-type", "host"}
@@ -116,6 +126,19 @@ func TestDropRequestHeaders(t *testing.T) {
 			want: []string{"x-custom"}},
 		{desc: "any name with '_'",
 			headers: "X_Custom: 1\r\n_: 1\r\n_X: 1\r\nX_: 1\r\nA__B: 1\r\nX-Custom: 1\r\n", want: []string{"x-custom"}},
+
+		// Past maxNamedDeletes names the header is rebuilt: the same result.
+		{desc: "many '_' names",
+			headers: strings.Repeat("X_Modelgate_Tenant: globex\r\n", 3) + manyNames("x_%d: 1\r\n", 40) +
+				"Cookie: a=1\r\nUser-Agent: ua\r\nContent-Type: text/plain\r\nX-Custom: 1\r\nAuthorization: x\r\n",
+			want: []string{"cookie", "user-agent", "x-custom"}},
+		{desc: "many Connection names",
+			headers: "Connection: close, " + strings.TrimSuffix(manyNames("X-H%d,", 40), ",") + "\r\n" +
+				manyNames("x-h%d: 1\r\n", 40) + "X-Modelgate-Version: v9\r\nX-Custom: 1\r\n",
+			want: []string{"x-custom"}},
+		{desc: "many names in a chunked request",
+			headers: "Transfer-Encoding: chunked\r\nTrailer: X-Sum\r\n" + manyNames("X-Modelgate-%d: 1\r\n", 40),
+			want:    []string{"x-sum"}},
 
 		// Trailers join the header section before the scan.
 		{desc: "announced trailer",
@@ -291,5 +314,35 @@ func BenchmarkPrepareUpstreamRequest(b *testing.B) {
 		client.CopyTo(&req.Header)
 		prepareUpstreamRequest(&req, []byte("acme"), v.value, rid)
 		setResponseHeaders(&resp.Header, rid, v)
+	}
+}
+
+// BenchmarkDropRequestHeadersHostile: a request header full of names to
+// drop (16 KiB, the default server.max_header_bytes) costs about what
+// parsing it did, not one header scan per name.
+func BenchmarkDropRequestHeadersHostile(b *testing.B) {
+	for _, tt := range []struct{ desc, line string }{
+		{"underscore", "%x_:\r\n"},
+		{"prefix", "x-modelgate-%x:\r\n"},
+	} {
+		var sb strings.Builder
+		sb.WriteString("POST /v2/models/m/infer HTTP/1.1\r\nHost: gw\r\n")
+		for i := 0; sb.Len() < 16000; i++ {
+			fmt.Fprintf(&sb, tt.line, i)
+		}
+		sb.WriteString("Content-Length: 2\r\n\r\n{}")
+		raw := sb.String()
+		var req fasthttp.Request
+		b.Run(tt.desc, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				req.Reset()
+				if err := req.Read(bufio.NewReaderSize(strings.NewReader(raw), 1<<15)); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				dropRequestHeaders(&req.Header)
+			}
+		})
 	}
 }
