@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/hex"
 	"math/rand/v2"
 	"time"
@@ -35,6 +34,7 @@ var (
 
 var (
 	prefixModelgate = []byte("x-modelgate-")
+	http11          = []byte("HTTP/1.1")
 	liveBody        = []byte(`{"live":true}`)
 	readyBody       = []byte(`{"ready":true}`)
 	notReadyBody    = []byte(`{"ready":false}`)
@@ -157,14 +157,23 @@ func (g *Gateway) handleLocal(ctx *fasthttp.RequestCtx, rt router.Route) error {
 }
 
 // prepareUpstreamRequest turns the client's request, in place, into the one
-// the model container receives: the normalized path, no credentials, no hop-by-hop headers, no
-// client-sent X-Modelgate-* headers, and the gateway's own headers set.
+// the model container receives: the normalized path, no credentials, no
+// hop-by-hop headers, no client Connection header nor the headers it names,
+// no client-sent X-Modelgate-* headers nor names with '_'
+// (dropRequestHeaders), and then the gateway's own headers set, which a
+// client can therefore neither remove nor spoof.
 func prepareUpstreamRequest(req *fasthttp.Request, tenant, version, rid []byte) {
 	// Send the normalized path the route was decided on, never the
 	// client's raw one ("//x/%2e%2e/m"): the container must not see a
 	// path the gateway did not check.
 	req.URI().SetPathBytes(req.URI().Path())
 	h := &req.Header
+	if !h.IsHTTP11() {
+		// The gateway's own version toward the container (RFC 9110 §2.5):
+		// with the client's Connection header gone, an HTTP/1.0 request
+		// line would ask the container to close after its answer.
+		h.SetProtocolBytes(http11)
+	}
 	dropRequestHeaders(h) // headers.go
 	h.SetCanonical(keyTenant, tenant)
 	h.SetCanonical(keyVersion, version)
@@ -176,35 +185,6 @@ func prepareUpstreamRequest(req *fasthttp.Request, tenant, version, rid []byte) 
 func setResponseHeaders(h *fasthttp.ResponseHeader, rid []byte, served *versionRoute) {
 	h.SetCanonical(keyRequestID, rid)
 	h.SetCanonical(keyVersion, served.value)
-}
-
-// deleteConnectionTokens removes the headers a Connection header names.
-func deleteConnectionTokens(h *fasthttp.RequestHeader, conn []byte) {
-	var names []string
-	for tok := range bytes.SplitSeq(conn, []byte(",")) {
-		tok = bytes.TrimSpace(tok)
-		if len(tok) > 0 && !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
-			names = append(names, string(tok))
-		}
-	}
-	for _, n := range names {
-		h.Del(n)
-	}
-}
-
-// deletePrefixed removes every header whose name starts with prefix
-// (lowercase), case-insensitively, and every name with an underscore (see
-// dropRequestHeaders). It allocates only when one is present.
-func deletePrefixed(h *fasthttp.RequestHeader, prefix []byte) {
-	var names []string
-	for k := range h.All() {
-		if len(k) >= len(prefix) && bytes.EqualFold(k[:len(prefix)], prefix) || bytes.IndexByte(k, '_') >= 0 {
-			names = append(names, string(k))
-		}
-	}
-	for _, n := range names {
-		h.Del(n)
-	}
 }
 
 // requestID returns, copied into buf (len maxRequestIDLen), the client's

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"bytes"
 	"slices"
 
@@ -16,8 +17,8 @@ import (
 //
 // Trailers: Del also removes a name from the trailer fields. A message whose
 // body is chunked (ContentLength < 0) may carry trailers that a header scan
-// does not see, and one that announces trailers is rare: both take the slow
-// path, which deletes every name unconditionally as before.
+// does not see, and one that announces trailers is rare: both delete every
+// fixed name unconditionally.
 
 // requestDrop lists the request headers never forwarded to a container:
 // credentials, then the hop-by-hop headers.
@@ -47,72 +48,123 @@ func indexFold(names [][]byte, k []byte) int {
 	return -1
 }
 
-// dropRequestHeaders removes from h the credentials (Authorization,
-// X-API-Key), the hop-by-hop headers, the client's Connection header and the
-// headers it names, every client-sent X-Modelgate-* header, and every header
-// whose name contains an underscore. It allocates only when a Connection
-// token, an X-Modelgate-* header or an underscore name is present.
+// dropRequestHeaders removes from h what a model container must not get
+// from a client:
+//   - the credentials (Authorization, X-API-Key) and the hop-by-hop headers;
+//   - the Connection header itself, every value of it (close and keep-alive
+//     included: they were meant for the client's connection to the gateway,
+//     not the gateway's to the container) and every header it names;
+//   - every X-Modelgate-* header: the gateway sets its own afterwards;
+//   - every header whose name contains '_'. CGI and WSGI servers map '-' and
+//     '_' alike to '_' (HTTP_X_MODELGATE_TENANT), so X_Modelgate_Tenant would
+//     compete with the gateway's X-Modelgate-Tenant; nginx drops such names
+//     by default (underscores_in_headers off).
 //
-// Connection: its tokens are meant for the gateway's hop, and forwarded
-// they would let a client make a header-stripping sidecar in front of the
-// container remove the gateway's own X-Modelgate-Tenant. Only the client's
-// "close" survives (fasthttp keeps it as a flag).
+// The gateway's headers are set after this, so a client can neither remove
+// nor spoof them. One pass over the headers; it allocates only when a
+// header to delete by its client-given name is present (X-Modelgate-*, a
+// name with '_', a Connection value naming a header).
 //
-// Underscores: CGI and WSGI servers map "-" and "_" alike to "_"
-// (HTTP_X_MODELGATE_TENANT), so X_Modelgate_Tenant would reach such a
-// container as the gateway's tenant header. Like nginx's default
-// (underscores_in_headers off), names with "_" are never forwarded.
+// Trailers: Del also removes a name from the trailer fields. A chunked body
+// (ContentLength < 0) may carry trailers that a header scan does not see,
+// and announced ones hold header values back from it: then every fixed
+// name, Trailer first, is deleted before the scan, which returns the
+// trailer fields to the header section where the scan sees them.
 func dropRequestHeaders(h *fasthttp.RequestHeader) {
-	dropConnection(h)
-	if h.ContentLength() < 0 {
-		dropRequestHeadersSlow(h)
-		return
-	}
-	var found uint64 // bit i: requestDrop[i] is present
-	var prefixed []string
-	for k := range h.All() {
-		if i := indexFold(requestDropBytes, k); i >= 0 {
-			if requestDrop[i] == fiber.HeaderTrailer {
-				dropRequestHeadersSlow(h)
-				return
-			}
-			found |= 1 << i
-		} else if hasPrefixFold(k, prefixModelgate) || bytes.IndexByte(k, '_') >= 0 {
-			prefixed = append(prefixed, string(k))
+	everyName := h.ContentLength() < 0 || len(h.PeekTrailerKeys()) > 0
+	if everyName {
+		for _, n := range requestDrop {
+			h.Del(n)
 		}
+	}
+	const connection = 1 << 63 // in found: a Connection header is present
+	var found uint64           // bit i: requestDrop[i] is present
+	var named []string         // present headers to delete by their own name
+	for k, v := range h.All() {
+		switch i := indexFold(requestDropBytes, k); {
+		case i >= 0:
+			found |= 1 << i
+		case len(k) == len(connectionBytes) && bytes.EqualFold(k, connectionBytes):
+			found |= connection
+			named = appendConnectionNames(named, v)
+		case hasPrefixFold(k, prefixModelgate) || bytes.IndexByte(k, '_') >= 0:
+			named = append(named, string(k))
+		}
+	}
+	if len(named) > maxNamedDeletes {
+		rebuildRequestHeaders(h, named)
+		return
 	}
 	for i, n := range requestDrop {
 		if found&(1<<i) != 0 {
 			h.Del(n)
 		}
 	}
-	for _, n := range prefixed {
+	for _, n := range named {
 		h.Del(n)
+	}
+	if found&connection != 0 {
+		h.Del(fiber.HeaderConnection) // every value, and fasthttp's close flag
 	}
 }
 
-// dropConnection removes the client's Connection header and the headers it
-// names, keeping only its "close" (as fasthttp's flag).
-func dropConnection(h *fasthttp.RequestHeader) {
-	conn := h.Peek(fiber.HeaderConnection)
-	if len(conn) == 0 {
-		return
+// maxNamedDeletes bounds the names dropRequestHeaders deletes one by one:
+// each Del scans every header, so thousands of distinct names (a 16 KiB
+// header of "a_:" lines) would cost milliseconds. Past it the header is
+// rebuilt in one pass.
+const maxNamedDeletes = 16
+
+// rebuildRequestHeaders replaces h with what dropRequestHeaders keeps of
+// it, written out and parsed again: linear in the header's size, whatever
+// the number of names to drop. named are the names found to delete.
+func rebuildRequestHeaders(h *fasthttp.RequestHeader, named []string) {
+	drop := make(map[string]struct{}, len(named))
+	for _, n := range named {
+		drop[string(bytes.ToLower([]byte(n)))] = struct{}{}
 	}
-	deleteConnectionTokens(h, conn)
-	closing := h.ConnectionClose()
-	h.Del(fiber.HeaderConnection) // also clears the close flag
-	if closing {
-		h.SetConnectionClose()
+	var lower []byte
+	buf := append([]byte(nil), h.Method()...)
+	buf = append(buf, ' ')
+	buf = append(buf, h.RequestURI()...)
+	buf = append(buf, ' ')
+	buf = append(buf, h.Protocol()...)
+	buf = append(buf, "\r\n"...)
+	for k, v := range h.All() {
+		lower = append(lower[:0], k...)
+		for i, c := range lower {
+			if 'A' <= c && c <= 'Z' {
+				lower[i] = c + 'a' - 'A'
+			}
+		}
+		if _, ok := drop[string(lower)]; ok || indexFold(requestDropBytes, k) >= 0 ||
+			bytes.Equal(lower, []byte("connection")) || hasPrefixFold(k, prefixModelgate) || bytes.IndexByte(k, '_') >= 0 {
+			continue
+		}
+		buf = append(buf, k...)
+		buf = append(buf, ": "...)
+		buf = append(buf, v...)
+		buf = append(buf, "\r\n"...)
+	}
+	buf = append(buf, "\r\n"...)
+	// What was parsed once parses again; should it not, nothing of the
+	// client's headers is better than some.
+	if err := h.Read(bufio.NewReaderSize(bytes.NewReader(buf), len(buf))); err != nil {
+		method := append([]byte(nil), h.Method()...)
+		h.Reset()
+		h.SetMethodBytes(method)
 	}
 }
 
-// dropRequestHeadersSlow is dropRequestHeaders without the scan: every name
-// is deleted, from the headers and the trailers.
-func dropRequestHeadersSlow(h *fasthttp.RequestHeader) {
-	for _, n := range requestDrop {
-		h.Del(n)
+// appendConnectionNames appends the header names a request's Connection
+// value lists ("close" and "keep-alive" are options, not names).
+func appendConnectionNames(dst []string, v []byte) []string {
+	for tok := range bytes.SplitSeq(v, []byte(",")) {
+		tok = bytes.Trim(tok, " \t")
+		if len(tok) > 0 && !bytes.EqualFold(tok, []byte("close")) && !bytes.EqualFold(tok, []byte("keep-alive")) {
+			dst = append(dst, string(tok))
+		}
 	}
-	deletePrefixed(h, prefixModelgate)
+	return dst
 }
 
 // dropResponseHopHeaders removes from a container's answer, before it goes

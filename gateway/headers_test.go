@@ -2,9 +2,12 @@ package gateway
 
 import (
 	"bufio"
+	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/valyala/fasthttp"
 )
@@ -35,53 +38,165 @@ func parseRequest(t *testing.T, raw string) *fasthttp.Request {
 	return &req
 }
 
+// dropRequestHeadersRef is dropRequestHeaders written plainly, for
+// comparison: every fixed name deleted, then the names found.
+func dropRequestHeadersRef(h *fasthttp.RequestHeader) {
+	for _, n := range requestDrop {
+		h.Del(n)
+	}
+	var named []string
+	for _, v := range h.PeekAll("Connection") {
+		named = appendConnectionNames(named, v)
+	}
+	for k := range h.All() {
+		if hasPrefixFold(k, prefixModelgate) || strings.Contains(string(k), "_") {
+			named = append(named, string(k))
+		}
+	}
+	for _, n := range named {
+		h.Del(n)
+	}
+	h.Del("Connection")
+}
+
+// cgiName is the CGI/WSGI variable a header name becomes (RFC 3875 §4.1.18).
+func cgiName(name string) string {
+	return "HTTP_" + strings.Map(func(r rune) rune {
+		if r == '-' {
+			return '_'
+		}
+		return unicode.ToUpper(r)
+	}, name)
+}
+
+// manyNames repeats format (with one %d) n times, numbered.
+func manyNames(format string, n int) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, format, i)
+	}
+	return b.String()
+}
+
 func TestDropRequestHeaders(t *testing.T) {
 	const body = "{}"
+	base := []string{"content-length", "content-type", "host"}
 	tests := []struct {
 		desc, headers string
-		want          []string // header names left, lowercase, sorted
+		want          []string // header names left besides base, lowercase, sorted
 	}{
-		{desc: "typical", headers: "Authorization: Bearer k\r\nContent-Type: application/json\r\nContent-Length: 2\r\n",
-			want: []string{"content-length", "content-type", "host"}},
-		{desc: "nothing to drop", headers: "Content-Length: 2\r\nX-Custom: 1\r\n",
-			want: []string{"content-length", "content-type", "host", "x-custom"}},
+		{desc: "typical", headers: "Authorization: Bearer k\r\nContent-Type: application/json\r\n"},
+		{desc: "nothing to drop", headers: "X-Custom: 1\r\n", want: []string{"x-custom"}},
 		{desc: "every hop header and credential, any case",
 			headers: "authorization: x\r\nX-API-KEY: k\r\nkeep-alive: 5\r\nProxy-Connection: x\r\nPROXY-AUTHENTICATE: x\r\n" +
-				"proxy-authorization: x\r\nTe: trailers\r\nUpgrade: h2c\r\nContent-Length: 2\r\nX-Custom: 1\r\n",
-			want: []string{"content-length", "content-type", "host", "x-custom"}},
+				"proxy-authorization: x\r\nTe: trailers\r\nUpgrade: h2c\r\nX-Custom: 1\r\n",
+			want: []string{"x-custom"}},
 		{desc: "X-Modelgate-* and Connection tokens",
 			headers: "X-Modelgate-Tenant: globex\r\nx-modelgate-anything: 1\r\nConnection: keep-alive, X-Secret-Hop\r\n" +
-				"X-Secret-Hop: 1\r\nX-Modelgate: not-prefixed\r\nContent-Length: 2\r\n",
-			want: []string{"content-length", "content-type", "host", "x-modelgate"}},
-		{desc: "Connection naming the gateway's headers, and close",
-			headers: "Connection: close, X-Modelgate-Tenant, X-Request-ID\r\nX-Custom: 1\r\nContent-Length: 2\r\n",
-			want:    []string{"connection", "content-length", "content-type", "host", "x-custom"}}, // only "close" is kept
-		{desc: "underscore names, any spelling",
-			headers: "X_Modelgate_Tenant: globex\r\nx-modelgate_version: v9\r\nX_API_Key: k\r\nX_Request_ID: r\r\n" +
-				"Proxy_Authorization: x\r\nMy_Header: 1\r\nX-Custom: 1\r\nContent-Length: 2\r\n",
-			want: []string{"content-length", "content-type", "host", "x-custom"}},
-		{desc: "announced trailer takes the slow path",
+				"X-Secret-Hop: 1\r\nX-Modelgate: not-prefixed\r\n",
+			want: []string{"x-modelgate"}},
+		{desc: "names near the prefix are kept",
+			headers: "X-Modelgatex-Tenant: 1\r\nXModelgate-Tenant: 1\r\nX-Model-Gate-Tenant: 1\r\n",
+			want:    []string{"x-model-gate-tenant", "x-modelgatex-tenant", "xmodelgate-tenant"}},
+
+		// The Connection header never reaches the container, whatever it says.
+		{desc: "Connection: close", headers: "Connection: close\r\n"},
+		{desc: "Connection: keep-alive", headers: "Connection: keep-alive\r\nX-Custom: 1\r\n", want: []string{"x-custom"}},
+		{desc: "Connection: Close, Keep-Alive in any case", headers: "CONNECTION: Close, KEEP-ALIVE\r\n"},
+		{desc: "Connection naming the gateway's headers",
+			headers: "Connection: X-Modelgate-Tenant, x-request-id, X-MODELGATE-VERSION\r\nX-Request-ID: abc\r\nX-Custom: 1\r\n",
+			want:    []string{"x-custom"}},
+		{desc: "Connection close with a name",
+			headers: "Connection: close, X-Hop\r\nX-Hop: 1\r\nX-Custom: 1\r\n", want: []string{"x-custom"}},
+		{desc: "Connection tokens with blanks and empty items",
+			headers: "Connection: ,\t X-A ,, x-b\t,\r\nX-A: 1\r\nX-B: 1\r\nX-C: 1\r\n", want: []string{"x-c"}},
+		{desc: "two Connection headers",
+			headers: "Connection: keep-alive\r\nX-A: 1\r\nconnection: X-A\r\nConnection: close, X-B\r\nX-B: 1\r\n"},
+		{desc: "Connection naming a name with '_'", headers: "Connection: X_A\r\nX_A: 1\r\n"},
+
+		// Every name with '_' is dropped, whatever it would map to.
+		{desc: "underscore tenant, every spelling",
+			headers: "X_Modelgate_Tenant: globex\r\nx_modelgate_tenant: globex\r\nX_MODELGATE_TENANT: globex\r\n" +
+				"X-Modelgate_Tenant: globex\r\nX_Modelgate-Tenant: globex\r\nx-modelgate_TENANT: globex\r\n"},
+		{desc: "underscore request id, key and version",
+			headers: "X_Request_ID: globex\r\nX_API_Key: k\r\nX_Modelgate_Version: v9\r\nX-Request_Id: globex\r\n"},
+		{desc: "underscore hop-by-hop and framing names",
+			headers: "Keep_Alive: 5\r\nProxy_Authorization: x\r\nTransfer_Encoding: gzip\r\nContent_Length: 99\r\n" +
+				"Connection_: x\r\nX-Custom: 1\r\n",
+			want: []string{"x-custom"}},
+		{desc: "any name with '_'",
+			headers: "X_Custom: 1\r\n_: 1\r\n_X: 1\r\nX_: 1\r\nA__B: 1\r\nX-Custom: 1\r\n", want: []string{"x-custom"}},
+
+		// Past maxNamedDeletes names the header is rebuilt: the same result.
+		{desc: "many '_' names",
+			headers: strings.Repeat("X_Modelgate_Tenant: globex\r\n", 3) + manyNames("x_%d: 1\r\n", 40) +
+				"Cookie: a=1\r\nUser-Agent: ua\r\nContent-Type: text/plain\r\nX-Custom: 1\r\nAuthorization: x\r\n",
+			want: []string{"cookie", "user-agent", "x-custom"}},
+		{desc: "many Connection names",
+			headers: "Connection: close, " + strings.TrimSuffix(manyNames("X-H%d,", 40), ",") + "\r\n" +
+				manyNames("x-h%d: 1\r\n", 40) + "X-Modelgate-Version: v9\r\nX-Custom: 1\r\n",
+			want: []string{"x-custom"}},
+		{desc: "many names in a chunked request",
+			headers: "Transfer-Encoding: chunked\r\nTrailer: X-Sum\r\n" + manyNames("X-Modelgate-%d: 1\r\n", 40),
+			want:    []string{"x-sum"}},
+
+		// Trailers join the header section before the scan.
+		{desc: "announced trailer",
 			headers: "Transfer-Encoding: chunked\r\nTrailer: X-Sum\r\nAuthorization: x\r\nKeep-Alive: 5\r\n",
-			want:    []string{"content-length", "content-type", "host", "x-sum"}}, // the body written out de-chunked
+			want:    []string{"x-sum"}}, // the body written out de-chunked
+		{desc: "X-Modelgate and '_' names in trailers",
+			headers: "Transfer-Encoding: chunked\r\nTrailer: X_Modelgate_Tenant, X-Modelgate-Tenant\r\n",
+			want:    []string{"x-sum"}},
+		{desc: "unannounced trailers", headers: "Transfer-Encoding: chunked\r\n", want: []string{"x-sum"}},
+		{desc: "announced with a length: the header it names",
+			headers: "Trailer: X_A, X-Modelgate-Tenant\r\nX_A: 1\r\nX-Modelgate-Tenant: globex\r\nX-B: 1\r\n", want: []string{"x-b"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			raw := "POST /v2/models/m/infer HTTP/1.1\r\nHost: gw\r\n" + tt.headers + "\r\n"
+			raw := "POST /v2/models/m/infer HTTP/1.1\r\nHost: gw\r\n" + tt.headers
 			if strings.Contains(tt.headers, "chunked") {
-				raw += "2\r\n{}\r\n0\r\nX-Sum: 1\r\n\r\n"
+				raw += "\r\n2\r\n{}\r\n0\r\nX-Sum: 1\r\nX_Modelgate_Tenant: globex\r\nX-Modelgate-Tenant: globex\r\n\r\n"
 			} else {
-				raw += body
+				raw += "Content-Length: 2\r\n\r\n" + body
 			}
-			fast, slow := parseRequest(t, raw), parseRequest(t, raw)
+			fast, ref := parseRequest(t, raw), parseRequest(t, raw)
 			dropRequestHeaders(&fast.Header)
-			dropRequestHeadersSlow(&slow.Header)
-			dropConnection(&slow.Header)
-			got, gotSlow := headerNames(t, fast.String()), headerNames(t, slow.String())
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("headers left: got %v, want %v\n%s", got, tt.want, fast.String())
+			dropRequestHeadersRef(&ref.Header)
+			want := slices.Sorted(slices.Values(append(tt.want, base...)))
+			got, gotRef := headerNames(t, fast.String()), headerNames(t, ref.String())
+			if !slices.Equal(got, want) {
+				t.Errorf("headers left: got %v, want %v\n%s", got, want, fast.String())
 			}
-			if !slices.Equal(got, gotSlow) {
-				t.Errorf("one pass left %v, deleting every name left %v", got, gotSlow)
+			if !slices.Equal(got, gotRef) {
+				t.Errorf("one pass left %v, deleting every name left %v", got, gotRef)
+			}
+
+			// As the container's CGI server sees the prepared request:
+			// the gateway's values, once each.
+			up := parseRequest(t, raw)
+			prepareUpstreamRequest(up, []byte("acme"), []byte("v1"), []byte("rid-1"))
+			if string(up.Body()) != body {
+				t.Errorf("got body %q, want %q", up.Body(), body)
+			}
+			wire, err := http.ReadRequest(bufio.NewReader(strings.NewReader(up.String())))
+			if err != nil {
+				t.Fatalf("the prepared request does not parse: %v\n%s", err, up.String())
+			}
+			vars := map[string][]string{}
+			for k, vs := range wire.Header {
+				vars[cgiName(k)] = append(vars[cgiName(k)], vs...)
+			}
+			for name, want := range map[string]string{
+				"HTTP_X_MODELGATE_TENANT": "acme", "HTTP_X_MODELGATE_VERSION": "v1", "HTTP_X_REQUEST_ID": "rid-1",
+			} {
+				if got := vars[name]; len(got) != 1 || got[0] != want {
+					t.Errorf("%s: got %q, want [%q]\n%s", name, got, want, up.String())
+				}
+			}
+			for _, n := range []string{"HTTP_CONNECTION", "HTTP_AUTHORIZATION", "HTTP_X_API_KEY"} {
+				if got, ok := vars[n]; ok {
+					t.Errorf("%s: got %q, want none", n, got)
+				}
 			}
 		})
 	}
@@ -128,7 +243,8 @@ func TestDropResponseHopHeaders(t *testing.T) {
 }
 
 // TestDropHeadersAllocs: the typical request and response (credentials,
-// nothing hop-by-hop) are cleaned without allocating.
+// nothing hop-by-hop, at most a Connection option) are cleaned without
+// allocating.
 func TestDropHeadersAllocs(t *testing.T) {
 	raw := "POST /v2/models/m/infer HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer k\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 	req := parseRequest(t, raw)
@@ -137,6 +253,7 @@ func TestDropHeadersAllocs(t *testing.T) {
 	resp.SetBody([]byte("{}"))
 	allocs := testing.AllocsPerRun(100, func() {
 		req.Header.Set("Authorization", "Bearer k")
+		req.Header.Set("Connection", "keep-alive")
 		dropRequestHeaders(&req.Header)
 		dropResponseHopHeaders(&resp.Header)
 	})
@@ -169,7 +286,7 @@ func BenchmarkHeaderHygiene(b *testing.B) {
 	b.Run("every-name", func(b *testing.B) {
 		for b.Loop() {
 			req.Header.Set("Authorization", "Bearer k")
-			dropRequestHeadersSlow(&req.Header)
+			dropRequestHeadersRef(&req.Header)
 			for _, n := range hopHeaders {
 				resp.Header.Del(n)
 			}
@@ -197,5 +314,35 @@ func BenchmarkPrepareUpstreamRequest(b *testing.B) {
 		client.CopyTo(&req.Header)
 		prepareUpstreamRequest(&req, []byte("acme"), v.value, rid)
 		setResponseHeaders(&resp.Header, rid, v)
+	}
+}
+
+// BenchmarkDropRequestHeadersHostile: a request header full of names to
+// drop (16 KiB, the default server.max_header_bytes) costs about what
+// parsing it did, not one header scan per name.
+func BenchmarkDropRequestHeadersHostile(b *testing.B) {
+	for _, tt := range []struct{ desc, line string }{
+		{"underscore", "%x_:\r\n"},
+		{"prefix", "x-modelgate-%x:\r\n"},
+	} {
+		var sb strings.Builder
+		sb.WriteString("POST /v2/models/m/infer HTTP/1.1\r\nHost: gw\r\n")
+		for i := 0; sb.Len() < 16000; i++ {
+			fmt.Fprintf(&sb, tt.line, i)
+		}
+		sb.WriteString("Content-Length: 2\r\n\r\n{}")
+		raw := sb.String()
+		var req fasthttp.Request
+		b.Run(tt.desc, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				req.Reset()
+				if err := req.Read(bufio.NewReaderSize(strings.NewReader(raw), 1<<15)); err != nil {
+					b.Fatal(err)
+				}
+				b.StartTimer()
+				dropRequestHeaders(&req.Header)
+			}
+		})
 	}
 }
