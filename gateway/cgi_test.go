@@ -139,6 +139,8 @@ func TestCGIContainerSeesOwnTenant(t *testing.T) {
 		chunked string // if set, the body is chunked with these trailer lines
 	}{
 		{desc: "underscore spelling", headers: "X_Modelgate_Tenant: globex\r\n"},
+		{desc: "a second X-Request-ID", headers: "X-Request-ID: rid-1\r\nx-request-id: globex\r\n"},
+		{desc: "a second X-Request-ID after an invalid one", headers: "X-Request-ID: \r\nX-Request-ID: globex\r\n"},
 		{desc: "Connection names the tenant header",
 			headers: "Connection: X-Modelgate-Tenant\r\nX_Modelgate_Tenant: globex\r\n"},
 		{desc: "Connection keep-alive and lowercase",

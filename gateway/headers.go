@@ -21,8 +21,11 @@ import (
 // fixed name unconditionally.
 
 // requestDrop lists the request headers never forwarded to a container:
-// credentials, then the hop-by-hop headers.
-var requestDrop = append([]string{fiber.HeaderAuthorization, HeaderAPIKey}, hopHeaders...)
+// credentials, the client's X-Request-ID (read before, by requestID; the
+// gateway sets its own, and SetCanonical replaces only the first of several,
+// so a second one would reach the container beside it), then the
+// hop-by-hop headers.
+var requestDrop = append([]string{fiber.HeaderAuthorization, HeaderAPIKey, HeaderRequestID}, hopHeaders...)
 
 var (
 	requestDropBytes = namesBytes(requestDrop)

@@ -118,6 +118,9 @@ func TestDropRequestHeaders(t *testing.T) {
 		{desc: "underscore tenant, every spelling",
 			headers: "X_Modelgate_Tenant: globex\r\nx_modelgate_tenant: globex\r\nX_MODELGATE_TENANT: globex\r\n" +
 				"X-Modelgate_Tenant: globex\r\nX_Modelgate-Tenant: globex\r\nx-modelgate_TENANT: globex\r\n"},
+		// The gateway sets X-Request-ID (from the client's first one, read
+		// before): no client copy of it is left beside the gateway's.
+		{desc: "two X-Request-ID", headers: "X-Request-ID: rid-1\r\nx-request-id: globex\r\nX-Custom: 1\r\n", want: []string{"x-custom"}},
 		{desc: "underscore request id, key and version",
 			headers: "X_Request_ID: globex\r\nX_API_Key: k\r\nX_Modelgate_Version: v9\r\nX-Request_Id: globex\r\n"},
 		{desc: "underscore hop-by-hop and framing names",
@@ -132,6 +135,9 @@ func TestDropRequestHeaders(t *testing.T) {
 			headers: strings.Repeat("X_Modelgate_Tenant: globex\r\n", 3) + manyNames("x_%d: 1\r\n", 40) +
 				"Cookie: a=1\r\nUser-Agent: ua\r\nContent-Type: text/plain\r\nX-Custom: 1\r\nAuthorization: x\r\n",
 			want: []string{"cookie", "user-agent", "x-custom"}},
+		{desc: "many '_' names and two X-Request-ID",
+			headers: "X-Request-ID: rid-1\r\nx-request-id: globex\r\n" + manyNames("x_%d: 1\r\n", 40) + "X-Custom: 1\r\n",
+			want:    []string{"x-custom"}},
 		{desc: "many Connection names",
 			headers: "Connection: close, " + strings.TrimSuffix(manyNames("X-H%d,", 40), ",") + "\r\n" +
 				manyNames("x-h%d: 1\r\n", 40) + "X-Modelgate-Version: v9\r\nX-Custom: 1\r\n",
