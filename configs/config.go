@@ -74,7 +74,7 @@ type Server struct {
 	// MaxConnections caps the traffic listener's concurrent connections;
 	// more are refused. With bodies read only after authentication (see
 	// docs/SECURITY.md), memory held by connections that have not
-	// authenticated is at most MaxConnections × (MaxHeaderBytes + 8 KiB).
+	// authenticated is about MaxConnections × (40 KiB + 2 × MaxHeaderBytes).
 	// Default 10000.
 	MaxConnections int `mapstructure:"max_connections" json:"max_connections"`
 	// ReadTimeout bounds reading one whole request (slow clients). Default 30s.
