@@ -1,40 +1,19 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/testlog"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-// String returns everything written so far.
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // accessLines returns the decoded "access" lines logged so far.
-func (s *syncBuffer) accessLines(t *testing.T) []map[string]any {
+func accessLines(t *testing.T, s *testlog.Buffer) []map[string]any {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	var out []map[string]any
-	for line := range strings.SplitSeq(strings.TrimSpace(s.b.String()), "\n") {
+	for line := range strings.SplitSeq(strings.TrimSpace(s.String()), "\n") {
 		var m map[string]any
 		if line == "" {
 			continue
@@ -50,11 +29,11 @@ func (s *syncBuffer) accessLines(t *testing.T) []map[string]any {
 }
 
 // waitLines polls until n access lines were logged (generous deadline).
-func (s *syncBuffer) waitLines(t *testing.T, n int) []map[string]any {
+func waitLines(t *testing.T, s *testlog.Buffer, n int) []map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		lines := s.accessLines(t)
+		lines := accessLines(t, s)
 		if len(lines) >= n || time.Now().After(deadline) {
 			return lines
 		}
@@ -68,7 +47,7 @@ func TestAccessLog(t *testing.T) {
 	model := startModel(t, "fraud", "v1")
 	down := startModel(t, "fraud", "v2")
 	down.Close() // connections refused
-	var logs syncBuffer
+	var logs testlog.Buffer
 	base := "tenants:\n" + tenantYAML("acme", "fraud", "", "v1:1:"+model.URL, "v2:0:"+down.URL)
 	h := startGateway(t, "logging:\n  access_log: true\n"+base, &logs)
 	key, _ := testKey("acme")
@@ -77,7 +56,7 @@ func TestAccessLog(t *testing.T) {
 	h.do("POST", "/v2/models/fraud/versions/v2/infer", inferBody, "X-API-Key", key, "X-Request-ID", "req-456")
 	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", "wrong-key")
 	h.do("GET", "/v2/health/live", "")
-	lines := logs.waitLines(t, 3)
+	lines := waitLines(t, &logs, 3)
 	if len(lines) != 3 {
 		t.Fatalf("got %d access lines, want 3 (health probes are not logged): %v", len(lines), lines)
 	}
@@ -110,9 +89,7 @@ func TestAccessLog(t *testing.T) {
 	if rejected["status"] != 401.0 || rejected["tenant"] != "" || rejected["error"] != errUnauthorized.msg {
 		t.Errorf("401 line: %v", rejected)
 	}
-	logs.mu.Lock()
-	all := logs.b.String()
-	logs.mu.Unlock()
+	all := logs.String()
 	for _, secret := range []string{key, "wrong-key", `"inputs"`} {
 		if strings.Contains(all, secret) {
 			t.Errorf("log contains %q", secret)
@@ -123,22 +100,22 @@ func TestAccessLog(t *testing.T) {
 	if err := h.reload("logging:\n  access_log: true\n  access_log_sample_ratio: 0\n" + base); err != nil {
 		t.Fatal(err)
 	}
-	n := len(logs.accessLines(t))
+	n := len(accessLines(t, &logs))
 	for range 5 {
 		h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
 	}
 	h.do("POST", "/v2/models/fraud/versions/v2/infer", inferBody, "X-API-Key", key)
-	lines = logs.waitLines(t, n+1)
+	lines = waitLines(t, &logs, n+1)
 	if got := lines[n:]; len(got) != 1 || got[0]["status"] != 502.0 {
 		t.Errorf("ratio 0: got lines %v, want only the 502", got)
 	}
 	if err := h.reload(base); err != nil {
 		t.Fatal(err)
 	}
-	n = len(logs.accessLines(t))
+	n = len(accessLines(t, &logs))
 	h.do("POST", "/v2/models/fraud/versions/v2/infer", inferBody, "X-API-Key", key)
 	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
-	if got := len(logs.accessLines(t)); got != n {
+	if got := len(accessLines(t, &logs)); got != n {
 		t.Errorf("access_log off: got %d new lines, want 0", got-n)
 	}
 }
@@ -147,7 +124,7 @@ func TestAccessLog(t *testing.T) {
 // logged with its tenant and model, so an operator sees who was throttled.
 func TestAccessLogRateLimited(t *testing.T) {
 	m := startModel(t, "fraud", "v1")
-	var logs syncBuffer
+	var logs testlog.Buffer
 	tenant := strings.Replace(tenantYAML("acme", "fraud", "", "v1:1:"+m.URL),
 		"    models:\n", "    limits: {requests_per_second: 0.01, burst: 1}\n    models:\n", 1)
 	h := startGateway(t, "logging: {access_log: true}\ntenants:\n"+tenant, &logs)
@@ -158,7 +135,7 @@ func TestAccessLogRateLimited(t *testing.T) {
 	if r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key); r.code != 429 {
 		t.Fatalf("second request: got %d, want 429", r.code)
 	}
-	lines := logs.waitLines(t, 2)
+	lines := waitLines(t, &logs, 2)
 	if len(lines) != 2 {
 		t.Fatalf("got %d access lines, want 2", len(lines))
 	}

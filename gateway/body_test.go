@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/await"
 )
 
 // TestStalledBodiesHoldLittleMemory: connections that announce a body just
@@ -48,7 +50,7 @@ func TestStalledBodiesHoldLittleMemory(t *testing.T) {
 	}
 	// Wait until the gateway has read every connection's headers: each one
 	// is then an open connection of the server.
-	eventually(t, 10*time.Second, "every stalled connection accepted", func() bool {
+	await.Until(t, 10*time.Second, "every stalled connection accepted", func() bool {
 		return h.gw.app.Server().GetOpenConnectionsCount() >= conns
 	})
 	grown := int64(heap()) - int64(before)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/internal/await"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -111,7 +112,7 @@ func TestDashboardMetricsExist(t *testing.T) {
 	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
 	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", "wrong")
 	var exposed map[string]bool
-	eventually(t, 10*time.Second, "the shadow comparison recorded", func() bool {
+	await.Until(t, 10*time.Second, "the shadow comparison recorded", func() bool {
 		exposed = exposedNames(h)
 		return exposed["modelgate_shadow_top1_total"] && exposed["modelgate_shadow_duration_seconds_bucket"]
 	})

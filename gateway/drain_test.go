@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/await"
 )
 
 // TestDrainAnswersCarryConnectionClose: a keep-alive client whose request is
@@ -61,7 +63,7 @@ func TestDrainAnswersCarryConnectionClose(t *testing.T) {
 		defer cancel()
 		shut <- h.gw.Shutdown(ctx)
 	}()
-	eventually(t, 5*time.Second, "the gateway draining", h.gw.draining.Load)
+	await.Until(t, 5*time.Second, "the gateway draining", h.gw.draining.Load)
 	close(release)
 	for i, r := range readers {
 		resp, err := http.ReadResponse(r, nil)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/valyala/fasthttp"
 )
@@ -54,52 +55,20 @@ func (e *statusError) body() []byte {
 	return b
 }
 
-// upstreamError is how a failed upstream call is reported to the logs, the
-// access log and spans: a fixed cause and its outcome, never the transport's
-// own error text, which can hold bytes the container sent (fasthttp quotes
-// the answer it could not parse) — see causeOf in retry.go.
-type upstreamError struct {
-	o   outcome
-	msg string
-}
-
-func (e *upstreamError) Error() string { return e.msg }
-
-// The causes of a failed upstream call.
-var (
-	causeRefused        = &upstreamError{connFailed, "connection refused"}
-	causeReset          = &upstreamError{connFailed, "connection reset"}
-	causeClosed         = &upstreamError{connFailed, "connection closed before the answer"}
-	causeConnect        = &upstreamError{connFailed, "connect failed"}
-	causeConnectTimeout = &upstreamError{connFailed, "connect timeout"}
-	causeDNS            = &upstreamError{connFailed, "host name lookup failed"}
-	causeTLS            = &upstreamError{connFailed, "tls handshake failed"}
-	causeTLSUntrusted   = &upstreamError{connFailed, "tls: certificate signed by an untrusted authority"}
-	causeTLSName        = &upstreamError{connFailed, "tls: certificate not valid for the endpoint's host name"}
-	causeTLSInvalid     = &upstreamError{connFailed, "tls: certificate expired, not yet valid or not for servers"}
-	causeStale          = &upstreamError{connFailed, "connection not reusable (unread bytes, closed or switched protocols)"}
-	causeTimeout        = &upstreamError{timedOut, "timeout"}
-	causePoolBusy       = &upstreamError{busy, "connection pool exhausted"}
-	causeTooLarge       = &upstreamError{tooLarge, "answer too large"}
-	causeMalformed      = &upstreamError{failed, "malformed answer"}
-	causeCut            = &upstreamError{failed, "answer cut short"}
-	causeSwitched       = &upstreamError{failed, "answer switched protocols (101)"}
-)
-
 // upstreamStatus maps the outcome of a request's last upstream attempt
-// (see classify in retry.go) to what the client sees: the model's timeout
+// (see upstream.Classify) to what the client sees: the model's timeout
 // budget spent or an attempt timed out → 504, no available endpoint or pool
 // exhausted → 503, an answer over server.max_answer_bytes → 502 "upstream
 // answer too large", anything else → 502.
-func upstreamStatus(o outcome, pastDeadline bool) *statusError {
+func upstreamStatus(o upstream.Outcome, pastDeadline bool) *statusError {
 	switch {
-	case o == noEndpoint:
+	case o == upstream.NoEndpoint:
 		return errNoEndpoint
-	case o == tooLarge:
+	case o == upstream.TooLarge:
 		return errAnswerTooLarge
-	case o == timedOut, pastDeadline:
+	case o == upstream.TimedOut, pastDeadline:
 		return errUpstreamTimeout
-	case o == busy:
+	case o == upstream.Busy:
 		return errUpstreamBusy
 	default:
 		return errUpstreamFailed

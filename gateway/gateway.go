@@ -15,6 +15,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/gateway/upstream"
+	"github.com/modelgate/modelgate/internal/keyed"
 	"github.com/modelgate/modelgate/observability"
 )
 
@@ -23,7 +25,7 @@ import (
 // Shutdown.
 type Gateway struct {
 	snap      atomic.Pointer[snapshot]
-	upstreams *registry
+	upstreams *upstream.Registry
 	metrics   *observability.Metrics
 	log       *slog.Logger
 	static    configs.Server // listener settings fixed at New
@@ -34,6 +36,7 @@ type Gateway struct {
 	tracing   atomic.Pointer[observability.Tracing] // nil: not traced; see UseTracing
 
 	applyMu   sync.Mutex         // serializes Apply
+	state     keyed.Set          // long-lived state kept across reloads (endpoints), owned by Apply
 	series    map[seriesKey]bool // metric series in use, owned by Apply
 	admission *admission         // limiters kept across reloads, owned by Apply
 	tls       tlsState           // listener certificates, reloaded by the Reloader
@@ -46,12 +49,12 @@ type Gateway struct {
 // New builds a gateway for a validated config. It does not listen yet.
 func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gateway {
 	g := &Gateway{
-		upstreams: newRegistry(log, int(cfg.Server.MaxAnswerBytes)),
-		metrics:   m,
-		log:       log,
-		static:    cfg.Server,
-		maxBody:   cfg.Server.MaxBodyBytes,
+		metrics: m,
+		log:     log,
+		static:  cfg.Server,
+		maxBody: cfg.Server.MaxBodyBytes,
 	}
+	g.upstreams = upstream.NewRegistry(&g.state, log, int(cfg.Server.MaxAnswerBytes))
 	g.app = fiber.New(fiber.Config{
 		AppName:                      "modelgate",
 		DisableStartupMessage:        true,
@@ -96,13 +99,14 @@ func (g *Gateway) Apply(cfg *configs.Config) error {
 	if g.closing.Load() {
 		return ErrShuttingDown
 	}
-	snap, urls, series := buildSnapshot(cfg, g.upstreams, g.metrics)
+	gen := g.state.Begin()
+	snap, series := buildSnapshot(cfg, gen, g.upstreams, g.metrics)
 	carryOver(g.snap.Load(), snap)
 	retired := g.shadows.apply(snap)
 	g.attachAdmission(cfg, snap)
 	g.snap.Store(snap)
 	g.shadows.retire(retired)
-	g.upstreams.retain(urls)
+	gen.Commit() // releases endpoints the new snapshot does not use
 	forgetSeries(g.metrics, g.series, series)
 	g.series = series
 	return nil
@@ -169,7 +173,7 @@ func (g *Gateway) beginClose() {
 func (g *Gateway) releaseAll(ctx context.Context) error {
 	g.release.Do(func() {
 		g.releaseErr = g.shadows.shutdown(ctx)
-		g.upstreams.closeAll()
+		g.upstreams.Close()
 	})
 	return g.releaseErr
 }

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/await"
 )
 
 func TestIsolationAndHeaders(t *testing.T) {
@@ -302,7 +304,7 @@ func TestGracefulShutdownFinishesInFlight(t *testing.T) {
 		})
 	}
 	// Shut down only once every request is waiting on the model.
-	eventually(t, 10*time.Second, "8 requests in flight at the model", func() bool { return len(m.Server.Requests()) >= 8 })
+	await.Until(t, 10*time.Second, "8 requests in flight at the model", func() bool { return len(m.Server.Requests()) >= 8 })
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := h.gw.Shutdown(ctx); err != nil {

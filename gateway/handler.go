@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/router"
 	"github.com/modelgate/modelgate/tenants"
@@ -18,6 +19,9 @@ const (
 	HeaderVersion   = "X-Modelgate-Version"
 	HeaderRequestID = "X-Request-ID"
 	HeaderAPIKey    = "X-API-Key"
+
+	// HeaderHealthCheck marks the gateway's active health checks.
+	HeaderHealthCheck = upstream.HeaderHealthCheck
 
 	// maxRequestIDLen bounds a client-sent X-Request-ID; longer or
 	// non-printable ones are replaced.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/internal/modelserver"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/tenants"
@@ -337,29 +338,23 @@ func (l *loadGen) stop() {
 	l.wg.Wait()
 }
 
-// eventually polls cond every 10 ms until it holds, failing the test with
-// what after timeout.
-func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// endpoint returns the gateway's state for url, which must be configured.
-func (h *harness) endpoint(url string) *endpoint {
+// endpoint returns the gateway's state for url, which the serving
+// snapshot must use.
+func (h *harness) endpoint(url string) *upstream.Endpoint {
 	h.t.Helper()
-	h.gw.upstreams.mu.Lock()
-	defer h.gw.upstreams.mu.Unlock()
-	ep := h.gw.upstreams.eps[url]
-	if ep == nil {
-		h.t.Fatalf("endpoint %s is not in the registry", url)
+	for _, t := range h.gw.snap.Load().tenants {
+		for _, m := range t.models {
+			for _, v := range m.versions {
+				for _, ep := range v.endpoints {
+					if ep.URL() == url {
+						return ep
+					}
+				}
+			}
+		}
 	}
-	return ep
+	h.t.Fatalf("endpoint %s is not in the serving snapshot", url)
+	return nil
 }
 
 // deadURL returns the URL of a loopback port nobody listens on.

@@ -6,23 +6,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-)
 
-func TestHealthyStatus(t *testing.T) {
-	for _, tt := range []struct {
-		code          int
-		ok, wantMissg bool
-	}{
-		{200, true, false}, {204, true, false},
-		{404, true, true}, {405, true, true}, {501, true, true},
-		{500, false, false}, {503, false, false}, {429, false, false}, {401, false, false}, {302, false, false},
-	} {
-		ok, missing := healthyStatus(tt.code)
-		if ok != tt.ok || missing != tt.wantMissg {
-			t.Errorf("healthyStatus(%d): got %v, %v; want %v, %v", tt.code, ok, missing, tt.ok, tt.wantMissg)
-		}
-	}
-}
+	"github.com/modelgate/modelgate/internal/await"
+)
 
 // TestHealthPathNotServed: a container that serves predictions but not the
 // default health path (a TF Serving or custom V1 container answers 404 on
@@ -54,13 +40,13 @@ func TestHealthPathNotServed(t *testing.T) {
 	h := startGateway(t, "tenants:\n"+
 		tenantYAML("acme", "fraud", hc, "v1:1:"+v1only.URL)+
 		tenantYAML("globex", "churn", hc, "v1:1:"+notReady.URL))
-	eventually(t, 5*time.Second, "several health probes on both endpoints", func() bool {
+	await.Until(t, 5*time.Second, "several health probes on both endpoints", func() bool {
 		return probes404.Load() >= 3 && probes503.Load() >= 3
 	})
-	if h.endpoint(v1only.URL).down.Load() {
+	if !h.endpoint(v1only.URL).Up() {
 		t.Error("the endpoint answering 404 on the health path was marked down; want it in service")
 	}
-	if !h.endpoint(notReady.URL).down.Load() {
+	if h.endpoint(notReady.URL).Up() {
 		t.Error("the endpoint answering 503 on the health path is still up; want it out of service")
 	}
 	key, _ := testKey("acme")

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/testlog"
 )
 
 // rawResponse is what a raw TCP exchange got back.
@@ -137,7 +139,7 @@ func TestPathNormalization(t *testing.T) {
 // its exact status and JSON error, over raw connections.
 func TestRequestLimits(t *testing.T) {
 	m := startModel(t, "fraud", "v1")
-	var logs syncBuffer
+	var logs testlog.Buffer
 	h := startGateway(t, "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n  max_body_bytes: 1024\n  max_header_bytes: 2048\n  read_timeout: 500ms\n"+
 		"logging:\n  access_log: true\n"+
 		"tenants:\n"+tenantYAML("acme", "fraud", "", "v1:1:"+m.URL), &logs)
@@ -193,7 +195,7 @@ func TestRequestLimits(t *testing.T) {
 
 	// One access-log line each, refused ones included: the 200, then
 	// 413, 413, 431, 408, 408 in the order sent.
-	lines := logs.waitLines(t, 6)
+	lines := waitLines(t, &logs, 6)
 	var got []string
 	for _, l := range lines {
 		got = append(got, fmt.Sprint(l["status"], " ", l["method"]))

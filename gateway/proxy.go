@@ -3,6 +3,7 @@ package gateway
 import (
 	"time"
 
+	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/router"
 	"github.com/valyala/fasthttp"
@@ -19,7 +20,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 	deadline := start.Add(model.timeout)
 	model.res.budget.Deposit()
 	o := g.tryVersion(ctx, model, version, deadline)
-	if fb := model.res.fallback; o != answered && o != tooLarge && fb != nil && fb != version &&
+	if fb := model.res.fallback; o != upstream.Answered && o != upstream.TooLarge && fb != nil && fb != version &&
 		(!pinned || model.res.fallbackPinned) && time.Now().Before(deadline) {
 		version.res.fallbacks.Inc()
 		ctx.Request.Header.Set(HeaderVersion, fb.name)
@@ -32,12 +33,12 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 		o = g.tryVersion(ctx, model, fb, deadline)
 	}
 	switch o {
-	case answered, unavailable:
+	case upstream.Answered, upstream.Unavailable:
 		dropResponseHopHeaders(&ctx.Response.Header) // headers.go
 		return version, ctx.Response.StatusCode()
-	case noEndpoint:
+	case upstream.NoEndpoint:
 		g.metrics.Rejected(model.tenant, model.name, observability.ReasonNoEndpoint)
-	case tooLarge:
+	case upstream.TooLarge:
 		g.metrics.Rejected(model.tenant, model.name, observability.ReasonAnswerTooLarge)
 	}
 	se := upstreamStatus(o, !time.Now().Before(deadline))
@@ -51,15 +52,15 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 // passed. Each retry goes to another endpoint and resends ctx.Request
 // unchanged (fasthttp keeps the body after a failed attempt). The last
 // attempt's answer, if any, is left in ctx.Response.
-func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *versionRoute, deadline time.Time) outcome {
+func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *versionRoute, deadline time.Time) upstream.Outcome {
 	var tried uint64
 	res := &model.res
 	retriesLeft := res.attempts
-	result := noEndpoint
+	result := upstream.NoEndpoint
 	attempts := 0
 	upStart := time.Now()
 	for now := upStart; ; now = time.Now() {
-		i := pickEndpoint(v.endpoints, tried, now.UnixNano())
+		i := g.upstreams.Pick(v.endpoints, tried, now.UnixNano())
 		if i < 0 {
 			break
 		}
@@ -73,23 +74,23 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 			// Leave time for the retries a timeout may need.
 			attemptDeadline = now.Add(deadline.Sub(now) / time.Duration(retriesLeft+1))
 		}
-		var o outcome
-		admitted := ep.guard(func() error {
-			ctx.Request.URI().SetHostBytes(ep.host)
-			ep.inFlight.Add(1)
+		var o upstream.Outcome
+		admitted := ep.Guard(func() error {
+			ctx.Request.URI().SetHostBytes(ep.Host())
+			ep.Acquire()
 			err := g.doUpstream(ctx, ep, v, attemptDeadline)
-			ep.inFlight.Add(-1)
+			ep.Release()
 			status := ctx.Response.StatusCode()
 			if err == nil {
-				err = answerCause(status) // a 101 or no valid status: never relayed
+				err = upstream.AnswerCause(status) // a 101 or no valid status: never relayed
 			}
-			o = classify(err, status)
+			o = upstream.Classify(err, status)
 			if err != nil {
-				// err is a fixed cause (ep.do): nothing the container sent.
+				// err is a fixed cause (Endpoint.Do): nothing the container sent.
 				g.log.Warn("upstream call failed", "tenant", model.tenant, "model", model.name,
-					"version", v.name, "endpoint", ep.url, "attempt", attempts+1, "err", err)
+					"version", v.name, "endpoint", ep.URL(), "attempt", attempts+1, "err", err)
 			}
-			return o.verdict(status)
+			return o.Verdict(status)
 		})
 		if !admitted {
 			// The breaker turned it away (a half-open probe is already
@@ -104,7 +105,7 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 		}
 		attempts++
 		result = o
-		if !o.retryable(res.onTimeout) || retriesLeft == 0 || !time.Now().Before(deadline) {
+		if !o.Retryable(res.onTimeout) || retriesLeft == 0 || !time.Now().Before(deadline) {
 			break
 		}
 		retriesLeft--

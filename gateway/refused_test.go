@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/await"
+	"github.com/modelgate/modelgate/internal/testlog"
 )
 
 // rawExchange writes raw to the gateway on a fresh connection and returns
@@ -35,7 +38,7 @@ func rawExchange(t *testing.T, addr, raw string) string {
 // client gets a fixed message and the log a fixed cause.
 func TestRefusedRequestsLeakNothing(t *testing.T) {
 	m := startModel(t, "fraud", "v1")
-	var logs syncBuffer
+	var logs testlog.Buffer
 	h := startGateway(t, "logging: {access_log: true, level: debug}\ntenants:\n"+
 		tenantYAML("acme", "fraud", "", "v1:1:"+m.URL), &logs)
 	addr := strings.TrimPrefix(h.url, "http://")
@@ -77,7 +80,7 @@ func TestRefusedRequestsLeakNothing(t *testing.T) {
 		})
 	}
 	// Every refusal has its access-log line; none holds a byte of its request.
-	eventually(t, 5*time.Second, "an access-log line per refused request", func() bool {
+	await.Until(t, 5*time.Second, "an access-log line per refused request", func() bool {
 		return strings.Count(logs.String(), `"msg":"access"`) >= len(tests)
 	})
 	out := logs.String()

@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/internal/await"
 	"github.com/modelgate/modelgate/observability"
 )
 
@@ -130,8 +131,6 @@ func writeAtomic(t *testing.T, path string, data []byte) {
 // gauge is 0, and the previous certificate, CAs and routing keep serving;
 // once the files load, everything applies at once.
 func TestReloadFileFailureFailsWholeReload(t *testing.T) {
-	prevRoots := upstreamRoots.Load()
-	t.Cleanup(func() { upstreamRoots.Store(prevRoots) })
 	dir := t.TempDir()
 	crt, key, ca := filepath.Join(dir, "tls.crt"), filepath.Join(dir, "tls.key"), filepath.Join(dir, "upstream-ca.pem")
 	writeSelfSigned(t, crt, key, 10)
@@ -164,7 +163,7 @@ func TestReloadFileFailureFailsWholeReload(t *testing.T) {
 	if serial, version := served(); serial != 10 || version != "v1" {
 		t.Fatalf("at start: got certificate %d, version %s; want 10, v1", serial, version)
 	}
-	roots := upstreamRoots.Load()
+	roots := h.gw.upstreams.Roots()
 
 	tests := []struct {
 		desc        string
@@ -210,7 +209,7 @@ func TestReloadFileFailureFailsWholeReload(t *testing.T) {
 			if m := h.scrape(); m[ok] != tt.wantGauge {
 				t.Errorf("after reload: %s = %v, want %v", ok, m[ok], tt.wantGauge)
 			}
-			if changed := upstreamRoots.Load() != roots; changed != (tt.wantCode == 200) {
+			if changed := h.gw.upstreams.Roots() != roots; changed != (tt.wantCode == 200) {
 				t.Errorf("upstream CA pool replaced: got %v, want %v", changed, tt.wantCode == 200)
 			}
 		})
@@ -289,7 +288,7 @@ func TestTriggerCoalesces(t *testing.T) {
 	}
 	close(release)
 	// The blocked reload, then the one the n triggers coalesced into.
-	eventually(t, 10*time.Second, "the coalesced reload", func() bool { return reloads() >= 2 })
+	await.Until(t, 10*time.Second, "the coalesced reload", func() bool { return reloads() >= 2 })
 	rctx, rcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer rcancel()
 	if err := r.Reload(rctx); err != nil { // queued behind any reload still pending

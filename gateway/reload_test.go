@@ -57,7 +57,7 @@ func TestReloadValidInvalidValid(t *testing.T) {
 		return h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key).header.Get("X-Modelgate-Version")
 	}
 	ok := "modelgate_config_last_reload_successful"
-	ep := h.gw.upstreams.get(v1.URL)
+	ep := h.endpoint(v1.URL)
 
 	if got := version(); got != "v1" {
 		t.Fatalf("initial config: got version %s, want v1", got)
@@ -86,7 +86,7 @@ func TestReloadValidInvalidValid(t *testing.T) {
 	if m["modelgate_config_reloads_total|result=failure"] != 1 || m["modelgate_config_reloads_total|result=success"] < 2 {
 		t.Errorf("reload counters: got %v", m)
 	}
-	if h.gw.upstreams.get(v1.URL) != ep {
+	if h.endpoint(v1.URL) != ep {
 		t.Errorf("endpoint state (connection pool) was recreated by a reload that kept the endpoint")
 	}
 	if m["modelgate_config_info|hash="+h.gw.Config().Hash] != 1 {

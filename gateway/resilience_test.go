@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/await"
 )
 
 // Fault-injection tests: real model containers on loopback, a real gateway,
@@ -20,7 +22,7 @@ const fastHealth = "health_check: {interval: 50ms, timeout: 200ms, unhealthy_aft
 func noRequestStuck(t *testing.T) {
 	t.Helper()
 	buf := make([]byte, 1<<20)
-	eventually(t, 5*time.Second, "no goroutine left in an upstream call", func() bool {
+	await.Until(t, 5*time.Second, "no goroutine left in an upstream call", func() bool {
 		n := runtime.Stack(buf, true)
 		return !strings.Contains(string(buf[:n]), "gateway.(*Gateway).tryVersion")
 	})
@@ -49,7 +51,7 @@ func TestReplicaKilledMidLoad(t *testing.T) {
 
 	load.setPhase(1)
 	b.Close() // in-flight requests on b are cut, new connections refused
-	eventually(t, 5*time.Second, "the killed replica marked down", func() bool { return h.endpoint(b.URL).down.Load() })
+	await.Until(t, 5*time.Second, "the killed replica marked down", func() bool { return !h.endpoint(b.URL).Up() })
 	load.setPhase(2)
 	after := load.waitFor(2, 300, 20*time.Second)
 	load.stop()
@@ -199,7 +201,7 @@ func TestFailing500sBreakerRecovers(t *testing.T) {
 	bad.Server.ResetRequests()
 	// After open_for a request is let through as the half-open probe; its
 	// success closes the breaker and the replica gets traffic again.
-	eventually(t, 10*time.Second, "the breaker closed again and the replica serving", func() bool {
+	await.Until(t, 10*time.Second, "the breaker closed again and the replica serving", func() bool {
 		if r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key); r.code != 200 {
 			t.Fatalf("after recovery: got %d %s, want 200", r.code, r.body)
 		}
@@ -258,7 +260,7 @@ func TestCanaryDownFallsBack(t *testing.T) {
 	})
 	t.Run("readyz", func(t *testing.T) {
 		var body readiness
-		eventually(t, 5*time.Second, "/readyz listing the model with no healthy endpoint", func() bool {
+		await.Until(t, 5*time.Second, "/readyz listing the model with no healthy endpoint", func() bool {
 			r := h.doAdmin("GET", "/readyz", "")
 			body = readiness{}
 			_ = json.Unmarshal([]byte(r.body), &body)
@@ -328,7 +330,7 @@ func TestReloadsUnderLoad(t *testing.T) {
 	h := startGateway(t, cfg(9, 1))
 	key, _ := testKey("acme")
 	ep := h.endpoint(v1a.URL)
-	checker := ep.checker
+	checker := ep.Checker()
 	load := h.startLoad(4, "POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
 	load.waitFor(0, 50, 10*time.Second)
 	for i := range 50 {
@@ -352,7 +354,7 @@ func TestReloadsUnderLoad(t *testing.T) {
 	if got.versions["v1"] == 0 || got.versions["v2"] == 0 {
 		t.Errorf("got versions %v, want both served", got.versions)
 	}
-	if h.endpoint(v1a.URL) != ep || ep.checker != checker {
+	if h.endpoint(v1a.URL) != ep || ep.Checker() != checker {
 		t.Errorf("reloads that kept the endpoint replaced its state or its health checker")
 	}
 }
@@ -367,16 +369,16 @@ func TestEndpointStateSurvivesReload(t *testing.T) {
 	h := startGateway(t, cfg(1, "{consecutive_failures: 1, open_for: 1m}", bad.URL, good.URL))
 	key, _ := testKey("acme")
 	ep := h.endpoint(bad.URL)
-	eventually(t, 10*time.Second, "the failing replica's breaker open", func() bool {
+	await.Until(t, 10*time.Second, "the failing replica's breaker open", func() bool {
 		h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
-		return ep.breakerState() == 2
+		return ep.BreakerState() == 2
 	})
-	checker := ep.checker
+	checker := ep.Checker()
 
 	if err := h.reload(cfg(5, "{consecutive_failures: 1, open_for: 1m}", bad.URL, good.URL)); err != nil {
 		t.Fatal(err)
 	}
-	if ep.breakerState() != 2 || h.endpoint(bad.URL) != ep {
+	if ep.BreakerState() != 2 || h.endpoint(bad.URL) != ep {
 		t.Fatalf("a reload that kept the endpoint and its breaker settings closed the open breaker")
 	}
 	bad.Server.ResetRequests()
@@ -393,8 +395,8 @@ func TestEndpointStateSurvivesReload(t *testing.T) {
 	if err := h.reload(cfg(5, "{consecutive_failures: 2, open_for: 1m}", bad.URL, good.URL)); err != nil {
 		t.Fatal(err)
 	}
-	if ep.breakerState() != 0 {
-		t.Errorf("after new breaker settings: state %d, want 0 (a new breaker)", ep.breakerState())
+	if ep.BreakerState() != 0 {
+		t.Errorf("after new breaker settings: state %d, want 0 (a new breaker)", ep.BreakerState())
 	}
 
 	// Removing the endpoint stops its health checker and drops its series.
@@ -402,11 +404,11 @@ func TestEndpointStateSurvivesReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	select {
-	case <-checker.done:
+	case <-checker.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatalf("health checker of a removed endpoint still running 5s after the reload")
 	}
-	if n := goroutinesIn("(*healthChecker).run"); n != 2 {
+	if n := goroutinesIn("upstream.(*Checker).run"); n != 2 {
 		t.Errorf("got %d health checker goroutines for 2 endpoints, want 2", n)
 	}
 	probes := bad.Server.HealthProbes()
@@ -417,7 +419,7 @@ func TestEndpointStateSurvivesReload(t *testing.T) {
 	}
 	// No more probes reach the removed endpoint (other probes keep coming).
 	n := other.Server.HealthProbes()
-	eventually(t, 5*time.Second, "more probes on a kept endpoint", func() bool { return other.Server.HealthProbes() >= n+3 })
+	await.Until(t, 5*time.Second, "more probes on a kept endpoint", func() bool { return other.Server.HealthProbes() >= n+3 })
 	if got := bad.Server.HealthProbes(); got != probes {
 		t.Errorf("removed endpoint got %d more health probes after its checker stopped", got-probes)
 	}

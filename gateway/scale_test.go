@@ -62,7 +62,7 @@ func parseConfig(tb testing.TB, text string) *configs.Config {
 func newQuietGateway(tb testing.TB, cfg *configs.Config) *Gateway {
 	tb.Helper()
 	g := New(cfg, observability.NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	tb.Cleanup(func() { g.upstreams.closeAll() })
+	tb.Cleanup(func() { g.upstreams.Close() })
 	return g
 }
 

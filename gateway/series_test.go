@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/internal/await"
 	"github.com/valyala/fasthttp"
 )
 
@@ -74,7 +75,7 @@ func TestRemovedTenantLeavesNoSeries(t *testing.T) {
 `, bravoHash, live.URL, live2.URL, slow.URL, limited.URL, fastHealth, dead, down2.URL, fastHealth, dead)
 	h := startGateway(t, "tenants:\n"+acme+bravo)
 	key, _ := testKey("bravo")
-	eventually(t, 10*time.Second, "the dead endpoint marked down", func() bool { return h.endpoint(dead).down.Load() })
+	await.Until(t, 10*time.Second, "the dead endpoint marked down", func() bool { return !h.endpoint(dead).Up() })
 
 	for _, tc := range []struct {
 		desc, method, path string
@@ -98,14 +99,14 @@ func TestRemovedTenantLeavesNoSeries(t *testing.T) {
 	held := make(chan response, 1)
 	go func() { held <- h.do("POST", "/v2/models/slow/infer", inferBody, "X-API-Key", key) }()
 	lim := h.gw.snap.Load().tenants[1].models["slow"].admission.tenant
-	eventually(t, 10*time.Second, "the slow request to hold the slot", func() bool { return lim.InFlight() == 1 })
+	await.Until(t, 10*time.Second, "the slow request to hold the slot", func() bool { return lim.InFlight() == 1 })
 	if r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key); r.code != 429 {
 		t.Errorf("over max_in_flight: got %d %s, want 429", r.code, r.body)
 	}
 	if r := <-held; r.code != 200 {
 		t.Errorf("slow request: got %d %s, want 200", r.code, r.body)
 	}
-	eventually(t, 10*time.Second, "the shadow comparison recorded", func() bool {
+	await.Until(t, 10*time.Second, "the shadow comparison recorded", func() bool {
 		return len(h.metricLines("modelgate_shadow_requests_total", `tenant="bravo"`, `outcome="match"`, " 1")) == 1
 	})
 

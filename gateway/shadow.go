@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/internal/compare"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/router"
@@ -174,33 +175,33 @@ func (g *Gateway) runShadow(j *shadowJob, w *shadowWorker) {
 	sr := j.route
 	// Healthy, breaker-closed endpoints only; shadow results do not feed
 	// the breakers (a failing shadow must not change how primaries route).
-	i := pickEndpoint(sr.version.endpoints, 0, time.Now().UnixNano())
+	i := g.upstreams.Pick(sr.version.endpoints, 0, time.Now().UnixNano())
 	if i < 0 {
 		sr.outcome(observability.ShadowError)
 		return
 	}
 	ep := sr.version.endpoints[i]
-	j.req.URI().SetHostBytes(ep.host)
+	j.req.URI().SetHostBytes(ep.Host())
 	j.req.Header.Set(HeaderShadow, "true")
 	j.req.Header.Set(HeaderVersion, sr.version.name)
-	ep.inFlight.Add(1)
+	ep.Acquire()
 	sr.role.InFlight.Inc()
 	t0 := time.Now()
 	deadline := t0.Add(sr.timeout)
 	err := j.trace.do(ep, &j.req, &j.resp, deadline, sr.tenant, sr.model, sr.version.name)
 	dur := time.Since(t0)
-	ep.inFlight.Add(-1)
+	ep.Release()
 	sr.role.InFlight.Dec()
 	sr.series.Duration.Observe(dur.Seconds())
 	sr.role.Upstream.Observe(dur.Seconds())
 	sr.role.Duration.Observe(dur.Seconds())
 	if err != nil {
-		sr.role.Request(upstreamStatus(classify(err, 0), !time.Now().Before(deadline)).code)
+		sr.role.Request(upstreamStatus(upstream.Classify(err, 0), !time.Now().Before(deadline)).code)
 	} else {
 		sr.role.Request(j.resp.StatusCode())
 	}
 	if err != nil {
-		g.log.Debug("shadow call failed", "tenant", sr.tenant, "model", sr.model, "version", sr.version.name, "endpoint", ep.url, "err", err)
+		g.log.Debug("shadow call failed", "tenant", sr.tenant, "model", sr.model, "version", sr.version.name, "endpoint", ep.URL(), "err", err)
 		sr.outcome(observability.ShadowError)
 		return
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/internal/await"
 	"github.com/modelgate/modelgate/observability"
 	"go.uber.org/goleak"
 )
@@ -54,14 +55,14 @@ func TestReloadDuringShutdownIsRefused(t *testing.T) {
 			codes <- resp.StatusCode
 		}()
 	}
-	eventually(t, 10*time.Second, "the requests to reach the model", func() bool { return len(slow.Server.Requests()) >= n })
+	await.Until(t, 10*time.Second, "the requests to reach the model", func() bool { return len(slow.Server.Requests()) >= n })
 	shut := make(chan error, 1)
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		shut <- h.gw.Shutdown(ctx)
 	}()
-	eventually(t, 5*time.Second, "the drain to begin", h.gw.draining.Load)
+	await.Until(t, 5*time.Second, "the drain to begin", h.gw.draining.Load)
 
 	if err := h.reload(withLate); !errors.Is(err, ErrShuttingDown) {
 		t.Errorf("reload during the drain: got %v, want ErrShuttingDown", err)
@@ -81,9 +82,7 @@ func TestReloadDuringShutdownIsRefused(t *testing.T) {
 	if err := h.reload(withLate2); !errors.Is(err, ErrShuttingDown) {
 		t.Errorf("reload after the release: got %v, want ErrShuttingDown", err)
 	}
-	h.gw.upstreams.mu.Lock()
-	left := len(h.gw.upstreams.eps)
-	h.gw.upstreams.mu.Unlock()
+	left := h.gw.upstreams.Len()
 	if left != 0 {
 		t.Errorf("after shutdown and refused reloads: %d endpoints in the registry, want 0", left)
 	}
@@ -123,7 +122,7 @@ func TestCloseAfterListenFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	gw := New(cfg, observability.NewMetrics(), slog.New(slog.NewJSONHandler(io.Discard, nil)))
-	eventually(t, 5*time.Second, "the health checks to run", func() bool { return primary.Server.HealthProbes() > 0 })
+	await.Until(t, 5*time.Second, "the health checks to run", func() bool { return primary.Server.HealthProbes() > 0 })
 	if ln, err := gw.Listen(); err == nil {
 		ln.Close()
 		t.Fatal("Listen on a taken port: got no error")

@@ -4,6 +4,8 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/gateway/upstream"
+	"github.com/modelgate/modelgate/internal/keyed"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/router"
 	"github.com/modelgate/modelgate/tenants"
@@ -41,7 +43,7 @@ type modelRoute struct {
 type versionRoute struct {
 	name      string
 	value     []byte // name, as the X-Modelgate-Version value
-	endpoints []*endpoint
+	endpoints []*upstream.Endpoint
 	series    *observability.Series
 	res       versionResilience // retry and fallback counters (fallback.go)
 }
@@ -57,14 +59,14 @@ func (m *modelRoute) served(v *versionRoute) bool {
 // the model's Scope, model and version "" the tenant's.
 type seriesKey struct{ tenant, model, version string }
 
-// buildSnapshot builds the routing table for cfg, taking endpoints from reg
-// (creating new ones) and metric handles from m (the same handles while a
-// tenant, model or version stays configured; their series are created on
-// first use). It returns the set of endpoint URLs and metric handles it
-// uses, so the caller can release the rest after the swap (forgetSeries).
-func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics) (*snapshot, map[string]bool, map[seriesKey]bool) {
+// buildSnapshot builds the routing table for cfg in generation gen, taking
+// endpoints from reg (creating new ones; the generation's Commit releases
+// those it did not take) and metric handles from m (the same handles while
+// a tenant, model or version stays configured; their series are created on
+// first use). It returns the set of metric handles it uses, so the caller
+// can release the rest after the swap (forgetSeries).
+func buildSnapshot(cfg *configs.Config, gen *keyed.Gen, reg *upstream.Registry, m *observability.Metrics) (*snapshot, map[seriesKey]bool) {
 	s := &snapshot{cfg: cfg, keys: tenants.NewDirectory(cfg.Tenants)}
-	urls := map[string]bool{}
 	n := len(cfg.Tenants)
 	for i := range cfg.Tenants {
 		for j := range cfg.Tenants[i].Models {
@@ -72,7 +74,7 @@ func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics)
 		}
 	}
 	series := make(map[seriesKey]bool, n)
-	plan := map[*endpoint]*settings{} // per-endpoint settings (upstream.go)
+	plan := map[*upstream.Endpoint]*upstream.Settings{}
 	for ti := range cfg.Tenants {
 		t := &cfg.Tenants[ti]
 		tr := &tenantRoute{name: t.Name, value: []byte(t.Name), models: make(map[string]*modelRoute, len(t.Models))}
@@ -94,12 +96,11 @@ func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics)
 				vr := &versionRoute{name: v.Name, value: []byte(v.Name), series: m.Series(t.Name, mc.Name, v.Name, observability.RolePrimary)}
 				series[seriesKey{t.Name, mc.Name, v.Name}] = true
 				for _, u := range v.Endpoints {
-					ep := reg.get(u)
-					urls[u] = true
+					ep := reg.Get(gen, u)
 					if s, seen := plan[ep]; !seen {
-						plan[ep] = &settings{connect: mc.ConnectTimeout, breaker: mc.Breaker, health: mc.HealthCheck}
-					} else if mc.ConnectTimeout < s.connect {
-						s.connect = mc.ConnectTimeout
+						plan[ep] = &upstream.Settings{Connect: mc.ConnectTimeout, Breaker: mc.Breaker, Health: mc.HealthCheck}
+					} else if mc.ConnectTimeout < s.Connect {
+						s.Connect = mc.ConnectTimeout
 					}
 					vr.endpoints = append(vr.endpoints, ep)
 				}
@@ -110,8 +111,8 @@ func buildSnapshot(cfg *configs.Config, reg *registry, m *observability.Metrics)
 		}
 		s.tenants = append(s.tenants, tr)
 	}
-	reg.configure(plan)
-	return s, urls, series
+	reg.Configure(plan)
+	return s, series
 }
 
 // forgetSeries deletes the metric series of every tenant, model and

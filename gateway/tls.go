@@ -39,8 +39,12 @@ func (g *Gateway) initTLS(cfg *configs.Config) {
 	if g.tls.admin, err = newListenerTLS(cfg.Server.AdminTLS); err != nil {
 		errs = append(errs, fmt.Errorf("server.admin_tls: %w", err))
 	}
-	if err := setUpstreamCA(cfg.Server.UpstreamCAFile); err != nil {
-		errs = append(errs, fmt.Errorf("server.upstream_ca_file: %w", err))
+	if p := cfg.Server.UpstreamCAFile; p != "" {
+		pool, err := loadCAs(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("server.upstream_ca_file: %w", err))
+		}
+		g.upstreams.SetRoots(pool)
 	}
 	g.tls.err = errors.Join(errs...)
 }
@@ -107,7 +111,7 @@ func (g *Gateway) installTLS(st stagedTLS) {
 			l.holder.cur.Store(l.c)
 		}
 	}
-	upstreamRoots.Store(st.upstream)
+	g.upstreams.SetRoots(st.upstream)
 }
 
 // AdminTLSConfig returns the admin listener's TLS config, nil when
@@ -202,70 +206,6 @@ func loadCAs(path string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("CA file %s: no PEM certificate found", path)
 	}
 	return pool, nil
-}
-
-// upstreamRoots is the CA pool for https:// endpoints (nil: system roots).
-// It is process-wide (one gateway per process), set by New and by every
-// successful reload (installTLS) from server.upstream_ca_file; each new
-// upstream connection is verified against the pool current at its
-// handshake, while established keep-alive connections stay up.
-var upstreamRoots atomic.Pointer[x509.CertPool]
-
-// setUpstreamCA reads path (empty: the system roots) into upstreamRoots; on
-// error the current pool stays.
-func setUpstreamCA(path string) error {
-	if path == "" {
-		upstreamRoots.Store(nil)
-		return nil
-	}
-	pool, err := loadCAs(path)
-	if err != nil {
-		return err
-	}
-	upstreamRoots.Store(pool)
-	return nil
-}
-
-// upstreamTLSConfig is the client TLS config of an https:// endpoint: TLS
-// 1.2+, the server name from the URL, the chain verified against the
-// upstreamRoots pool current at each handshake (server.upstream_ca_file, or
-// the system roots) and the certificate against the server name — what
-// crypto/tls verifies itself, done in VerifyConnection so that a reload can
-// change the pool under HostClients that keep their tls.Config.
-func upstreamTLSConfig(serverName string) *tls.Config {
-	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		ServerName: serverName,
-		// Not skipped: VerifyConnection below does the full verification
-		// (chain, validity, key usage, host name) on every handshake,
-		// resumed ones included. crypto/tls documents this pairing.
-		InsecureSkipVerify: true, //nolint:gosec // see above
-		VerifyConnection: func(cs tls.ConnectionState) error {
-			return verifyUpstream(cs, serverName, upstreamRoots.Load())
-		},
-	}
-}
-
-// verifyUpstream verifies an upstream's certificate chain against roots
-// (nil: the system roots) and its leaf against serverName, as crypto/tls
-// does for a client without InsecureSkipVerify.
-func verifyUpstream(cs tls.ConnectionState, serverName string, roots *x509.CertPool) error {
-	if len(cs.PeerCertificates) == 0 {
-		return errors.New("tls: upstream sent no certificate")
-	}
-	opts := x509.VerifyOptions{
-		Roots:         roots,
-		DNSName:       serverName,
-		Intermediates: x509.NewCertPool(),
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-	}
-	for _, c := range cs.PeerCertificates[1:] {
-		opts.Intermediates.AddCert(c)
-	}
-	if _, err := cs.PeerCertificates[0].Verify(opts); err != nil {
-		return fmt.Errorf("tls: upstream certificate: %w", err)
-	}
-	return nil
 }
 
 // tlsSettingsChanged reports whether a reloaded file changes TLS settings

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/router"
 	"github.com/valyala/fasthttp"
@@ -102,10 +103,10 @@ func (o *requestObs) endServerSpan(code int, cause error) {
 // injected as traceparent/tracestate/baggage toward the container, and adds
 // the attempt's time and error to the access log record. Otherwise it is a
 // plain ep.do.
-func (g *Gateway) doUpstream(ctx *fasthttp.RequestCtx, ep *endpoint, version *versionRoute, deadline time.Time) error {
+func (g *Gateway) doUpstream(ctx *fasthttp.RequestCtx, ep *upstream.Endpoint, version *versionRoute, deadline time.Time) error {
 	o, _ := ctx.UserValue(obsKey{}).(*requestObs)
 	if o == nil {
-		return ep.do(&ctx.Request, &ctx.Response, deadline)
+		return ep.Do(&ctx.Request, &ctx.Response, deadline)
 	}
 	o.version = version.name
 	o.attempts++
@@ -113,12 +114,12 @@ func (g *Gateway) doUpstream(ctx *fasthttp.RequestCtx, ep *endpoint, version *ve
 	var err error
 	if o.span != nil {
 		span := startClientSpan(o.sctx, o.tracer, spanUpstream, &ctx.Request.Header,
-			attrVersion.String(version.name), attrEndpoint.String(string(ep.host)),
+			attrVersion.String(version.name), attrEndpoint.String(string(ep.Host())),
 			attrRole.String(observability.RolePrimary), attrAttempt.Int(o.attempts))
-		err = ep.do(&ctx.Request, &ctx.Response, deadline)
+		err = ep.Do(&ctx.Request, &ctx.Response, deadline)
 		endClientSpan(span, &ctx.Response, err)
 	} else {
-		err = ep.do(&ctx.Request, &ctx.Response, deadline)
+		err = ep.Do(&ctx.Request, &ctx.Response, deadline)
 	}
 	o.upstream += time.Since(t0)
 	o.upstreamErr = err
@@ -169,18 +170,18 @@ func shadowTraceOf(ctx *fasthttp.RequestCtx) shadowTrace {
 // client, linked to the primary's server span, with role=shadow; the span's
 // context is injected into req. Untraced (zero shadowTrace), it is a plain
 // ep.do.
-func (st shadowTrace) do(ep *endpoint, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, tenant, model, version string) error {
+func (st shadowTrace) do(ep *upstream.Endpoint, req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time, tenant, model, version string) error {
 	if st.tracer == nil {
-		return ep.do(req, resp, deadline)
+		return ep.Do(req, resp, deadline)
 	}
 	ctx, span := st.tracer.Start(context.Background(), spanShadow,
 		trace.WithNewRoot(),
 		trace.WithSpanKind(trace.SpanKindClient),
 		trace.WithLinks(trace.Link{SpanContext: st.primary, Attributes: []attribute.KeyValue{attrRole.String(observability.RolePrimary)}}),
 		trace.WithAttributes(attrTenant.String(tenant), attrModel.String(model), attrVersion.String(version),
-			attrRole.String(observability.RoleShadow), attrEndpoint.String(string(ep.host))))
+			attrRole.String(observability.RoleShadow), attrEndpoint.String(string(ep.Host()))))
 	observability.Propagator.Inject(ctx, headerCarrier{&req.Header})
-	err := ep.do(req, resp, deadline)
+	err := ep.Do(req, resp, deadline)
 	endClientSpan(span, resp, err)
 	return err
 }

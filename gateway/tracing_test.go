@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/gateway/upstream"
+	"github.com/modelgate/modelgate/internal/keyed"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/router"
 	"github.com/valyala/fasthttp"
@@ -284,8 +286,12 @@ func TestShadowSpanLinked(t *testing.T) {
 	o.endServerSpan(200, nil)
 	ctx.RemoveUserValue(obsKey{}) // the primary's handler is done
 
-	ep := newEndpoint(model.URL, slog.New(slog.DiscardHandler), configs.DefaultMaxAnswerBytes)
-	defer ep.client.CloseIdleConnections()
+	var set keyed.Set
+	reg := upstream.NewRegistry(&set, slog.New(slog.DiscardHandler), configs.DefaultMaxAnswerBytes)
+	defer reg.Close()
+	gen := set.Begin()
+	ep := reg.Get(gen, model.URL)
+	gen.Commit()
 	var req fasthttp.Request
 	var resp fasthttp.Response
 	req.Header.SetMethod("POST")

@@ -24,6 +24,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/internal/await"
+	"github.com/modelgate/modelgate/internal/netwait"
+	"github.com/modelgate/modelgate/internal/testlog"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/valyala/fasthttp"
 )
@@ -205,7 +208,7 @@ func TestAnswerSizeCap(t *testing.T) {
 		}
 	}
 	for _, u := range []string{a.URL, b.URL} {
-		if st := h.endpoint(u).breakerState(); st != observability.BreakerClosed {
+		if st := h.endpoint(u).BreakerState(); st != observability.BreakerClosed {
 			t.Errorf("endpoint %s: breaker state %d after oversized answers, want closed (it answered)", u, st)
 		}
 	}
@@ -267,7 +270,7 @@ func TestStrayAnswerNeverReachesAnotherRequest(t *testing.T) {
 					<-sendStray
 					r.write(rawAnswer(200, stray))
 				}
-				delivered <- waitDelivered(r.conn)
+				delivered <- netwait.Delivered(r.conn)
 			})
 			h := startGateway(t, server+"tenants:\n"+tenantYAML("acme", "fraud", noHealth, "v1:1:"+m.URL)+
 				tenantYAML("globex", "fraud", noHealth, "v1:1:"+m.URL))
@@ -358,7 +361,7 @@ func TestUpstreamFailuresNotLogged(t *testing.T) {
 	}
 	tenantsYAML.WriteString(tenantYAML("probed", "probed", "health_check: {interval: 50ms, timeout: 1s, unhealthy_after: 1}", "v1:1:"+broken.URL+"/"))
 	tenantsYAML.WriteString(tenantYAML("shadowed", "primary", noHealth+"\nshadow: {version: s1}", "v1:1:"+good.URL, "s1:0:"+broken.URL))
-	logs := &syncBuffer{}
+	logs := &testlog.Buffer{}
 	h := startGateway(t, "logging: {level: debug, access_log: true}\ntenants:\n"+tenantsYAML.String(), logs)
 	c := shortClient()
 	for _, name := range names {
@@ -372,7 +375,7 @@ func TestUpstreamFailuresNotLogged(t *testing.T) {
 	if r := doURL(t, c, "POST", h.url+"/v2/models/primary/infer", inferBody, "X-API-Key", key); r.code != 200 {
 		t.Fatalf("primary of the shadowed model: got %d %s", r.code, r.body)
 	}
-	eventually(t, 5*time.Second, "the health check and the shadow copy to fail", func() bool {
+	await.Until(t, 5*time.Second, "the health check and the shadow copy to fail", func() bool {
 		s := logs.String()
 		return strings.Contains(s, "endpoint unhealthy") && strings.Contains(s, "shadow call failed")
 	})
@@ -489,20 +492,18 @@ func TestHealthVerdictOwnedByChecker(t *testing.T) {
 			case <-time.After(5 * time.Second):
 				t.Fatal("no health check within 5s")
 			}
-			h.gw.upstreams.mu.Lock()
-			old := h.gw.upstreams.eps[model.URL].checker
-			h.gw.upstreams.mu.Unlock()
+			old := h.endpoint(model.URL).Checker()
 
 			if err := h.reload(cfg(tc.after)); err != nil {
 				t.Fatal(err)
 			}
 			releaseOnce.Do(func() { close(release) }) // the old checker's check fails now
 			select {
-			case <-old.done: // it has handled that result
+			case <-old.Done(): // it has handled that result
 			case <-time.After(5 * time.Second):
 				t.Fatal("the stopped health checker did not return within 5s")
 			}
-			if h.endpoint(model.URL).down.Load() {
+			if !h.endpoint(model.URL).Up() {
 				t.Error("endpoint marked down by a checker the reload had stopped")
 			}
 			key, _ := testKey("acme")

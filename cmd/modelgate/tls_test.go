@@ -25,6 +25,7 @@ import (
 
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/internal/modelserver"
+	"github.com/modelgate/modelgate/internal/testlog"
 )
 
 // testCA is a certificate authority generated in the test.
@@ -179,7 +180,7 @@ tenants:
 	}
 
 	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
+	var logs testlog.Buffer
 	addrs := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
@@ -352,7 +353,7 @@ tenants:
       - name: fraud
         versions: [{name: v1, weight: 1, endpoints: ["http://127.0.0.1:1"]}]
 `, filepath.Join(dir, "missing.crt"), filepath.Join(dir, "missing.key"), sha256Hex("k"))))
-	var stderr syncBuffer
+	var stderr testlog.Buffer
 	code := run(context.Background(), []string{"serve", "--config", cfgPath}, io.Discard, &stderr)
 	if code != 1 || !strings.Contains(stderr.String(), "server.tls: loading certificate") {
 		t.Errorf("got exit %d, stderr %s; want 1 naming server.tls", code, stderr.String())

@@ -131,6 +131,10 @@ func Peek[K comparable, V any](st *Store[K, V], key K) (V, bool) {
 	return e.v, true
 }
 
+// Close releases every value of st alone (a Set's Close releases every
+// store's). It returns how many values were released.
+func (st *Store[K, V]) Close() int { return st.sweepAll() }
+
 // Len is the number of values held.
 func (st *Store[K, V]) Len() int { return len(st.vals) }
 

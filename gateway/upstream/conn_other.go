@@ -1,6 +1,6 @@
 //go:build !unix
 
-package gateway
+package upstream
 
 // peek is a no-op where MSG_PEEK|MSG_DONTWAIT is not available: only what
 // crypto/tls has buffered is checked, and a connection closed by the

@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"bytes"
@@ -87,7 +87,7 @@ func newUpstreamConn(conn net.Conn, tlsCfg *tls.Config, deadline time.Time) (net
 // handshakeCause names why a TLS handshake with a container failed. The
 // verification errors' own text names what the certificate holds, which
 // the container chose: only the kind of failure is reported.
-func handshakeCause(err error) *upstreamError {
+func handshakeCause(err error) *Error {
 	var unknown x509.UnknownAuthorityError
 	var name x509.HostnameError
 	var invalid x509.CertificateInvalidError

@@ -1,4 +1,6 @@
-package gateway
+// Package netwait is for tests that must know a peer has received what was
+// written to a socket before they look at the other side.
+package netwait
 
 import (
 	"crypto/tls"
@@ -9,10 +11,10 @@ import (
 	"unsafe"
 )
 
-// waitDelivered waits until every byte written to c has reached the peer's
+// Delivered waits until every byte written to c has reached the peer's
 // socket (on loopback: the send queue's unacknowledged bytes, SIOCOUTQ,
 // drop to 0 once the peer's kernel has queued them).
-func waitDelivered(c net.Conn) error {
+func Delivered(c net.Conn) error {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}

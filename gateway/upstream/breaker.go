@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"errors"
@@ -22,16 +22,17 @@ type breaker struct {
 	cb  *gobreaker.CircuitBreaker[struct{}]
 }
 
-// Verdicts passed to a breaker's done callback.
+// Breaker verdicts other than success (nil): what Outcome.Verdict returns
+// and Guard's attempt passes back.
 var (
-	errBreakerFailure  = errors.New("upstream failure")
-	errBreakerExcluded = errors.New("not the endpoint's fault")
+	ErrFailure  = errors.New("upstream failure")
+	ErrExcluded = errors.New("not the endpoint's fault")
 )
 
 // setBreaker installs a breaker built from cfg, unless one with the same
 // settings is installed already (its state is then kept). Called by the
 // reload path only.
-func (ep *endpoint) setBreaker(cfg configs.Breaker) {
+func (ep *Endpoint) setBreaker(cfg configs.Breaker) {
 	old := ep.brk.Load()
 	if cfg.Disabled {
 		ep.brk.Store(nil)
@@ -56,7 +57,7 @@ func (ep *endpoint) setBreaker(cfg configs.Breaker) {
 			return c.Requests >= cfg.MinRequests && done > 0 &&
 				float64(c.TotalFailures) >= cfg.FailureRatio*float64(done)
 		},
-		IsExcluded: func(err error) bool { return err == errBreakerExcluded },
+		IsExcluded: func(err error) bool { return err == ErrExcluded },
 		// Called with the breaker's lock held: no calls back into it.
 		OnStateChange: func(_ string, from, to gobreaker.State) {
 			if to == gobreaker.StateOpen {
@@ -75,11 +76,11 @@ func (ep *endpoint) setBreaker(cfg configs.Breaker) {
 	}
 }
 
-// guard runs attempt through the endpoint's breaker and reports whether the
+// Guard runs attempt through the endpoint's breaker and reports whether the
 // breaker admitted it. attempt returns its verdict for the breaker: nil for
-// success, errBreakerFailure or errBreakerExcluded. Without a breaker every
+// success, ErrFailure or ErrExcluded. Without a breaker every
 // attempt is admitted.
-func (ep *endpoint) guard(attempt func() error) (admitted bool) {
+func (ep *Endpoint) Guard(attempt func() error) (admitted bool) {
 	b := ep.brk.Load()
 	if b == nil {
 		_ = attempt()
@@ -89,8 +90,8 @@ func (ep *endpoint) guard(attempt func() error) (admitted bool) {
 	return err != gobreaker.ErrOpenState && err != gobreaker.ErrTooManyRequests
 }
 
-// breakerState returns the state for modelgate_breaker_state.
-func (ep *endpoint) breakerState() int {
+// BreakerState returns the state for modelgate_breaker_state.
+func (ep *Endpoint) BreakerState() int {
 	b := ep.brk.Load()
 	if b == nil {
 		return observability.BreakerClosed

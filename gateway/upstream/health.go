@@ -1,14 +1,11 @@
-package gateway
+package upstream
 
 import (
-	"iter"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
-	"github.com/modelgate/modelgate/observability"
 	"github.com/valyala/fasthttp"
 )
 
@@ -16,7 +13,7 @@ import (
 // container can tell probes from traffic.
 const HeaderHealthCheck = "X-Modelgate-Health-Check"
 
-// healthChecker polls one endpoint with GET health_check.path every
+// Checker polls one endpoint with GET health_check.path every
 // interval (the first check at once) and marks it down after
 // unhealthy_after consecutive failures (a transport error, a timeout or an
 // answer healthyStatus rejects) and up again after healthy_after consecutive successes.
@@ -27,24 +24,38 @@ const HeaderHealthCheck = "X-Modelgate-Health-Check"
 //
 // Each check is sent with Connection: close, so the answer's body (not
 // read) never stays on a pooled connection that traffic reuses.
-type healthChecker struct {
+type Checker struct {
 	cfg  configs.HealthCheck
 	quit chan struct{}
 	done chan struct{}
 	once sync.Once
 }
 
-func startHealthChecker(ep *endpoint, cfg configs.HealthCheck) *healthChecker {
-	c := &healthChecker{cfg: cfg, quit: make(chan struct{}), done: make(chan struct{})}
+func startHealthChecker(ep *Endpoint, cfg configs.HealthCheck) *Checker {
+	c := &Checker{cfg: cfg, quit: make(chan struct{}), done: make(chan struct{})}
 	ep.ownVerdict(c)
 	go c.run(ep)
 	return c
 }
 
 // stop asks the checker to exit; it does not wait (see done).
-func (c *healthChecker) stop() { c.once.Do(func() { close(c.quit) }) }
+func (c *Checker) stop() { c.once.Do(func() { close(c.quit) }) }
 
-func (c *healthChecker) run(ep *endpoint) {
+// Done is closed when the checker's goroutine has returned (some time after
+// a reload stopped it: at most one check timeout).
+func (c *Checker) Done() <-chan struct{} { return c.done }
+
+// exited reports whether the checker's goroutine has returned.
+func (c *Checker) exited() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c *Checker) run(ep *Endpoint) {
 	defer close(c.done)
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
@@ -59,7 +70,7 @@ func (c *healthChecker) run(ep *endpoint) {
 	st := healthState{up: !ep.down.Load()}
 	warned := false
 	for {
-		err := ep.do(req, resp, time.Now().Add(c.cfg.Timeout))
+		err := ep.Do(req, resp, time.Now().Add(c.cfg.Timeout))
 		ok, missing := err == nil, false
 		if ok {
 			ok, missing = healthyStatus(resp.StatusCode())
@@ -127,76 +138,4 @@ func (h *healthState) observe(ok bool, cfg configs.HealthCheck) bool {
 		return true
 	}
 	return false
-}
-
-// readiness is the body of the admin /readyz answer.
-type readiness struct {
-	Ready  bool   `json:"ready"`
-	Reason string `json:"reason,omitempty"`
-	// Models lists "tenant/model" for every model none of whose versions
-	// has a healthy endpoint: while any is listed, the gateway is not ready.
-	Models []string `json:"models_without_healthy_endpoint,omitempty"`
-	// Versions lists "tenant/model/version" for every version without a
-	// healthy endpoint (informational: fallback may still serve them).
-	Versions []string `json:"versions_without_healthy_endpoint,omitempty"`
-}
-
-// readiness reports whether every model of the serving config has a healthy
-// endpoint in at least one version, and which do not. Shutdown also makes
-// the gateway not ready.
-func (g *Gateway) readiness() readiness {
-	r := readiness{Ready: true}
-	for _, t := range g.snap.Load().tenants {
-		for _, m := range t.models {
-			healthy := false
-			for _, v := range m.versions {
-				vok := false
-				for _, ep := range v.endpoints {
-					vok = vok || !ep.down.Load()
-				}
-				if !vok {
-					r.Versions = append(r.Versions, t.name+"/"+m.name+"/"+v.name)
-				}
-				healthy = healthy || vok
-			}
-			if !healthy {
-				r.Models = append(r.Models, t.name+"/"+m.name)
-			}
-		}
-	}
-	slices.Sort(r.Models)
-	slices.Sort(r.Versions)
-	if len(r.Models) > 0 {
-		r.Ready, r.Reason = false, "some models have no healthy endpoint"
-	}
-	if g.draining.Load() {
-		r.Ready, r.Reason = false, "shutting down"
-	}
-	return r
-}
-
-// endpointSamples lists, at scrape time, every endpoint of the serving
-// config once per tenant/model/version that routes to it.
-func (g *Gateway) endpointSamples() iter.Seq[observability.EndpointSample] {
-	return func(yield func(observability.EndpointSample) bool) {
-		snap := g.snap.Load()
-		if snap == nil {
-			return
-		}
-		for _, t := range snap.tenants {
-			for _, m := range t.models {
-				for _, v := range m.versions {
-					for _, ep := range v.endpoints {
-						if !yield(observability.EndpointSample{
-							Tenant: t.name, Model: m.name, Version: v.name, Endpoint: ep.url,
-							BreakerState: ep.breakerState(), Up: !ep.down.Load(), InFlight: ep.inFlight.Load(),
-							Idle: !m.served(v),
-						}) {
-							return
-						}
-					}
-				}
-			}
-		}
-	}
 }

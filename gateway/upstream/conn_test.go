@@ -1,4 +1,4 @@
-package gateway
+package upstream
 
 import (
 	"crypto/tls"
@@ -6,8 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/modelgate/modelgate/internal/await"
+	"github.com/modelgate/modelgate/internal/netwait"
 )
 
 // TestHeadScan: the header scan finds the same bare LF, 101 and end of
@@ -61,8 +65,7 @@ func TestHandshakeCause(t *testing.T) {
 	srv := httptest.NewTLSServer(http.NotFoundHandler()) // certificate for 127.0.0.1 and example.com
 	defer srv.Close()
 	addr := srv.Listener.Addr().String()
-	prev := upstreamRoots.Load()
-	t.Cleanup(func() { upstreamRoots.Store(prev) })
+	var roots atomic.Pointer[x509.CertPool] // a registry's pool, as SetRoots sets it
 	trusted := x509.NewCertPool()
 	trusted.AddCert(srv.Certificate())
 
@@ -71,17 +74,17 @@ func TestHandshakeCause(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := newUpstreamConn(conn, upstreamTLSConfig(serverName), time.Now().Add(5*time.Second))
+		c, err := newUpstreamConn(conn, clientTLSConfig(serverName, &roots), time.Now().Add(5*time.Second))
 		if err == nil {
 			c.Close()
 		}
 		return err
 	}
-	upstreamRoots.Store(x509.NewCertPool())
+	roots.Store(x509.NewCertPool())
 	if err := dial("127.0.0.1"); err != causeTLSUntrusted {
 		t.Errorf("untrusted CA: got %v, want %v", err, causeTLSUntrusted)
 	}
-	upstreamRoots.Store(trusted)
+	roots.Store(trusted)
 	if err := dial("models.internal"); err != causeTLSName {
 		t.Errorf("wrong name: got %v, want %v", err, causeTLSName)
 	}
@@ -174,7 +177,7 @@ func TestConnCheckFindsStrayBytes(t *testing.T) {
 	if _, err := p.Write([]byte("HTTP/1.1 200 OK\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitDelivered(p); err != nil {
+	if err := netwait.Delivered(p); err != nil {
 		t.Skip(err)
 	}
 	if !c.stale() {
@@ -188,14 +191,14 @@ func TestConnCheckFindsStrayBytes(t *testing.T) {
 		t.Error("after reading them: got stale")
 	}
 	p.Close()
-	eventually(t, 5*time.Second, "the peer's close seen by the check", c.stale)
+	await.Until(t, 5*time.Second, "the peer's close seen by the check", c.stale)
 }
 
 // BenchmarkHeadScan is the header scan's share of reading a small answer
 // (the one BenchmarkHandler's backend sends).
 func BenchmarkHeadScan(b *testing.B) {
 	answer := []byte("HTTP/1.1 200 OK\r\nServer: fasthttp\r\nDate: Wed, 02 Dec 2026 12:00:00 GMT\r\n" +
-		"Content-Type: application/json\r\nContent-Length: 125\r\n\r\n" + string(benchResponse))
+		"Content-Type: application/json\r\nContent-Length: 125\r\n\r\n" + `{"model_name":"fraud","model_version":"v1","outputs":[{"name":"probability","datatype":"FP64","shape":[1,1],"data":[0.67]}]}`)
 	b.ReportAllocs()
 	for b.Loop() {
 		s := headScan{active: true}

@@ -1,0 +1,80 @@
+package gateway
+
+import (
+	"iter"
+	"slices"
+
+	"github.com/modelgate/modelgate/observability"
+)
+
+// readiness is the body of the admin /readyz answer.
+type readiness struct {
+	Ready  bool   `json:"ready"`
+	Reason string `json:"reason,omitempty"`
+	// Models lists "tenant/model" for every model none of whose versions
+	// has a healthy endpoint: while any is listed, the gateway is not ready.
+	Models []string `json:"models_without_healthy_endpoint,omitempty"`
+	// Versions lists "tenant/model/version" for every version without a
+	// healthy endpoint (informational: fallback may still serve them).
+	Versions []string `json:"versions_without_healthy_endpoint,omitempty"`
+}
+
+// readiness reports whether every model of the serving config has a healthy
+// endpoint in at least one version, and which do not. Shutdown also makes
+// the gateway not ready.
+func (g *Gateway) readiness() readiness {
+	r := readiness{Ready: true}
+	for _, t := range g.snap.Load().tenants {
+		for _, m := range t.models {
+			healthy := false
+			for _, v := range m.versions {
+				vok := false
+				for _, ep := range v.endpoints {
+					vok = vok || ep.Up()
+				}
+				if !vok {
+					r.Versions = append(r.Versions, t.name+"/"+m.name+"/"+v.name)
+				}
+				healthy = healthy || vok
+			}
+			if !healthy {
+				r.Models = append(r.Models, t.name+"/"+m.name)
+			}
+		}
+	}
+	slices.Sort(r.Models)
+	slices.Sort(r.Versions)
+	if len(r.Models) > 0 {
+		r.Ready, r.Reason = false, "some models have no healthy endpoint"
+	}
+	if g.draining.Load() {
+		r.Ready, r.Reason = false, "shutting down"
+	}
+	return r
+}
+
+// endpointSamples lists, at scrape time, every endpoint of the serving
+// config once per tenant/model/version that routes to it.
+func (g *Gateway) endpointSamples() iter.Seq[observability.EndpointSample] {
+	return func(yield func(observability.EndpointSample) bool) {
+		snap := g.snap.Load()
+		if snap == nil {
+			return
+		}
+		for _, t := range snap.tenants {
+			for _, m := range t.models {
+				for _, v := range m.versions {
+					for _, ep := range v.endpoints {
+						if !yield(observability.EndpointSample{
+							Tenant: t.name, Model: m.name, Version: v.name, Endpoint: ep.URL(),
+							BreakerState: ep.BreakerState(), Up: ep.Up(), InFlight: ep.InFlight(),
+							Idle: !m.served(v),
+						}) {
+							return
+						}
+					}
+				}
+			}
+		}
+	}
+}

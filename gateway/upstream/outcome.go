@@ -1,0 +1,100 @@
+package upstream
+
+import "github.com/valyala/fasthttp"
+
+// Outcome classifies one upstream attempt (or a version's last attempt).
+// Everything in this file is pure: what an attempt's result means for
+// retries and for the endpoint's breaker, tested without a server.
+type Outcome uint8
+
+const (
+	// Answered: the model answered (any status but 503); passed through.
+	Answered Outcome = iota
+	// Unavailable: the model answered 503. Retried; the answer is passed
+	// through if it is the last.
+	Unavailable
+	// ConnFailed: no response byte came back (connection refused or reset,
+	// closed before answering, connect timeout, TLS handshake failed).
+	// Retried.
+	ConnFailed
+	// TimedOut: no complete answer by the attempt's deadline. Retried only
+	// with retry.on_timeout.
+	TimedOut
+	// Busy: the endpoint's connection pool stayed exhausted. Retried; not
+	// held against the endpoint's breaker.
+	Busy
+	// Failed: a broken answer (malformed, cut mid-body, a 101 or a status
+	// below 100). Not retried.
+	Failed
+	// TooLarge: the answer's body is over server.max_answer_bytes. Not
+	// retried, no fallback (another replica would answer the same), and a
+	// success for the breaker: the endpoint answered.
+	TooLarge
+	// NoEndpoint: the version had no available endpoint to try.
+	NoEndpoint
+)
+
+// Classify maps the result of one upstream call to an Outcome: err is the
+// call's error (a cause from causeOf, or the transport's own), status the
+// answer's status when err is nil.
+func Classify(err error, status int) Outcome {
+	switch {
+	case err != nil:
+		return causeOf(err).o
+	case status == fasthttp.StatusServiceUnavailable:
+		return Unavailable
+	case status < fasthttp.StatusOK:
+		// fasthttp skips interim 1xx answers; what is left is a 101 (the
+		// connection switched protocols) or no valid status at all.
+		return Failed
+	default:
+		return Answered
+	}
+}
+
+// AnswerCause is the cause of an answer that is not one (nil for a final
+// status): a 101, whose connection upstreamConn never reuses, or a status
+// below 100.
+func AnswerCause(status int) error {
+	switch {
+	case status >= fasthttp.StatusOK:
+		return nil
+	case status == fasthttp.StatusSwitchingProtocols:
+		return causeSwitched
+	default:
+		return causeMalformed
+	}
+}
+
+// Retryable reports whether another endpoint may be tried after o.
+func (o Outcome) Retryable(onTimeout bool) bool {
+	switch o {
+	case Unavailable, ConnFailed, Busy:
+		return true
+	case TimedOut:
+		return onTimeout
+	default:
+		return false
+	}
+}
+
+// Verdict is what the endpoint's breaker records for o with the answer's
+// status: 5xx answers, connection errors, timeouts and broken answers are
+// failures; 4xx, other answers and answers too large are successes; an
+// exhausted pool is nobody's fault (ErrExcluded). Pass the result to
+// Endpoint.Guard.
+func (o Outcome) Verdict(status int) error {
+	switch o {
+	case Answered:
+		if status >= 500 {
+			return ErrFailure
+		}
+		return nil
+	case TooLarge:
+		return nil
+	case Busy:
+		return ErrExcluded
+	default:
+		return ErrFailure
+	}
+}
