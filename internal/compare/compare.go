@@ -9,17 +9,59 @@
 //   - Open Inference Protocol v2 (both bodies have an "outputs" array of
 //     objects with unique "name"s): outputs are matched by name; "shape" and
 //     "datatype" must be equal exactly; numbers in "data" may differ within
-//     the tolerances. For outputs that look like class scores (a floating
-//     datatype whose last dimension is at least 2) the argmax of every row is
-//     compared too.
+//     the tolerances, except in label outputs (below).
 //   - KServe V1 / TF Serving (both bodies have a "predictions" array):
-//     predictions element-wise with the tolerances; rows that are arrays of at
-//     least two numbers are class scores and get the argmax check.
+//     predictions element-wise with the tolerances, except label predictions
+//     (below).
 //   - Any other JSON: structural comparison, numbers with the tolerances.
 //
 // In every shape, object keys listed in Options.IgnoreFields are skipped at
-// any depth. A top-1 (argmax) flip is a difference even when the scores are
-// within tolerance: for a classifier the decision is what users see.
+// any depth.
+//
+// Top-1 statistics (Result.Top1Rows, Result.Top1AgreeRows) are kept for the
+// two kinds of classifier answer; a top-1 flip is a difference even when
+// the numbers are within tolerance: for a classifier the decision is what
+// users see.
+//
+//   - Class scores, whose top-1 is the argmax of a row (the first on ties):
+//     OIP v2 outputs whose datatype is FP16, FP32, FP64 or BF16 on both
+//     sides and whose last dimension (an integer >= 2, the same on both
+//     sides) divides the data (nothing but numbers, flattened row-major, as
+//     many on both sides) into rows; and, in V1 predictions of the same
+//     length, each element that is on both sides a flat array of at least
+//     two numbers (as many on both sides), one row. The scores are
+//     compared with the tolerances as any numbers; a flipped row is one more
+//     Diff at e.g. `outputs["scores"].data.argmax[1]` or
+//     `predictions[1].argmax[0]`, with both argmax indices.
+//   - Class labels, whose top-1 is the label itself: OIP v2 outputs whose
+//     datatype is BOOL, BYTES, INT8, INT16, INT32, INT64, UINT8, UINT16,
+//     UINT32 or UINT64 on both sides (the two may differ, which is a Diff of
+//     its own), whatever their shape, every element of "data" being one
+//     row's label; and V1 "predictions" that are, on both sides, arrays of
+//     integers only (JSON numbers with neither fraction nor exponent) or of
+//     strings only (one side may be integers, the other strings), every
+//     element being one row's label. Labels are compared exactly, whatever
+//     the tolerances (those apply to scores, not ids), and never count
+//     toward Result.MaxAbsDiff (a class id difference is no numeric
+//     distance). Two labels agree when they are equal JSON values: strings
+//     byte for byte (after decoding), booleans, integers exactly at any size
+//     (-0 equals 0), other numbers as float64 values (1.0 equals 1); values
+//     of different types differ. A flipped label is one Diff at its element
+//     (e.g. `outputs["output-0"].data[1]`, `predictions[1]`) with both
+//     labels, rendered as any value. Rows are counted only when both sides'
+//     labels line up: for OIP, both "data" arrays nested alike (the same
+//     length at every level) with only numbers, strings and booleans in
+//     them; for V1, predictions of the same length. Label data that do not
+//     line up (another length or nesting, null or objects inside) are still
+//     compared structurally, their numbers as labels (exactly, without
+//     MaxAbsDiff), but count no rows. Label data whose key ("data",
+//     "predictions") is in IgnoreFields are not compared and count no rows
+//     (class scores under an ignored "data" are still argmax-compared).
+//
+// So an OIP answer may hold rows of both kinds (scores and the labels they
+// pick): Top1Rows counts them all. Integer-valued V1 regression answers
+// written without a fraction (`[3, 5]`) read as labels, and so do OIP
+// integer outputs that are counts rather than classes.
 package compare
 
 import (
@@ -84,12 +126,16 @@ type Result struct {
 	// Format is the recognised shape of both answers.
 	Format Format
 	// MaxAbsDiff is the largest absolute difference between two numbers
-	// compared (within tolerance or not); 0 when none differed, +Inf when a
-	// number overflowed on one side only.
+	// compared (within tolerance or not, shape numbers included); 0 when
+	// none differed, +Inf when a number overflowed on one side only. Class
+	// labels (see the package doc) never count: a flipped label is a Diff
+	// and a top-1 disagreement, not a distance.
 	MaxAbsDiff float64
-	// Top1Rows is how many rows of class scores were compared by argmax;
+	// Top1Rows is how many rows were compared by their top-1 answer: rows of
+	// class scores by argmax, class labels one element a row (see the
+	// package doc for which outputs and predictions are which);
 	// Top1AgreeRows how many of them agreed. Top1Rows is 0 when the answers
-	// have nothing that looks like class scores.
+	// have neither class scores nor labels that line up.
 	Top1Rows, Top1AgreeRows int
 	// Diffs are the first differences found, at most Options.MaxDiffs.
 	Diffs []Diff
@@ -97,8 +143,8 @@ type Result struct {
 	DiffCount int
 }
 
-// Top1Agree reports whether every compared row had the same argmax. It is
-// meaningful only when Top1Rows > 0.
+// Top1Agree reports whether every compared row had the same top-1 answer
+// (argmax of scores, or label). It is meaningful only when Top1Rows > 0.
 func (r Result) Top1Agree() bool { return r.Top1AgreeRows == r.Top1Rows }
 
 // Errors returned by Compare when a body is not one JSON value.

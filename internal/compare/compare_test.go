@@ -25,7 +25,7 @@ func TestCompare(t *testing.T) {
 		wantFormat   Format
 		wantMaxDiff  float64
 		wantTop1Rows int
-		wantTop1     bool
+		wantTop1     int // Top1AgreeRows
 		wantPaths    []string
 	}{
 		{
@@ -35,21 +35,21 @@ func TestCompare(t *testing.T) {
 				`{"name":"scores","datatype":"FP64","shape":[2,2],"data":[0.3,0.7,0.8,0.2]},` +
 				`{"name":"probability","datatype":"FP64","shape":[2,1],"data":[0.7,0.2]}]}`,
 			opts:      Options{IgnoreFields: ignore},
-			wantMatch: true, wantFormat: FormatOIP, wantTop1Rows: 2, wantTop1: true,
+			wantMatch: true, wantFormat: FormatOIP, wantTop1Rows: 2, wantTop1: 2,
 		},
 		{
 			desc:      "oip drift inside absolute tolerance",
 			primary:   oipBody(`[0.7,0.2]`, `[0.3,0.7,0.8,0.2]`),
 			shadow:    oipBody(`[0.7005,0.2]`, `[0.2995,0.7005,0.8,0.2]`),
 			opts:      Options{Tolerance: 0.001},
-			wantMatch: true, wantFormat: FormatOIP, wantMaxDiff: 0.0005, wantTop1Rows: 2, wantTop1: true,
+			wantMatch: true, wantFormat: FormatOIP, wantMaxDiff: 0.0005, wantTop1Rows: 2, wantTop1: 2,
 		},
 		{
 			desc:      "oip drift outside absolute tolerance",
 			primary:   oipBody(`[0.7,0.2]`, `[0.3,0.7,0.8,0.2]`),
 			shadow:    oipBody(`[0.71,0.2]`, `[0.29,0.71,0.8,0.2]`),
 			opts:      Options{Tolerance: 0.001},
-			wantMatch: false, wantFormat: FormatOIP, wantMaxDiff: 0.01, wantTop1Rows: 2, wantTop1: true,
+			wantMatch: false, wantFormat: FormatOIP, wantMaxDiff: 0.01, wantTop1Rows: 2, wantTop1: 2,
 			wantPaths: []string{`outputs["probability"].data[0]`, `outputs["scores"].data[0]`, `outputs["scores"].data[1]`},
 		},
 		{
@@ -57,14 +57,14 @@ func TestCompare(t *testing.T) {
 			primary:   oipBody(`[100,200]`, `[0.3,0.7,0.8,0.2]`),
 			shadow:    oipBody(`[100.5,200]`, `[0.3,0.7,0.8,0.2]`),
 			opts:      Options{Tolerance: 0.001, RelativeTolerance: 0.01},
-			wantMatch: true, wantFormat: FormatOIP, wantMaxDiff: 0.5, wantTop1Rows: 2, wantTop1: true,
+			wantMatch: true, wantFormat: FormatOIP, wantMaxDiff: 0.5, wantTop1Rows: 2, wantTop1: 2,
 		},
 		{
 			desc:      "top-1 flip inside tolerance is still a mismatch",
 			primary:   oipBody(`[0.5001,0.2]`, `[0.4999,0.5001,0.8,0.2]`),
 			shadow:    oipBody(`[0.4999,0.2]`, `[0.5001,0.4999,0.8,0.2]`),
 			opts:      Options{Tolerance: 0.001},
-			wantMatch: false, wantFormat: FormatOIP, wantMaxDiff: 0.0002, wantTop1Rows: 2, wantTop1: false,
+			wantMatch: false, wantFormat: FormatOIP, wantMaxDiff: 0.0002, wantTop1Rows: 2, wantTop1: 1,
 			wantPaths: []string{`outputs["scores"].data.argmax[0]`},
 		},
 		{
@@ -82,30 +82,163 @@ func TestCompare(t *testing.T) {
 			shadow:  `{"outputs":[{"name":"scores","datatype":"FP32","shape":[2,2],"data":[0.3,0.7,0.8,0.2]}]}`,
 			opts:    Options{IgnoreFields: ignore},
 			// FP32 is still class scores: the argmax is compared.
-			wantFormat: FormatOIP, wantTop1Rows: 2, wantTop1: true,
+			wantFormat: FormatOIP, wantTop1Rows: 2, wantTop1: 2,
 			wantPaths: []string{`outputs["probability"]`, `outputs["scores"].datatype`},
 		},
 		{
-			desc:       "shape numbers have no tolerance",
-			primary:    `{"outputs":[{"name":"o","datatype":"INT64","shape":[3],"data":[1,2,3]}]}`,
-			shadow:     `{"outputs":[{"name":"o","datatype":"INT64","shape":[3.0000001],"data":[1,2,3]}]}`,
-			opts:       Options{Tolerance: 1},
-			wantFormat: FormatOIP, wantMaxDiff: 1e-7,
+			desc:    "shape numbers have no tolerance",
+			primary: `{"outputs":[{"name":"o","datatype":"INT64","shape":[3],"data":[1,2,3]}]}`,
+			shadow:  `{"outputs":[{"name":"o","datatype":"INT64","shape":[3.0000001],"data":[1,2,3]}]}`,
+			opts:    Options{Tolerance: 1},
+			// INT64 data are labels: three top-1 rows, all agreeing.
+			wantFormat: FormatOIP, wantMaxDiff: 1e-7, wantTop1Rows: 3, wantTop1: 3,
 			wantPaths: []string{`outputs["o"].shape[0]`},
+		},
+		{
+			desc:      "oip INT64 labels agree (KServe sklearn answer)",
+			primary:   sklearnBody("r1", `[1,2,0]`),
+			shadow:    sklearnBody("r2", `[1,2,0]`),
+			opts:      Options{Tolerance: 0.001, IgnoreFields: ignore},
+			wantMatch: true, wantFormat: FormatOIP, wantTop1Rows: 3, wantTop1: 3,
+		},
+		{
+			desc:       "oip INT64 label flipped: a top-1 difference, not a numeric distance",
+			primary:    sklearnBody("r1", `[1,2,0]`),
+			shadow:     sklearnBody("r2", `[1,0,0]`),
+			opts:       Options{Tolerance: 0.001, IgnoreFields: ignore},
+			wantFormat: FormatOIP, wantMaxDiff: 0, wantTop1Rows: 3, wantTop1: 2,
+			wantPaths: []string{`outputs["output-0"].data[1]`},
+		},
+		{
+			desc:       "oip label within tolerance numerically is still a flip",
+			primary:    sklearnBody("r1", `[1,2,0]`),
+			shadow:     sklearnBody("r2", `[2,2,0]`),
+			opts:       Options{Tolerance: 5, RelativeTolerance: 1, IgnoreFields: ignore},
+			wantFormat: FormatOIP, wantTop1Rows: 3, wantTop1: 2,
+			wantPaths: []string{`outputs["output-0"].data[0]`},
+		},
+		{
+			desc:       "oip BYTES labels, one flipped",
+			primary:    `{"outputs":[{"name":"species","datatype":"BYTES","shape":[2],"data":["setosa","virginica"]}]}`,
+			shadow:     `{"outputs":[{"name":"species","datatype":"BYTES","shape":[2],"data":["setosa","versicolor"]}]}`,
+			wantFormat: FormatOIP, wantTop1Rows: 2, wantTop1: 1,
+			wantPaths: []string{`outputs["species"].data[1]`},
+		},
+		{
+			desc:       "oip BOOL labels, nested data: every element is a row",
+			primary:    `{"outputs":[{"name":"fraud","datatype":"BOOL","shape":[2,2],"data":[[true,false],[false,false]]}]}`,
+			shadow:     `{"outputs":[{"name":"fraud","datatype":"BOOL","shape":[2,2],"data":[[true,false],[true,false]]}]}`,
+			wantFormat: FormatOIP, wantTop1Rows: 4, wantTop1: 3,
+			wantPaths: []string{`outputs["fraud"].data[1][0]`},
+		},
+		{
+			desc: "oip mixed: float scores and INT64 labels in one answer",
+			// Row 1's scores flip (argmax 0 -> 1) and so does its label.
+			primary:    mixedBody(`[0.1,0.7,0.2,0.6,0.3,0.1]`, `[1,0]`),
+			shadow:     mixedBody(`[0.1,0.7,0.2,0.3,0.6,0.1]`, `[1,1]`),
+			opts:       Options{Tolerance: 0.001},
+			wantFormat: FormatOIP, wantMaxDiff: 0.3, wantTop1Rows: 4, wantTop1: 2,
+			wantPaths: []string{`outputs["scores"].data[3]`, `outputs["scores"].data[4]`,
+				`outputs["scores"].data.argmax[1]`, `outputs["label"].data[1]`},
+		},
+		{
+			desc:       "oip INT64 labels beyond float64 precision are compared exactly",
+			primary:    `{"outputs":[{"name":"item","datatype":"INT64","shape":[3],"data":[9007199254740993,0,1]}]}`,
+			shadow:     `{"outputs":[{"name":"item","datatype":"INT64","shape":[3],"data":[9007199254740992,-0,1.0]}]}`,
+			opts:       Options{Tolerance: 10},
+			wantFormat: FormatOIP, wantTop1Rows: 3, wantTop1: 2,
+			wantPaths: []string{`outputs["item"].data[0]`},
+		},
+		{
+			desc:       "oip INT32 and INT64 labels: datatype differs, labels still compared",
+			primary:    `{"outputs":[{"name":"l","datatype":"INT32","shape":[2],"data":[1,2]}]}`,
+			shadow:     `{"outputs":[{"name":"l","datatype":"INT64","shape":[2],"data":[1,2]}]}`,
+			wantFormat: FormatOIP, wantTop1Rows: 2, wantTop1: 2,
+			wantPaths: []string{`outputs["l"].datatype`},
+		},
+		{
+			desc:       "oip label data that do not line up: exact, no rows, no max abs diff",
+			primary:    `{"outputs":[{"name":"l","datatype":"INT64","shape":[3],"data":[1,null,5]},{"name":"m","datatype":"INT8","shape":[2],"data":[1,2]}]}`,
+			shadow:     `{"outputs":[{"name":"l","datatype":"INT64","shape":[3],"data":[2,null,5]},{"name":"m","datatype":"INT8","shape":[2],"data":[1]}]}`,
+			opts:       Options{Tolerance: 10},
+			wantFormat: FormatOIP,
+			wantPaths:  []string{`outputs["l"].data[0]`, `outputs["m"].data`},
+		},
+		{
+			desc:        "oip INT64 against FP32: not labels, data with the tolerances",
+			primary:     `{"outputs":[{"name":"y","datatype":"INT64","shape":[2],"data":[1,2]}]}`,
+			shadow:      `{"outputs":[{"name":"y","datatype":"FP32","shape":[2],"data":[1.0005,2]}]}`,
+			opts:        Options{Tolerance: 0.001},
+			wantFormat:  FormatOIP,
+			wantMaxDiff: 0.0005,
+			wantPaths:   []string{`outputs["y"].datatype`},
+		},
+		{
+			desc:       "oip label data ignored: not compared, no rows",
+			primary:    sklearnBody("r1", `[1,2,0]`),
+			shadow:     sklearnBody("r1", `[0,0,0]`),
+			opts:       Options{IgnoreFields: []string{"data"}},
+			wantMatch:  true,
+			wantFormat: FormatOIP,
+		},
+		{
+			desc:       "v1 integer labels, one flipped, within tolerance numerically",
+			primary:    `{"predictions":[1,2,0]}`,
+			shadow:     `{"predictions":[1,1,0]}`,
+			opts:       Options{Tolerance: 1},
+			wantFormat: FormatV1, wantTop1Rows: 3, wantTop1: 2,
+			wantPaths: []string{`predictions[1]`},
+		},
+		{
+			desc:      "v1 string labels agree",
+			primary:   `{"predictions":["setosa","versicolor","virginica"]}`,
+			shadow:    `{"predictions":["setosa","versicolor","virginica"]}`,
+			wantMatch: true, wantFormat: FormatV1, wantTop1Rows: 3, wantTop1: 3,
+		},
+		{
+			desc:       "v1 string label flipped",
+			primary:    `{"predictions":["setosa","versicolor","virginica"]}`,
+			shadow:     `{"predictions":["setosa","versicolor","versicolor"]}`,
+			wantFormat: FormatV1, wantTop1Rows: 3, wantTop1: 2,
+			wantPaths: []string{`predictions[2]`},
+		},
+		{
+			desc:       "v1 labels of different lengths: no rows",
+			primary:    `{"predictions":[1,2]}`,
+			shadow:     `{"predictions":[1,2,0]}`,
+			wantFormat: FormatV1,
+			wantPaths:  []string{`predictions`},
+		},
+		{
+			desc:        "v1 integers against fractions: not labels",
+			primary:     `{"predictions":[1,2]}`,
+			shadow:      `{"predictions":[1.0004,2]}`,
+			opts:        Options{Tolerance: 0.001},
+			wantMatch:   true,
+			wantFormat:  FormatV1,
+			wantMaxDiff: 0.0004,
+		},
+		{
+			desc:       "v1 integers and strings mixed in one answer: not labels",
+			primary:    `{"predictions":[1,"a"]}`,
+			shadow:     `{"predictions":[2,"a"]}`,
+			opts:       Options{Tolerance: 1},
+			wantMatch:  true,
+			wantFormat: FormatV1, wantMaxDiff: 1,
 		},
 		{
 			desc:      "v1 predictions within tolerance, top-1 per row",
 			primary:   `{"predictions":[[0.3,0.7],[0.9,0.1]]}`,
 			shadow:    `{"predictions":[[0.3004,0.6996],[0.9,0.1]]}`,
 			opts:      Options{Tolerance: 0.001},
-			wantMatch: true, wantFormat: FormatV1, wantMaxDiff: 0.0004, wantTop1Rows: 2, wantTop1: true,
+			wantMatch: true, wantFormat: FormatV1, wantMaxDiff: 0.0004, wantTop1Rows: 2, wantTop1: 2,
 		},
 		{
 			desc:       "v1 top-1 flip",
 			primary:    `{"predictions":[[0.3,0.7],[0.9,0.1]]}`,
 			shadow:     `{"predictions":[[0.3,0.7],[0.4,0.6]]}`,
 			opts:       Options{Tolerance: 0.001},
-			wantFormat: FormatV1, wantMaxDiff: 0.5, wantTop1Rows: 2, wantTop1: false,
+			wantFormat: FormatV1, wantMaxDiff: 0.5, wantTop1Rows: 2, wantTop1: 1,
 			wantPaths: []string{`predictions[1][0]`, `predictions[1][1]`, `predictions[1].argmax[0]`},
 		},
 		{
@@ -157,8 +290,8 @@ func TestCompare(t *testing.T) {
 			if got.Top1Rows != tc.wantTop1Rows {
 				t.Errorf("got %d top-1 rows, want %d", got.Top1Rows, tc.wantTop1Rows)
 			}
-			if got.Top1Rows > 0 && got.Top1Agree() != tc.wantTop1 {
-				t.Errorf("got top-1 agree %v, want %v", got.Top1Agree(), tc.wantTop1)
+			if got.Top1AgreeRows != tc.wantTop1 {
+				t.Errorf("got %d top-1 rows agreeing, want %d", got.Top1AgreeRows, tc.wantTop1)
 			}
 			var paths []string
 			for _, d := range got.Diffs {
@@ -187,6 +320,33 @@ func TestDiffValues(t *testing.T) {
 	}
 	if !slices.Equal(got.Diffs, want) {
 		t.Errorf("got diffs %+v, want %+v", got.Diffs, want)
+	}
+}
+
+// TestLabelDiffValues pins what a label flip records: the element's path
+// and both labels as they are written.
+func TestLabelDiffValues(t *testing.T) {
+	tests := []struct {
+		desc            string
+		primary, shadow string
+		want            Diff
+	}{
+		{"oip INT64", sklearnBody("a", `[1,2,0]`), sklearnBody("a", `[1,0,0]`), Diff{`outputs["output-0"].data[1]`, "2", "0"}},
+		{"oip BYTES", `{"outputs":[{"name":"s","datatype":"BYTES","shape":[1],"data":["setosa"]}]}`,
+			`{"outputs":[{"name":"s","datatype":"BYTES","shape":[1],"data":["virginica"]}]}`, Diff{`outputs["s"].data[0]`, `"setosa"`, `"virginica"`}},
+		{"v1 string", `{"predictions":["a","b"]}`, `{"predictions":["a","c"]}`, Diff{`predictions[1]`, `"b"`, `"c"`}},
+		{"v1 integer against string", `{"predictions":[1]}`, `{"predictions":["1"]}`, Diff{`predictions[0]`, "1", `"1"`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			got, err := Compare([]byte(tc.primary), []byte(tc.shadow), Options{Tolerance: 100})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got.Diffs, []Diff{tc.want}) || got.MaxAbsDiff != 0 || got.Top1Agree() || got.Top1Rows == 0 {
+				t.Errorf("got %+v, want the one diff %+v, max abs diff 0 and a top-1 flip", got, tc.want)
+			}
+		})
 	}
 }
 
@@ -229,6 +389,8 @@ func FuzzCompare(f *testing.F) {
 	f.Add([]byte(oipBody(`[0.7,0.2]`, `[0.3,0.7,0.8,0.2]`)), []byte(oipBody(`[0.71,0.2]`, `[0.29,0.71,0.8,0.2]`)), 0.001, 0.0)
 	f.Add([]byte(`{"predictions":[[0.3,0.7]]}`), []byte(`{"predictions":[[0.7,0.3]]}`), 0.0, 0.01)
 	f.Add([]byte(`{"a":[1,{"b":null}]}`), []byte(`{"a":[1,{"b":true}],"id":1}`), 0.5, 0.5)
+	f.Add([]byte(sklearnBody("a", `[1,2,0]`)), []byte(sklearnBody("b", `[1,0,0]`)), 1.0, 0.0)
+	f.Add([]byte(`{"predictions":["x","y"]}`), []byte(`{"predictions":["x",1]}`), 0.0, 0.0)
 	f.Fuzz(func(t *testing.T, a, b []byte, tol, rel float64) {
 		o := Options{Tolerance: math.Abs(tol), RelativeTolerance: math.Abs(rel), IgnoreFields: []string{"id"}, MaxDiffs: 4}
 		ab, errAB := Compare(a, b, o)

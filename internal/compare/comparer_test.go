@@ -15,6 +15,9 @@ func TestComparerReuse(t *testing.T) {
 		{`{"a":{"b":[1,{"c":"x","c":"y"}]},"id":1}`, `{"a":{"b":[1,{"c":"y"}]},"id":2}`},
 		{`{"a":`, `{}`},
 		{`[1e400]`, `[5]`},
+		{sklearnBody("a", `[1,2,0]`), sklearnBody("b", `[1,0,0]`)},
+		{mixedBody(`[0.1,0.7,0.2,0.6,0.3,0.1]`, `[1,0]`), mixedBody(`[0.1,0.7,0.2,0.3,0.6,0.1]`, `[1,1]`)},
+		{`{"predictions":["setosa","virginica"]}`, `{"predictions":["setosa","versicolor"]}`},
 		{oipBody(`[0.7,0.2]`, `[0.3,0.7,0.8,0.2]`), oipBody(`[0.7,0.2]`, `[0.3,0.7,0.8,0.2]`)},
 	}
 	o := Options{Tolerance: 0.001, IgnoreFields: []string{"id"}}

@@ -113,7 +113,12 @@ func isV1(v *fastjson.Value) bool {
 func (w *walker) oip(p, s *fastjson.Value) {
 	po, _ := p.Object()
 	so, _ := s.Object()
-	w.object(po, so, false, func(k string) bool { return k == "outputs" })
+	w.object(po, so, tolerant, func(k string) mode {
+		if k == "outputs" {
+			return skipKey
+		}
+		return tolerant
+	})
 	pouts, _ := arrayOf(last(po, "outputs"))
 	souts, _ := arrayOf(last(so, "outputs"))
 	w.pnames, _ = outputNames(w.pnames, pouts)
@@ -142,15 +147,31 @@ func (w *walker) oip(p, s *fastjson.Value) {
 }
 
 // output compares one OIP output tensor: shape and datatype exactly, data
-// with tolerance, and the argmax of class-score rows.
+// with tolerance (label data as labels, each element a top-1 row when both
+// sides' data line up), and the argmax of class-score rows.
 func (w *walker) output(p, s *fastjson.Object) {
-	w.object(p, s, false, func(k string) bool { return k == "shape" || k == "datatype" })
+	data := tolerant
+	if isLabelType(p) && isLabelType(s) {
+		data = label
+		if labelLeaves(last(p, "data"), last(s, "data")) {
+			data = labelRows
+		}
+	}
+	w.object(p, s, tolerant, func(k string) mode {
+		switch k {
+		case "shape", "datatype":
+			return skipKey
+		case "data":
+			return data
+		}
+		return tolerant
+	})
 	for _, k := range [...]string{"shape", "datatype"} {
 		if w.ignored(k) {
 			continue
 		}
 		w.push(seg{key: k, kind: 'k'})
-		w.pair(last(p, k), last(s, k), true)
+		w.pair(last(p, k), last(s, k), exact)
 		w.pop()
 	}
 	classes := w.classCount(p)
@@ -171,14 +192,24 @@ func (w *walker) output(p, s *fastjson.Object) {
 
 // v1 compares two V1 predict responses (both isV1): predictions
 // element-wise, with the argmax of rows that are arrays of at least two
-// numbers.
+// numbers; predictions that are labels on both sides (isLabelArray) as
+// labels, each element a top-1 row.
 func (w *walker) v1(p, s *fastjson.Value) {
 	po, _ := p.Object()
 	so, _ := s.Object()
-	w.object(po, so, false, nil)
 	pp, _ := arrayOf(last(po, "predictions"))
 	sp, _ := arrayOf(last(so, "predictions"))
-	if w.ignored("predictions") || len(pp) != len(sp) {
+	preds := tolerant
+	if w.isLabelArray(pp) && w.isLabelArray(sp) {
+		preds = labelRows
+	}
+	w.object(po, so, tolerant, func(k string) mode {
+		if k == "predictions" {
+			return preds
+		}
+		return tolerant
+	})
+	if preds == labelRows || w.ignored("predictions") || len(pp) != len(sp) {
 		return
 	}
 	w.push(seg{key: "predictions", kind: 'k'})
@@ -244,6 +275,67 @@ func (w *walker) classCount(o *fastjson.Object) int {
 		return 0
 	}
 	return int(d)
+}
+
+// isLabelType reports whether an OIP output's datatype makes its elements
+// class labels: a boolean, integer or BYTES datatype.
+func isLabelType(o *fastjson.Object) bool {
+	switch dt, _ := stringOf(last(o, "datatype")); dt {
+	case "BOOL", "BYTES", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64":
+		return true
+	}
+	return false
+}
+
+// labelLeaves reports whether p and s are arrays nested alike (the same
+// length at every level) whose other elements are all numbers, strings or
+// booleans: label data whose every element is one row.
+func labelLeaves(p, s *fastjson.Value) bool {
+	pa, pok := arrayOf(p)
+	sa, sok := arrayOf(s)
+	if !pok || !sok || len(pa) != len(sa) {
+		return false
+	}
+	for i := range pa {
+		switch pt, st := pa[i].Type(), sa[i].Type(); {
+		case pt == fastjson.TypeArray || st == fastjson.TypeArray:
+			if !labelLeaves(pa[i], sa[i]) {
+				return false
+			}
+		case !isScalar(pt) || !isScalar(st):
+			return false
+		}
+	}
+	return true
+}
+
+func isScalar(t fastjson.Type) bool {
+	switch t {
+	case fastjson.TypeNumber, fastjson.TypeString, fastjson.TypeTrue, fastjson.TypeFalse:
+		return true
+	}
+	return false
+}
+
+// isLabelArray reports whether V1 predictions are class labels: all
+// integers (isInteger) or all strings. An empty array is (vacuously).
+func (w *walker) isLabelArray(a []*fastjson.Value) bool {
+	strs := len(a) > 0 && a[0].Type() == fastjson.TypeString
+	for _, e := range a {
+		switch e.Type() {
+		case fastjson.TypeString:
+			if !strs {
+				return false
+			}
+		case fastjson.TypeNumber:
+			if strs || !isInteger(w.literal(0, e)) {
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // flatten appends the numbers of a (possibly nested) array to dst in

@@ -68,6 +68,21 @@ func TestSameAsReference(t *testing.T) {
 		{"object rendering counts distinct keys", `{"x":{"a":1,"a":2,"b":3}}`, `{"x":[1]}`},
 		{"whitespace around", " \t\r\n{\"a\":1}\n ", `{"a":1}`},
 		{"trailing bracket", `{"a":1}]`, `{"a":1}`},
+		{"INT64 labels beyond float64 precision", `{"outputs":[{"name":"l","datatype":"INT64","shape":[4],"data":[9007199254740993,0,1,1e2]}]}`,
+			`{"outputs":[{"name":"l","datatype":"INT64","shape":[4],"data":[9007199254740992,-0,1.0,100]}]}`},
+		{"label data nested with empty arrays", `{"outputs":[{"name":"l","datatype":"BOOL","shape":[2],"data":[[[]],true,[false]]}]}`,
+			`{"outputs":[{"name":"l","datatype":"BOOL","shape":[2],"data":[[[]],false,[false]]}]}`},
+		{"label data that do not line up", `{"outputs":[{"name":"l","datatype":"UINT8","shape":[3],"data":[1,null,{"a":2.5}]}]}`,
+			`{"outputs":[{"name":"l","datatype":"UINT8","shape":[3],"data":[2,null,{"a":2.6}]}]}`},
+		{"label and float datatypes", `{"outputs":[{"name":"l","datatype":"INT64","shape":[2],"data":[1,2]}]}`,
+			`{"outputs":[{"name":"l","datatype":"FP64","shape":[2],"data":[1.0001,3]}]}`},
+		{"mixed scores and labels", `{"outputs":[{"name":"s","datatype":"FP32","shape":[1,2],"data":[0.4,0.6]},{"name":"l","datatype":"INT64","shape":[1],"data":[1]}]}`,
+			`{"outputs":[{"name":"l","datatype":"INT64","shape":[1],"data":[0]},{"name":"s","datatype":"FP32","shape":[1,2],"data":[0.6,0.4]}]}`},
+		{"v1 integer labels", `{"predictions":[1,2,-0]}`, `{"predictions":[1,3,0]}`},
+		{"v1 string and integer labels", `{"predictions":["a","b"]}`, `{"predictions":[1,2]}`},
+		{"v1 labels of other lengths", `{"predictions":[1,2]}`, `{"predictions":[1]}`},
+		{"v1 empty and labels", `{"predictions":[]}`, `{"predictions":["a"]}`},
+		{"v1 labels with an exponent", `{"predictions":[1,2e0]}`, `{"predictions":[1,2]}`},
 		{"deep but allowed nesting", strings.Repeat("[", 299) + strings.Repeat("]", 299), strings.Repeat("[", 299) + strings.Repeat("]", 299)},
 	}
 	for _, tc := range tests {
@@ -87,6 +102,9 @@ func FuzzReference(f *testing.F) {
 		[]byte(`{"outputs":[{"name":"p","datatype":"FP64","shape":[1,2],"data":[0.3,0.7]}],"id":"b"}`), 0.001, 0.0, 3)
 	f.Add([]byte(`{"predictions":[[0.3,0.7]],"a":{"a":1,"a":2}}`), []byte(`{"predictions":[[0.7,0.3]]}`), 0.0, 0.01, 0)
 	f.Add([]byte("{\"s\":\"\\ud800\xff\",\"n\":1e400}"), []byte(`{"s":"x","n":[true,null]}`), 0.5, 0.5, 1)
+	f.Add([]byte(`{"outputs":[{"name":"l","datatype":"INT64","shape":[3],"data":[1,[2,-0],9007199254740993]}]}`),
+		[]byte(`{"outputs":[{"name":"l","datatype":"INT32","shape":[3],"data":[2,[2,0],9007199254740992]}]}`), 5.0, 0.0, 2)
+	f.Add([]byte(`{"predictions":["setosa","virginica"]}`), []byte(`{"predictions":["setosa",1]}`), 0.0, 0.0, 0)
 	f.Fuzz(func(t *testing.T, a, b []byte, tol, rel float64, maxDiffs int) {
 		if nesting(a) > 300 || nesting(b) > 300 {
 			t.Skip("deeper than fastjson.MaxDepth")

@@ -1,6 +1,7 @@
 // Code in this file is the encoding/json implementation of package compare
 // as it was before fastjson (commit ebeb07a), kept as the reference that
-// FuzzReference checks the allocation-light implementation against.
+// FuzzReference checks the allocation-light implementation against, since
+// extended with class labels as top-1 answers (see the package doc).
 
 package compare_test
 
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"math"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -124,7 +126,7 @@ func refCompareValues(p, s any, o Options) Result {
 		c.res.Format = FormatV1
 		c.v1(p.(map[string]any), s.(map[string]any))
 	default:
-		c.value(p, s, false)
+		c.value(p, s, tolerant)
 	}
 	c.res.Match = c.res.DiffCount == 0
 	return c.res
@@ -150,6 +152,16 @@ type seg struct {
 	index int
 	kind  byte // 'k' key, 'n' output name, 'i' index, 'a' argmax row
 }
+
+// mode is how value compares numbers.
+type mode int
+
+const (
+	tolerant mode = iota // with the tolerances
+	exact                // equal in value (shape, datatype)
+	label                // labelEqual, never in MaxAbsDiff
+	skipKey              // from object's modes: not compared
+)
 
 type comparer struct {
 	o      Options
@@ -195,9 +207,8 @@ func (c *comparer) add(p, s string) {
 	}
 }
 
-// value compares two decoded values structurally; exact disables the
-// numeric tolerances (shapes, datatypes).
-func (c *comparer) value(p, s any, exact bool) {
+// value compares two decoded values structurally, numbers as m says.
+func (c *comparer) value(p, s any, m mode) {
 	switch pv := p.(type) {
 	case map[string]any:
 		sv, ok := s.(map[string]any)
@@ -205,7 +216,7 @@ func (c *comparer) value(p, s any, exact bool) {
 			c.add(render(p), render(s))
 			return
 		}
-		c.object(pv, sv, exact, nil)
+		c.object(pv, sv, m, nil, nil)
 	case []any:
 		sv, ok := s.([]any)
 		if !ok {
@@ -218,7 +229,7 @@ func (c *comparer) value(p, s any, exact bool) {
 		}
 		for i := range pv {
 			c.push(seg{index: i, kind: 'i'})
-			c.value(pv[i], sv[i], exact)
+			c.value(pv[i], sv[i], m)
 			c.pop()
 		}
 	case json.Number:
@@ -227,7 +238,13 @@ func (c *comparer) value(p, s any, exact bool) {
 			c.add(render(p), render(s))
 			return
 		}
-		c.number(pv, sv, exact)
+		if m == label {
+			if !labelEqual(pv, sv) {
+				c.add(string(pv), string(sv))
+			}
+			return
+		}
+		c.number(pv, sv, m == exact)
 	default: // string, bool, nil
 		if p != s {
 			c.add(render(p), render(s))
@@ -236,8 +253,10 @@ func (c *comparer) value(p, s any, exact bool) {
 }
 
 // object compares two objects key by key in sorted order, skipping ignored
-// keys and the keys in skip.
-func (c *comparer) object(p, s map[string]any, exact bool, skip func(string) bool) {
+// keys; members in mode m or in the one modes gives their key (skipKey:
+// skipped). A member whose mode is label and for which rows gives n > 0 is
+// n top-1 rows, agreeing but for the differences its comparison found.
+func (c *comparer) object(p, s map[string]any, m mode, modes func(string) mode, rows func(string) int) {
 	keys := make([]string, 0, len(p)+len(s))
 	for k := range p {
 		keys = append(keys, k)
@@ -249,19 +268,30 @@ func (c *comparer) object(p, s map[string]any, exact bool, skip func(string) boo
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if c.ignore[k] || skip != nil && skip(k) {
+		km := m
+		if modes != nil {
+			km = modes(k)
+		}
+		if c.ignore[k] || km == skipKey {
 			continue
 		}
 		pv, pok := p[k]
 		sv, sok := s[k]
 		c.push(seg{key: k, kind: 'k'})
+		before := c.res.DiffCount
 		switch {
 		case !pok:
 			c.add(Missing, render(sv))
 		case !sok:
 			c.add(render(pv), Missing)
 		default:
-			c.value(pv, sv, exact)
+			c.value(pv, sv, km)
+		}
+		if n := 0; rows != nil && km == label {
+			if n = rows(k); n > 0 {
+				c.res.Top1Rows += n
+				c.res.Top1AgreeRows += n - (c.res.DiffCount - before)
+			}
 		}
 		c.pop()
 	}
@@ -366,7 +396,12 @@ func isV1(v any) bool {
 // oip compares two OIP v2 responses: top-level fields structurally, outputs
 // by name.
 func (c *comparer) oip(p, s map[string]any) {
-	c.object(p, s, false, func(k string) bool { return k == "outputs" })
+	c.object(p, s, tolerant, func(k string) mode {
+		if k == "outputs" {
+			return skipKey
+		}
+		return tolerant
+	}, nil)
 	pouts, souts := p["outputs"].([]any), s["outputs"].([]any)
 	byName := make(map[string]map[string]any, len(souts))
 	for _, o := range souts {
@@ -401,7 +436,20 @@ func (c *comparer) oip(p, s map[string]any) {
 // output compares one OIP output tensor: shape and datatype exactly, data
 // with tolerance, and the argmax of class-score rows.
 func (c *comparer) output(p, s map[string]any) {
-	c.object(p, s, false, func(k string) bool { return k == "shape" || k == "datatype" })
+	data, rows := tolerant, 0
+	if labelTypes[p["datatype"]] && labelTypes[s["datatype"]] {
+		data = label
+		rows, _ = labelLeaves(p["data"], s["data"])
+	}
+	c.object(p, s, tolerant, func(k string) mode {
+		switch k {
+		case "shape", "datatype":
+			return skipKey
+		case "data":
+			return data
+		}
+		return tolerant
+	}, func(string) int { return rows })
 	for _, k := range []string{"shape", "datatype"} {
 		if c.ignore[k] {
 			continue
@@ -416,7 +464,7 @@ func (c *comparer) output(p, s map[string]any) {
 		case !sok:
 			c.add(render(pv), Missing)
 		default:
-			c.value(pv, sv, true)
+			c.value(pv, sv, exact)
 		}
 		c.pop()
 	}
@@ -437,8 +485,21 @@ func (c *comparer) output(p, s map[string]any) {
 // v1 compares two V1 predict responses: predictions element-wise, with the
 // argmax of rows that are arrays of at least two numbers.
 func (c *comparer) v1(p, s map[string]any) {
-	c.object(p, s, false, nil)
 	pp, sp := p["predictions"].([]any), s["predictions"].([]any)
+	if labelArray(pp) && labelArray(sp) {
+		rows := 0
+		if len(pp) == len(sp) {
+			rows = len(pp)
+		}
+		c.object(p, s, tolerant, func(k string) mode {
+			if k == "predictions" {
+				return label
+			}
+			return tolerant
+		}, func(string) int { return rows })
+		return
+	}
+	c.object(p, s, tolerant, nil, nil)
 	if c.ignore["predictions"] || len(pp) != len(sp) {
 		return
 	}
@@ -539,3 +600,75 @@ func argmax(xs []float64) int {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// labelTypes are the OIP v2 datatypes of class labels.
+var labelTypes = map[any]bool{
+	"BOOL": true, "BYTES": true,
+	"INT8": true, "INT16": true, "INT32": true, "INT64": true,
+	"UINT8": true, "UINT16": true, "UINT32": true, "UINT64": true,
+}
+
+// labelLeaves returns how many labels p and s hold, and true, when both
+// are arrays nested alike with only numbers, strings and booleans inside.
+func labelLeaves(p, s any) (int, bool) {
+	pa, pok := p.([]any)
+	sa, sok := s.([]any)
+	if !pok || !sok || len(pa) != len(sa) {
+		return 0, false
+	}
+	n := 0
+	for i := range pa {
+		_, parr := pa[i].([]any)
+		_, sarr := sa[i].([]any)
+		switch {
+		case parr || sarr:
+			k, ok := labelLeaves(pa[i], sa[i])
+			if !ok {
+				return 0, false
+			}
+			n += k
+		case scalar(pa[i]) && scalar(sa[i]):
+			n++
+		default:
+			return 0, false
+		}
+	}
+	return n, true
+}
+
+func scalar(v any) bool {
+	switch v.(type) {
+	case json.Number, string, bool:
+		return true
+	}
+	return false
+}
+
+// labelArray reports whether V1 predictions are all integers or all
+// strings.
+func labelArray(a []any) bool {
+	ints, strs := 0, 0
+	for _, e := range a {
+		switch x := e.(type) {
+		case json.Number:
+			if isInt(x) {
+				ints++
+			}
+		case string:
+			strs++
+		}
+	}
+	return ints == len(a) || strs == len(a)
+}
+
+func isInt(n json.Number) bool { return !strings.ContainsAny(string(n), ".eE") }
+
+// labelEqual: integers exactly, at any size; other numbers by float64 value.
+func labelEqual(p, s json.Number) bool {
+	if isInt(p) && isInt(s) {
+		a, _ := new(big.Int).SetString(string(p), 10)
+		b, _ := new(big.Int).SetString(string(s), 10)
+		return a.Cmp(b) == 0
+	}
+	return toFloat(p) == toFloat(s)
+}

@@ -17,6 +17,17 @@ type seg struct {
 	kind  byte // 'k' key, 'n' output name, 'i' index, 'a' argmax row
 }
 
+// mode is how value compares what it reaches.
+type mode uint8
+
+const (
+	tolerant  mode = iota // numbers with the tolerances
+	exact                 // numbers equal in value, no tolerance (shape, datatype)
+	label                 // label data: labelEqual, never MaxAbsDiff
+	labelRows             // label data whose every scalar is one top-1 row
+	skipKey               // returned by object's modes only: key not compared
+)
+
 // member is one object member; key points into a parser's memory.
 type member struct {
 	key string
@@ -54,7 +65,7 @@ func (w *walker) run(p, s *fastjson.Value, o Options) Result {
 		w.res.Format = FormatV1
 		w.v1(p, s)
 	default:
-		w.value(p, s, false)
+		w.value(p, s, tolerant)
 	}
 	w.res.Match = w.res.DiffCount == 0
 	res := w.res
@@ -120,15 +131,24 @@ func (w *walker) addValues(p, s *fastjson.Value) {
 
 func (w *walker) ignored(k string) bool { return slices.Contains(w.o.IgnoreFields, k) }
 
-// value compares two values structurally; exact disables the numeric
-// tolerances (shapes, datatypes).
-func (w *walker) value(p, s *fastjson.Value, exact bool) {
+// value compares two values structurally, numbers as m says. In labelRows
+// mode every pair of non-arrays is one top-1 row, agreeing when equal.
+func (w *walker) value(p, s *fastjson.Value, m mode) {
 	pt, st := p.Type(), s.Type()
+	if m == labelRows && pt != fastjson.TypeArray && st != fastjson.TypeArray {
+		n := w.res.DiffCount
+		w.value(p, s, label)
+		w.res.Top1Rows++
+		if w.res.DiffCount == n {
+			w.res.Top1AgreeRows++
+		}
+		return
+	}
 	switch {
 	case pt == fastjson.TypeObject && st == fastjson.TypeObject:
 		po, _ := p.Object()
 		so, _ := s.Object()
-		w.object(po, so, exact, nil)
+		w.object(po, so, m, nil)
 	case pt == fastjson.TypeArray && st == fastjson.TypeArray:
 		pa, _ := p.Array()
 		sa, _ := s.Array()
@@ -138,11 +158,13 @@ func (w *walker) value(p, s *fastjson.Value, exact bool) {
 		}
 		for i := range pa {
 			w.push(seg{index: i, kind: 'i'})
-			w.value(pa[i], sa[i], exact)
+			w.value(pa[i], sa[i], m)
 			w.pop()
 		}
+	case pt == fastjson.TypeNumber && st == fastjson.TypeNumber && (m == label || m == labelRows):
+		w.labelNumber(p, s)
 	case pt == fastjson.TypeNumber && st == fastjson.TypeNumber:
-		w.number(p, s, exact)
+		w.number(p, s, m == exact)
 	case pt != st:
 		w.addValues(p, s)
 	case pt == fastjson.TypeString:
@@ -177,8 +199,9 @@ func (w *walker) members(o *fastjson.Object) (start, end int) {
 }
 
 // object compares two objects key by key in sorted order, skipping ignored
-// keys and the keys in skip.
-func (w *walker) object(p, s *fastjson.Object, exact bool, skip func(string) bool) {
+// keys. Members are compared in mode m, or, when modes is not nil, in the
+// mode it returns for their key (skipKey: not compared).
+func (w *walker) object(p, s *fastjson.Object, m mode, modes func(string) mode) {
 	ps, pe := w.members(p)
 	ss, se := w.members(s)
 	for i, j := ps, ss; i < pe || j < se; {
@@ -197,11 +220,15 @@ func (w *walker) object(p, s *fastjson.Object, exact bool, skip func(string) boo
 			i++
 			j++
 		}
-		if w.ignored(k) || skip != nil && skip(k) {
+		km := m
+		if modes != nil {
+			km = modes(k)
+		}
+		if km == skipKey || w.ignored(k) {
 			continue
 		}
 		w.push(seg{key: k, kind: 'k'})
-		w.pair(pv, sv, exact)
+		w.pair(pv, sv, km)
 		w.pop()
 	}
 	w.mem = w.mem[:ps]
@@ -209,7 +236,7 @@ func (w *walker) object(p, s *fastjson.Object, exact bool, skip func(string) boo
 
 // pair compares two members at the current path, either possibly missing
 // (nil); two missing members agree.
-func (w *walker) pair(p, s *fastjson.Value, exact bool) {
+func (w *walker) pair(p, s *fastjson.Value, m mode) {
 	switch {
 	case p == nil && s == nil:
 	case p == nil:
@@ -217,7 +244,7 @@ func (w *walker) pair(p, s *fastjson.Value, exact bool) {
 	case s == nil:
 		w.add(w.render(p), Missing)
 	default:
-		w.value(p, s, exact)
+		w.value(p, s, m)
 	}
 }
 
@@ -247,6 +274,35 @@ func (w *walker) number(p, s *fastjson.Value, exact bool) {
 	}
 	w.add(string(pl), string(sl))
 }
+
+// labelNumber compares two numbers that are class labels: equal or not
+// (labelEqual), whatever the tolerances, and never counted in MaxAbsDiff.
+func (w *walker) labelNumber(p, s *fastjson.Value) {
+	pl, sl := w.literal(0, p), w.literal(1, s)
+	if !labelEqual(pl, sl) {
+		w.add(string(pl), string(sl))
+	}
+}
+
+// labelEqual reports whether two number literals are the same label:
+// integer literals (isInteger) equal exactly, at any size; otherwise equal
+// float64 values (as toFloat parses them).
+func labelEqual(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	if isInteger(a) && isInteger(b) {
+		// JSON spells an integer one way, but for the sign of zero.
+		return isZero(a) && isZero(b)
+	}
+	return toFloat(a) == toFloat(b)
+}
+
+// isInteger reports whether a JSON number literal has neither fraction nor
+// exponent.
+func isInteger(lit []byte) bool { return !bytes.ContainsAny(lit, ".eE") }
+
+func isZero(lit []byte) bool { return string(lit) == "0" || string(lit) == "-0" }
 
 // toFloat parses a number literal; values out of range become ±Inf.
 func toFloat(lit []byte) float64 {
