@@ -39,7 +39,9 @@ func (g *Gateway) AdminHandler(r *Reloader) http.Handler {
 	mux.HandleFunc("GET /admin/config", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, configView(g.Config()))
 	})
-	mux.Handle("GET /admin/shadow", g.requireAdmin(http.HandlerFunc(g.handleShadow)))
+	mux.Handle("GET /admin/shadow", g.requireAdmin(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, g.shadowView())
+	})))
 	mux.Handle("POST /admin/reload", g.requireAdmin(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		ctx, cancel := context.WithTimeout(req.Context(), 30*time.Second)
 		defer cancel()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/gateway/shadow"
 	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/internal/keyed"
 	"github.com/modelgate/modelgate/observability"
@@ -32,11 +33,11 @@ type Gateway struct {
 	maxBody   int64          // server.max_body_bytes
 	app       *fiber.App
 	draining  atomic.Bool
-	shadows   *shadows                              // shadow pools, stats and series (shadowpool.go)
+	shadows   *shadow.Manager                       // shadow pools, stats and series
 	tracing   atomic.Pointer[observability.Tracing] // nil: not traced; see UseTracing
 
 	applyMu   sync.Mutex         // serializes Apply
-	state     keyed.Set          // long-lived state kept across reloads (endpoints), owned by Apply
+	state     keyed.Set          // long-lived state kept across reloads (endpoints, shadow pools and stats), owned by Apply
 	series    map[seriesKey]bool // metric series in use, owned by Apply
 	admission *admission         // limiters kept across reloads, owned by Apply
 	tls       tlsState           // listener certificates, reloaded by the Reloader
@@ -80,7 +81,7 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 	g.app.Server().Logger = refusedLogger{log}
 	g.app.Server().ExpectHandler = g.expect // body.go
 	g.app.Use(g.serveRequest)               // observe → handle
-	g.shadows = newShadows(m, log, g.runShadow)
+	g.shadows = shadow.NewManager(&g.state, m, g.upstreams, log)
 	g.initTLS(cfg) // errors are reported by Listen
 	g.Apply(cfg)
 	m.Resilience.SetEndpointSource(g.endpointSamples)
@@ -102,11 +103,10 @@ func (g *Gateway) Apply(cfg *configs.Config) error {
 	gen := g.state.Begin()
 	snap, series := buildSnapshot(cfg, gen, g.upstreams, g.metrics)
 	carryOver(g.snap.Load(), snap)
-	retired := g.shadows.apply(snap)
+	g.attachShadows(gen, snap)
 	g.attachAdmission(cfg, snap)
 	g.snap.Store(snap)
-	g.shadows.retire(retired)
-	gen.Commit() // releases endpoints the new snapshot does not use
+	gen.Commit() // releases endpoints, shadow pools and stats the new snapshot does not use
 	forgetSeries(g.metrics, g.series, series)
 	g.series = series
 	return nil
@@ -172,7 +172,7 @@ func (g *Gateway) beginClose() {
 // endpoints' connections), once.
 func (g *Gateway) releaseAll(ctx context.Context) error {
 	g.release.Do(func() {
-		g.releaseErr = g.shadows.shutdown(ctx)
+		g.releaseErr = g.shadows.Shutdown(ctx)
 		g.upstreams.Close()
 	})
 	return g.releaseErr

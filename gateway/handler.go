@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/modelgate/modelgate/gateway/shadow"
 	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/router"
@@ -15,13 +16,12 @@ import (
 
 // Headers the gateway sets toward model containers and clients.
 const (
-	HeaderTenant    = "X-Modelgate-Tenant"
-	HeaderVersion   = "X-Modelgate-Version"
-	HeaderRequestID = "X-Request-ID"
-	HeaderAPIKey    = "X-API-Key"
-
-	// HeaderHealthCheck marks the gateway's active health checks.
+	HeaderTenant      = upstream.HeaderTenant
+	HeaderVersion     = upstream.HeaderVersion
+	HeaderRequestID   = upstream.HeaderRequestID
+	HeaderShadow      = upstream.HeaderShadow
 	HeaderHealthCheck = upstream.HeaderHealthCheck
+	HeaderAPIKey      = "X-API-Key" // the client's key (or Authorization: Bearer)
 
 	// maxRequestIDLen bounds a client-sent X-Request-ID; longer or
 	// non-printable ones are replaced.
@@ -121,9 +121,15 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	rid := requestID(h.Peek(HeaderRequestID), idBuf[:])
 	observeRoute(ctx, tenant.name, model.name, version.name, rid)
 	prepareUpstreamRequest(&ctx.Request, tenant.value, version.value, rid)
-	shadow := g.shadowCapture(rt, model, vi, &ctx.Request)
-	if shadow != nil {
-		shadow.trace = shadowTraceOf(ctx)
+	var copied *shadow.Job // nil unless the request is shadowed
+	if sr := model.shadow; sr != nil {
+		var key []byte // the sticky key as the container sees it
+		if model.stickyHeader != "" {
+			key = ctx.Request.Header.Peek(model.stickyHeader)
+		}
+		if copied = sr.Capture(rt, vi, key, &ctx.Request); copied != nil {
+			copied.SetTrace(shadowTraceOf(ctx))
+		}
 	}
 
 	version.series.InFlight.Inc()
@@ -132,7 +138,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	setResponseHeaders(&ctx.Response.Header, rid, served)
 	served.series.Request(code)
 	served.series.Duration.Observe(time.Since(start).Seconds())
-	g.shadowDispatch(shadow, &ctx.Response, start)
+	copied.Dispatch(&ctx.Response, start)
 	return nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/gateway/shadow"
 	"github.com/valyala/fasthttp"
 )
 
@@ -132,7 +133,7 @@ func TestShadowDecompressionBomb(t *testing.T) {
 					})
 				}
 				wg.Wait()
-				var st shadowStatsView
+				var st shadow.StatsView
 				eventuallyf(t, 20*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests >= n },
 					"outcomes %v, want %d counted", st.Outcomes, n)
 				runtime.ReadMemStats(&after)
@@ -189,25 +190,25 @@ func TestShadowQueueBytes(t *testing.T) {
 		w.Write(big)
 	}))
 	t.Cleanup(primary.Close)
-	shadow := startHeldShadow(t)
+	shadowSrv := startHeldShadow(t)
 	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud",
 		"shadow: {version: v2, max_in_flight: 1, max_queue: 100, max_queue_bytes: "+strconv.Itoa(maxQueueBytes)+"}",
-		"v1:1:"+primary.URL, "v2:0:"+shadow.url))
-	shadow.letAtCleanup(t)
+		"v1:1:"+primary.URL, "v2:0:"+shadowSrv.url))
+	shadowSrv.letAtCleanup(t)
 	key, _ := testKey("acme")
-	pool := h.gw.snap.Load().tenants[0].models["fraud"].shadow.pool
+	route := h.gw.snap.Load().tenants[0].models["fraud"].shadow
 	send := func(query string) {
 		t.Helper()
 		if r := h.do("POST", "/v2/models/fraud/infer"+query, inferBody, "X-API-Key", key); r.code != 200 || len(r.body) < len(big) {
 			t.Fatalf("got %d with %d bytes, want 200 with the primary's whole answer", r.code, len(r.body))
 		}
-		if held := pool.heldBytes(); held > maxQueueBytes {
+		if held := route.View().Queue.Bytes; held > maxQueueBytes {
 			t.Fatalf("shadow copies hold %d bytes, want ≤ max_queue_bytes %d", held, maxQueueBytes)
 		}
 	}
 
 	send("")
-	eventuallyf(t, 10*time.Second, func() bool { return shadow.arrived.Load() == 1 }, "the first copy did not reach the shadow")
+	eventuallyf(t, 10*time.Second, func() bool { return shadowSrv.arrived.Load() == 1 }, "the first copy did not reach the shadow")
 	const n = 12
 	for range n - 1 {
 		send("")
@@ -223,13 +224,13 @@ func TestShadowQueueBytes(t *testing.T) {
 		t.Errorf("admin view queue %+v, want 3 answers' bytes held, at most max_bytes %d", st.Queue, maxQueueBytes)
 	}
 
-	shadow.let()
+	shadowSrv.let()
 	eventuallyf(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests == n+1 },
 		"outcomes %v, want %d counted", st.Outcomes, n+1)
 	if st.Outcomes["shadow_error"] != 3 || st.Outcomes["dropped"] != n-2 {
 		t.Errorf("got outcomes %v, want 3 shadow_error (held, then 503) and %d dropped", st.Outcomes, n-2)
 	}
-	eventuallyf(t, 5*time.Second, func() bool { return pool.heldBytes() == 0 }, "copies still hold %d bytes after draining", pool.heldBytes())
+	eventuallyf(t, 5*time.Second, func() bool { return route.View().Queue.Bytes == 0 }, "copies still hold %d bytes after draining", route.View().Queue.Bytes)
 	if st = h.shadowStatsOf("acme", "fraud"); st.Queue.Bytes != 0 || st.Queue.Length != 0 {
 		t.Errorf("admin view queue %+v after draining, want empty", st.Queue)
 	}
@@ -238,10 +239,10 @@ func TestShadowQueueBytes(t *testing.T) {
 func TestShadowNoQueue(t *testing.T) {
 	verifyNoShadowLeaks(t)
 	primary := startAnswering(t, []byte(smallAnswer), "")
-	shadow := startHeldShadow(t)
+	shadowSrv := startHeldShadow(t)
 	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud",
-		"shadow: {version: v2, max_in_flight: 1, max_queue: 0}", "v1:1:"+primary, "v2:0:"+shadow.url))
-	shadow.letAtCleanup(t)
+		"shadow: {version: v2, max_in_flight: 1, max_queue: 0}", "v1:1:"+primary, "v2:0:"+shadowSrv.url))
+	shadowSrv.letAtCleanup(t)
 	key, _ := testKey("acme")
 	send := func() {
 		t.Helper()
@@ -255,7 +256,7 @@ func TestShadowNoQueue(t *testing.T) {
 	// The worker may not be waiting yet right after start: until it is,
 	// copies are dropped. Once one reaches the shadow, the worker is busy.
 	sent := 0
-	eventuallyf(t, 10*time.Second, func() bool { send(); sent++; return shadow.arrived.Load() == 1 },
+	eventuallyf(t, 10*time.Second, func() bool { send(); sent++; return shadowSrv.arrived.Load() == 1 },
 		"no copy reached the idle worker")
 	st := h.shadowStatsOf("acme", "fraud")
 	before := st.Dropped["queue_full"]
@@ -268,13 +269,13 @@ func TestShadowNoQueue(t *testing.T) {
 		t.Errorf("with the only worker busy: got %d of %d copies dropped as queue_full, queue length %d; want all dropped, none queued",
 			got, busy, st.Queue.Length)
 	}
-	shadow.let()
+	shadowSrv.let()
 	eventuallyf(t, 10*time.Second, func() bool {
 		st = h.shadowStatsOf("acme", "fraud")
 		return st.Outcomes["shadow_error"] == 1 && st.Requests == uint64(sent+busy)
 	}, "outcomes %v, want the held copy as shadow_error and %d counted", st.Outcomes, sent+busy)
 	// The worker is idle again: a copy is dispatched at once.
-	eventuallyf(t, 10*time.Second, func() bool { send(); return shadow.arrived.Load() >= 2 }, "no copy reached the worker once idle again")
+	eventuallyf(t, 10*time.Second, func() bool { send(); return shadowSrv.arrived.Load() >= 2 }, "no copy reached the worker once idle again")
 }
 
 // TestShadowCompressedAnswers checks the bound's edge: a compressed shadow
@@ -307,15 +308,15 @@ func TestShadowCompressedAnswers(t *testing.T) {
 					t.Fatalf("test answer has %d bytes, want %d", len(body), tc.size)
 				}
 				primary := startAnswering(t, []byte(strings.TrimSuffix(smallAnswer, "}")+`,"pad":""}`), "")
-				shadow := startAnswering(t, compress[enc](body), enc)
+				shadowSrv := startAnswering(t, compress[enc](body), enc)
 				h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud",
 					"shadow: {version: v2, max_body_bytes: "+strconv.Itoa(maxBody)+", ignore_fields: [pad]}",
-					"v1:1:"+primary, "v2:0:"+shadow))
+					"v1:1:"+primary, "v2:0:"+shadowSrv))
 				key, _ := testKey("acme")
 				if r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key); r.code != 200 {
 					t.Fatalf("got %d, want 200", r.code)
 				}
-				var st shadowStatsView
+				var st shadow.StatsView
 				eventuallyf(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests == 1 },
 					"outcomes %v, want 1 counted", st.Outcomes)
 				if st.Outcomes[tc.want] != 1 {
@@ -323,36 +324,5 @@ func TestShadowCompressedAnswers(t *testing.T) {
 				}
 			})
 		}
-	}
-}
-
-// TestShadowJobKeepsNoBigBuffer checks what a job keeps when it goes back
-// to the pool: its bytes return to the pool's budget, and a primary-answer
-// buffer over shadowJobKeepBytes is let go.
-func TestShadowJobKeepsNoBigBuffer(t *testing.T) {
-	for _, tc := range []struct {
-		desc string
-		size int
-		kept bool
-	}{
-		{"small buffer kept", shadowJobKeepBytes, true},
-		{"big buffer let go", shadowJobKeepBytes + 1, false},
-	} {
-		t.Run(tc.desc, func(t *testing.T) {
-			pool := &shadowPool{key: poolKey{maxBytes: 1 << 20}}
-			j := &shadowJob{route: &shadowRoute{pool: pool}}
-			if !pool.reserve(int64(tc.size)) {
-				t.Fatal("reserve refused bytes within the budget")
-			}
-			j.held = int64(tc.size)
-			j.primaryBody = append(j.primaryBody, make([]byte, tc.size)...)
-			j.reset()
-			if kept := cap(j.primaryBody) >= tc.size; kept != tc.kept {
-				t.Errorf("after reset: buffer of %d bytes kept %v, want %v", tc.size, kept, tc.kept)
-			}
-			if got := pool.heldBytes(); got != 0 {
-				t.Errorf("after reset: pool holds %d bytes, want 0", got)
-			}
-		})
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/gateway/shadow"
 	"github.com/modelgate/modelgate/internal/modelserver"
 	"github.com/modelgate/modelgate/router"
 )
@@ -48,13 +49,13 @@ func eventuallyf(t *testing.T, within time.Duration, cond func() bool, format st
 
 // shadowStatsOf fetches GET /admin/shadow and returns the entry of
 // tenant/model.
-func (h *harness) shadowStatsOf(tenant, model string) shadowStatsView {
+func (h *harness) shadowStatsOf(tenant, model string) shadow.StatsView {
 	h.t.Helper()
 	r := h.doAdmin("GET", "/admin/shadow", "", "Authorization", "Bearer "+adminToken)
 	if r.code != 200 {
 		h.t.Fatalf("/admin/shadow: got %d: %s", r.code, r.body)
 	}
-	var v shadowListView
+	var v shadow.ListView
 	if err := json.Unmarshal([]byte(r.body), &v); err != nil {
 		h.t.Fatalf("/admin/shadow: %v: %s", err, r.body)
 	}
@@ -64,7 +65,7 @@ func (h *harness) shadowStatsOf(tenant, model string) shadowStatsView {
 		}
 	}
 	h.t.Fatalf("/admin/shadow has no %s/%s: %s", tenant, model, r.body)
-	return shadowStatsView{}
+	return shadow.StatsView{}
 }
 
 // shadowMetric returns a modelgate_shadow_* sample from /metrics (histograms:
@@ -87,10 +88,10 @@ func distinctBody(i int) string {
 
 func TestShadowFaithfulCopies(t *testing.T) {
 	primary := startModelOpts(t, modelserver.Options{Model: fraudModel("v1", v1Weights)})
-	shadow := startModelOpts(t, modelserver.Options{Model: fraudModel("v2", v1Weights)})
+	shadowSrv := startModelOpts(t, modelserver.Options{Model: fraudModel("v2", v1Weights)})
 	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud",
 		"shadow: {version: v2, percent: 100, max_in_flight: 8, max_queue: 1000}",
-		"v1:1:"+primary.URL, "v2:0:"+shadow.URL))
+		"v1:1:"+primary.URL, "v2:0:"+shadowSrv.URL))
 	key, _ := testKey("acme")
 
 	// Rejected before forwarding: never shadowed.
@@ -120,11 +121,11 @@ func TestShadowFaithfulCopies(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
-	eventuallyf(t, 20*time.Second, func() bool { return len(shadow.Server.Requests()) >= n },
-		"shadow got %d copies, want %d", len(shadow.Server.Requests()), n)
+	eventuallyf(t, 20*time.Second, func() bool { return len(shadowSrv.Server.Requests()) >= n },
+		"shadow got %d copies, want %d", len(shadowSrv.Server.Requests()), n)
 
 	seen := map[string]bool{}
-	for _, got := range shadow.Server.Requests() {
+	for _, got := range shadowSrv.Server.Requests() {
 		rid := got.Header.Get("X-Request-Id")
 		i, err := strconv.Atoi(strings.TrimPrefix(rid, "rid-"))
 		if err != nil || seen[rid] {
@@ -160,7 +161,7 @@ func TestShadowFaithfulCopies(t *testing.T) {
 		}
 	}
 	// Same weights: every comparison matches.
-	var st shadowStatsView
+	var st shadow.StatsView
 	eventuallyf(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests == n },
 		"admin view counts %d requests, want %d", st.Requests, n)
 	if st.Outcomes["match"] != n || st.AgreementRate == nil || *st.AgreementRate != 1 || st.Top1Compared != n {
@@ -215,7 +216,7 @@ func TestShadowComparisons(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			primary := startModelOpts(t, modelserver.Options{Model: fraudModel("v1", v1Weights), FailStatus: tc.primaryFail})
-			shadow := startModelOpts(t, tc.shadow)
+			shadowSrv := startModelOpts(t, tc.shadow)
 			shadowCfg := "shadow: {version: v2, percent: 100, tolerance: 0.001"
 			if tc.extra != "" {
 				shadowCfg += ", " + tc.extra
@@ -224,7 +225,7 @@ func TestShadowComparisons(t *testing.T) {
 			if tc.logPayloads {
 				shadowCfg += "\nlog_payloads: true"
 			}
-			h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", shadowCfg, "v1:1:"+primary.URL, "v2:0:"+shadow.URL))
+			h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", shadowCfg, "v1:1:"+primary.URL, "v2:0:"+shadowSrv.URL))
 			key, _ := testKey("acme")
 			wantCode := 200
 			if tc.primaryFail != 0 {
@@ -240,7 +241,7 @@ func TestShadowComparisons(t *testing.T) {
 					t.Fatalf("primary: got %d from %q, want %d from v1 whatever the shadow does", r.code, r.header.Get("X-Modelgate-Version"), wantCode)
 				}
 			}
-			var st shadowStatsView
+			var st shadow.StatsView
 			eventuallyf(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests >= n },
 				"admin view counts %d requests, want %d", st.Requests, n)
 			m := h.scrape()
@@ -262,7 +263,7 @@ func TestShadowComparisons(t *testing.T) {
 				t.Errorf("max abs diff histogram: got %v observations, want %d", got, compared)
 			}
 			if tc.primaryFail != 0 {
-				if got := len(shadow.Server.Requests()); got != 0 {
+				if got := len(shadowSrv.Server.Requests()); got != 0 {
 					t.Errorf("shadow got %d calls after primary errors, want 0", got)
 				}
 			}
@@ -277,7 +278,7 @@ func TestShadowComparisons(t *testing.T) {
 			if len(st.LastMismatches) != n {
 				t.Fatalf("got %d mismatch records, want all %d", len(st.LastMismatches), n)
 			}
-			if !slices.IsSortedFunc(st.LastMismatches, func(a, b mismatchRecord) int { return b.Time.Compare(a.Time) }) {
+			if !slices.IsSortedFunc(st.LastMismatches, func(a, b shadow.Mismatch) int { return b.Time.Compare(a.Time) }) {
 				t.Errorf("mismatch records not newest first")
 			}
 			ids := map[string]bool{}
@@ -367,7 +368,7 @@ func TestShadowLatencyUnaffected(t *testing.T) {
 	if ratio > 5 {
 		t.Errorf("p95 with shadow %v vs without %v: ratio %.2f, want ≤ 5", pw, po, ratio)
 	}
-	var st shadowStatsView
+	var st shadow.StatsView
 	eventuallyf(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests == n },
 		"shadow outcomes %v, want %d counted", st.Outcomes, n)
 	if st.Outcomes["match"] == 0 || st.Outcomes["match"]+st.Outcomes["dropped"] != n {
@@ -380,9 +381,9 @@ func TestShadowLatencyUnaffected(t *testing.T) {
 
 func TestShadowFloodDrops(t *testing.T) {
 	primary := startModelOpts(t, modelserver.Options{Model: fraudModel("v1", v1Weights)})
-	shadow := startModelOpts(t, modelserver.Options{Model: fraudModel("v2", v1Weights), Delay: 100 * time.Millisecond})
+	shadowSrv := startModelOpts(t, modelserver.Options{Model: fraudModel("v2", v1Weights), Delay: 100 * time.Millisecond})
 	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud",
-		"shadow: {version: v2, max_in_flight: 1, max_queue: 2, max_body_bytes: 300}", "v1:1:"+primary.URL, "v2:0:"+shadow.URL))
+		"shadow: {version: v2, max_in_flight: 1, max_queue: 2, max_body_bytes: 300}", "v1:1:"+primary.URL, "v2:0:"+shadowSrv.URL))
 	key, _ := testKey("acme")
 	const n = 40
 	var wg sync.WaitGroup
@@ -398,7 +399,7 @@ func TestShadowFloodDrops(t *testing.T) {
 	if r := h.do("POST", "/v2/models/fraud/infer", big, "X-API-Key", key); r.code != 200 {
 		t.Fatalf("big body: got %d, want 200 (too big to shadow, not to serve)", r.code)
 	}
-	var st shadowStatsView
+	var st shadow.StatsView
 	eventuallyf(t, 15*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Requests == n+1 },
 		"outcomes %v, want %d counted", st.Outcomes, n+1)
 	m := h.scrape()
@@ -412,16 +413,16 @@ func TestShadowFloodDrops(t *testing.T) {
 	if got := shadowMetric(m, "modelgate_shadow_requests_total", "acme", "fraud", "v2", "outcome=dropped"); got != float64(dropped) {
 		t.Errorf("metric dropped: got %v, want %d", got, dropped)
 	}
-	if got := uint64(len(shadow.Server.Requests())); got != st.Outcomes["match"] {
+	if got := uint64(len(shadowSrv.Server.Requests())); got != st.Outcomes["match"] {
 		t.Errorf("shadow container got %d calls, want %d (one per match)", got, st.Outcomes["match"])
 	}
 }
 
 func TestShadowStickySampling(t *testing.T) {
 	primary := startModelOpts(t, modelserver.Options{Model: fraudModel("v1", v1Weights)})
-	shadow := startModelOpts(t, modelserver.Options{Model: fraudModel("v2", v1Weights)})
+	shadowSrv := startModelOpts(t, modelserver.Options{Model: fraudModel("v2", v1Weights)})
 	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud",
-		"sticky_header: X-User-ID\nshadow: {version: v2, percent: 50, max_queue: 1000}", "v1:1:"+primary.URL, "v2:0:"+shadow.URL))
+		"sticky_header: X-User-ID\nshadow: {version: v2, percent: 50, max_queue: 1000}", "v1:1:"+primary.URL, "v2:0:"+shadowSrv.URL))
 	key, _ := testKey("acme")
 	const users = 60
 	// The users the hash puts in the 50%: the same in every round.
@@ -436,20 +437,20 @@ func TestShadowStickySampling(t *testing.T) {
 		t.Fatalf("%d of %d users in the 50%% sample, want some but not all", len(want), users)
 	}
 	for round := range 2 {
-		shadow.Server.ResetRequests()
+		shadowSrv.Server.ResetRequests()
 		for u := range users {
 			h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key, "X-User-ID", "user-"+strconv.Itoa(u))
 		}
 		got := map[string]bool{}
 		eventuallyf(t, 10*time.Second, func() bool {
 			clear(got)
-			for _, r := range shadow.Server.Requests() {
+			for _, r := range shadowSrv.Server.Requests() {
 				got[r.Header.Get("X-User-Id")] = true
 			}
 			return mapsEqual(got, want)
 		}, "round %d: shadowed users %v, want %v", round, got, want)
 	}
-	var st shadowStatsView
+	var st shadow.StatsView
 	eventuallyf(t, 10*time.Second, func() bool { st = h.shadowStatsOf("acme", "fraud"); return st.Outcomes["match"] == uint64(2*len(want)) },
 		"got outcomes %v, want %d matches (only sampled requests are shadowed)", st.Outcomes, 2*len(want))
 	if st.Requests != st.Outcomes["match"] {
@@ -481,39 +482,5 @@ func TestAdminShadowRequiresToken(t *testing.T) {
 	st := h.shadowStatsOf("acme", "fraud")
 	if st.Version != "v2" || st.Percent != 100 || st.Queue.Capacity != 64 || st.Queue.Workers != 4 || st.AgreementRate != nil {
 		t.Errorf("got %+v, want v2 at 100%% with the default queue 64 and 4 workers, no rate yet", st)
-	}
-}
-
-// TestShadowMismatchOrder checks the admin view's order: workers record
-// mismatches in the order their comparisons finish, which need not be the
-// order their calls started (the records' time); the view is newest first
-// by that time whatever the recording order, and keeps the last
-// shadowMismatchesKept recorded.
-func TestShadowMismatchOrder(t *testing.T) {
-	sr := &shadowRoute{version: &versionRoute{}, pool: &shadowPool{}, stats: newShadowStats(nil)}
-	t0 := time.Unix(1_700_000_000, 0)
-	// Recorded out of order: 0, 2, 1, 4, 3, ...
-	var order []int
-	for i := 0; i < shadowMismatchesKept+6; i += 2 {
-		order = append(order, i+1, i)
-	}
-	for _, i := range order {
-		sr.stats.mismatch(mismatchRecord{Time: t0.Add(time.Duration(i) * time.Millisecond), RequestID: strconv.Itoa(i)})
-	}
-	got := sr.view().LastMismatches
-	if len(got) != shadowMismatchesKept {
-		t.Fatalf("got %d records, want the last %d recorded", len(got), shadowMismatchesKept)
-	}
-	var ids []string
-	for _, r := range got {
-		ids = append(ids, r.RequestID)
-	}
-	// The last 20 recorded are times 6..25; newest first.
-	var want []string
-	for i := shadowMismatchesKept + 5; i >= 6; i-- {
-		want = append(want, strconv.Itoa(i))
-	}
-	if !slices.Equal(ids, want) {
-		t.Errorf("got records %v, want %v (newest first by time)", ids, want)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/gateway/shadow"
 	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/internal/keyed"
 	"github.com/modelgate/modelgate/observability"
@@ -35,7 +36,7 @@ type modelRoute struct {
 	timeout      time.Duration
 	stickyHeader string
 	scope        *observability.Scope // rejections, queue and fallback series of the model
-	shadow       *shadowRoute         // nil without a shadow; set by shadows.apply (shadowpool.go)
+	shadow       *shadow.Route        // nil without a shadow; set by attachShadows (shadow.go)
 	res          modelResilience      // retries and fallback (fallback.go)
 	admission    modelAdmission       // limiters, set by attachAdmission (admission.go)
 }
@@ -52,7 +53,7 @@ type versionRoute struct {
 // m's shadow version; until then its endpoints export only
 // modelgate_endpoint_up.
 func (m *modelRoute) served(v *versionRoute) bool {
-	return v.series.Used() || m.shadow != nil && m.shadow.version == v && m.shadow.role.Used()
+	return v.series.Used() || m.shadow != nil && m.shadow.Version() == v.name && m.shadow.Served()
 }
 
 // seriesKey names one tenant/model/version's metric series; version "" is

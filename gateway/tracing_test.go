@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/gateway/shadow"
 	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/internal/keyed"
 	"github.com/modelgate/modelgate/observability"
@@ -297,34 +298,34 @@ func TestShadowSpanLinked(t *testing.T) {
 	req.Header.SetMethod("POST")
 	req.SetRequestURI(model.URL + "/v2/models/fraud/infer")
 	req.SetBodyString(inferBody)
-	if err := st.do(ep, &req, &resp, time.Now().Add(10*time.Second), "acme", "fraud", "v2"); err != nil || resp.StatusCode() != 200 {
+	if err := st.Call(ep, &req, &resp, time.Now().Add(10*time.Second), "acme", "fraud", "v2"); err != nil || resp.StatusCode() != 200 {
 		t.Fatalf("shadow call: %v %d", err, resp.StatusCode())
 	}
 	spans := flushed(t, tr, exp)
-	var shadow *tracetest.SpanStub
+	var span *tracetest.SpanStub
 	for i := range spans {
 		if spans[i].Name == "modelgate.shadow" {
-			shadow = &spans[i]
+			span = &spans[i]
 		}
 	}
-	if shadow == nil {
+	if span == nil {
 		t.Fatalf("no shadow span in %+v", spans)
 	}
-	if shadow.SpanContext.TraceID() == primary.TraceID() || shadow.Parent.IsValid() {
-		t.Errorf("shadow span should start its own trace; trace %s parent %v", shadow.SpanContext.TraceID(), shadow.Parent)
+	if span.SpanContext.TraceID() == primary.TraceID() || span.Parent.IsValid() {
+		t.Errorf("shadow span should start its own trace; trace %s parent %v", span.SpanContext.TraceID(), span.Parent)
 	}
-	if len(shadow.Links) != 1 || shadow.Links[0].SpanContext.SpanID() != primary.SpanID() {
-		t.Errorf("shadow span links: got %+v, want one to the primary %s", shadow.Links, primary.SpanID())
+	if len(span.Links) != 1 || span.Links[0].SpanContext.SpanID() != primary.SpanID() {
+		t.Errorf("shadow span links: got %+v, want one to the primary %s", span.Links, primary.SpanID())
 	}
-	if a := attrsOf(shadow.Attributes); a["modelgate.role"] != "shadow" || a["modelgate.version"] != "v2" || a["http.response.status_code"] != "200" {
+	if a := attrsOf(span.Attributes); a["modelgate.role"] != "shadow" || a["modelgate.version"] != "v2" || a["http.response.status_code"] != "200" {
 		t.Errorf("shadow span attributes: %v", a)
 	}
 	recs := model.Server.Requests()
-	if tp := recs[len(recs)-1].Header.Get("traceparent"); !strings.Contains(tp, shadow.SpanContext.TraceID().String()) {
-		t.Errorf("container traceparent %q, want the shadow trace %s", tp, shadow.SpanContext.TraceID())
+	if tp := recs[len(recs)-1].Header.Get("traceparent"); !strings.Contains(tp, span.SpanContext.TraceID().String()) {
+		t.Errorf("container traceparent %q, want the shadow trace %s", tp, span.SpanContext.TraceID())
 	}
 	// Untraced: a plain call.
-	if err := (shadowTrace{}).do(ep, &req, &resp, time.Now().Add(10*time.Second), "acme", "fraud", "v2"); err != nil {
+	if err := (shadow.Trace{}).Call(ep, &req, &resp, time.Now().Add(10*time.Second), "acme", "fraud", "v2"); err != nil {
 		t.Errorf("untraced shadow call: %v", err)
 	}
 }

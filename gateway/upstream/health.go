@@ -9,10 +9,6 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// HeaderHealthCheck is sent on every active health check, so a model
-// container can tell probes from traffic.
-const HeaderHealthCheck = "X-Modelgate-Health-Check"
-
 // Checker polls one endpoint with GET health_check.path every
 // interval (the first check at once) and marks it down after
 // unhealthy_after consecutive failures (a transport error, a timeout or an

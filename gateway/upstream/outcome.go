@@ -98,3 +98,23 @@ func (o Outcome) Verdict(status int) error {
 		return ErrFailure
 	}
 }
+
+// Status is the HTTP status a request whose last attempt ended in o
+// answers with when no answer is relayed: no available endpoint or pool
+// exhausted 503, the model's timeout budget spent (pastDeadline) or an
+// attempt timed out 504, anything else (an answer over
+// server.max_answer_bytes included) 502.
+func (o Outcome) Status(pastDeadline bool) int {
+	switch {
+	case o == NoEndpoint:
+		return fasthttp.StatusServiceUnavailable
+	case o == TooLarge:
+		return fasthttp.StatusBadGateway
+	case o == TimedOut, pastDeadline:
+		return fasthttp.StatusGatewayTimeout
+	case o == Busy:
+		return fasthttp.StatusServiceUnavailable
+	default:
+		return fasthttp.StatusBadGateway
+	}
+}

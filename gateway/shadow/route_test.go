@@ -1,4 +1,4 @@
-package gateway
+package shadow
 
 import (
 	"testing"
@@ -19,30 +19,28 @@ func TestShadowHotPathAllocs(t *testing.T) {
 		t.Skip("the race detector makes sync.Pool drop items on purpose")
 	}
 	m := observability.NewMetrics()
-	pool := &shadowPool{key: poolKey{maxBytes: 1 << 20}, jobs: make(chan *shadowJob, 1), done: make(chan struct{})}
-	sr := &shadowRoute{
-		version: &versionRoute{name: "v2"}, versionIdx: 1, percent: 100, maxBody: 1 << 20,
+	pool := &pool{key: poolKey{maxBytes: 1 << 20}, jobs: make(chan *Job, 1), done: make(chan struct{})}
+	sr := &Route{
+		target: Target{Name: "v2", Index: 1}, percent: 100, maxBody: 1 << 20,
 		timeout: time.Second, pool: pool, series: m.Shadow().Series("acme", "fraud", "v2"),
 	}
-	sr.stats = newShadowStats(sr.series)
-	model := &modelRoute{shadow: sr}
+	sr.stats = newStats(sr.series)
 	rt := router.ParsePath([]byte("/v2/models/fraud/infer"))
 	var req fasthttp.Request
 	req.Header.SetMethod("POST")
 	req.SetRequestURI("/v2/models/fraud/infer")
 	req.Header.Set("Content-Type", "application/json")
-	req.SetBodyString(inferBody)
+	req.SetBodyString(`{"inputs":[{"name":"x","datatype":"FP64","shape":[1,2],"data":[0.1,0.2]}]}`)
 	var resp fasthttp.Response
 	resp.SetBodyString(`{"outputs":[{"name":"p","datatype":"FP64","shape":[1,2],"data":[0.3,0.7]}]}`)
-	g := &Gateway{}
 	start := time.Now()
 	allocs := testing.AllocsPerRun(200, func() {
-		j := g.shadowCapture(rt, model, 0, &req)
+		j := sr.Capture(rt, 0, nil, &req)
 		if j == nil {
 			t.Fatal("not captured")
 		}
-		g.shadowDispatch(j, &resp, start)
-		releaseShadowJob(<-pool.jobs)
+		j.Dispatch(&resp, start)
+		(<-pool.jobs).release()
 	})
 	if allocs > 0 {
 		t.Errorf("got %v allocations per shadowed request on the request path, want 0", allocs)

@@ -1,8 +1,7 @@
-package gateway
+package shadow
 
 import (
 	"math"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -28,15 +27,15 @@ var dropReasonNames = [numDropReasons]string{"queue_full", "body_too_large", "st
 
 // Sizes of the admin view's windows.
 const (
-	shadowLatencyWindow  = 1024 // latency pairs kept for percentiles
-	shadowMismatchesKept = 20   // last mismatches kept
+	latencyWindow  = 1024 // latency pairs kept for percentiles
+	mismatchesKept = 20   // last mismatches kept
 )
 
-// shadowStats is what GET /admin/shadow shows for one tenant/model/shadow
+// stats is what GET /admin/shadow shows for one tenant/model/shadow
 // version. Counters are atomics (the request path counts drops); the windows
 // are under mu (workers only). It survives reloads while the shadow stays
 // configured.
-type shadowStats struct {
+type stats struct {
 	series    *observability.ShadowSeries
 	outcomes  [5]atomic.Uint64 // by observability.ShadowOutcome
 	drops     [numDropReasons]atomic.Uint64
@@ -47,17 +46,17 @@ type shadowStats struct {
 	primaryLat []time.Duration // ring, paired with shadowLat
 	shadowLat  []time.Duration
 	latNext    int
-	mismatches []mismatchRecord // ring, oldest overwritten
+	mismatches []Mismatch // ring, oldest overwritten
 	mmNext     int
 }
 
-func newShadowStats(series *observability.ShadowSeries) *shadowStats {
-	return &shadowStats{series: series}
+func newStats(series *observability.ShadowSeries) *stats {
+	return &stats{series: series}
 }
 
-// mismatchRecord is one differing comparison as /admin/shadow shows it:
+// Mismatch is one differing comparison as /admin/shadow shows it:
 // field paths with both values; whole payloads only with log_payloads.
-type mismatchRecord struct {
+type Mismatch struct {
 	Time       time.Time      `json:"time"` // when the shadow call started
 	RequestID  string         `json:"request_id"`
 	MaxAbsDiff float64        `json:"max_abs_diff"`
@@ -69,7 +68,7 @@ type mismatchRecord struct {
 	Shadow     string         `json:"shadow,omitempty"`
 }
 
-func (s *shadowStats) top1(agree bool) {
+func (s *stats) top1(agree bool) {
 	s.top1Total.Add(1)
 	if agree {
 		s.top1Agree.Add(1)
@@ -77,38 +76,39 @@ func (s *shadowStats) top1(agree bool) {
 }
 
 // latency records one primary/shadow latency pair.
-func (s *shadowStats) latency(primary, shadow time.Duration) {
+func (s *stats) latency(primary, shadow time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.primaryLat) < shadowLatencyWindow {
+	if len(s.primaryLat) < latencyWindow {
 		s.primaryLat = append(s.primaryLat, primary)
 		s.shadowLat = append(s.shadowLat, shadow)
 		return
 	}
 	s.primaryLat[s.latNext], s.shadowLat[s.latNext] = primary, shadow
-	s.latNext = (s.latNext + 1) % shadowLatencyWindow
+	s.latNext = (s.latNext + 1) % latencyWindow
 }
 
-func (s *shadowStats) mismatch(r mismatchRecord) {
+func (s *stats) mismatch(r Mismatch) {
 	if math.IsInf(r.MaxAbsDiff, 0) { // JSON has no infinity
 		r.MaxAbsDiff = math.MaxFloat64
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.mismatches) < shadowMismatchesKept {
+	if len(s.mismatches) < mismatchesKept {
 		s.mismatches = append(s.mismatches, r)
 		return
 	}
 	s.mismatches[s.mmNext] = r
-	s.mmNext = (s.mmNext + 1) % shadowMismatchesKept
+	s.mmNext = (s.mmNext + 1) % mismatchesKept
 }
 
-// The /admin/shadow view.
+// The /admin/shadow view: ListView lists every configured shadow's
+// StatsView in config order.
 type (
-	shadowListView struct {
-		Shadows []shadowStatsView `json:"shadows"`
+	ListView struct {
+		Shadows []StatsView `json:"shadows"`
 	}
-	shadowStatsView struct {
+	StatsView struct {
 		Tenant            string            `json:"tenant"`
 		Model             string            `json:"model"`
 		Version           string            `json:"version"`
@@ -121,14 +121,15 @@ type (
 		// AgreementRate is match / (match + mismatch); null before the
 		// first comparison.
 		AgreementRate *float64 `json:"agreement_rate"`
-		// Top1AgreementRate is over comparisons with class scores.
-		Top1AgreementRate *float64         `json:"top1_agreement_rate"`
-		Top1Compared      uint64           `json:"top1_compared"`
-		Latency           latencyView      `json:"latency"`
-		Queue             queueView        `json:"queue"`
-		LastMismatches    []mismatchRecord `json:"last_mismatches"`
+		// Top1AgreementRate is over comparisons with class scores or
+		// class labels (internal/compare).
+		Top1AgreementRate *float64    `json:"top1_agreement_rate"`
+		Top1Compared      uint64      `json:"top1_compared"`
+		Latency           LatencyView `json:"latency"`
+		Queue             QueueView   `json:"queue"`
+		LastMismatches    []Mismatch  `json:"last_mismatches"`
 	}
-	latencyView struct {
+	LatencyView struct {
 		Samples      int     `json:"samples"`
 		PrimaryP50ms float64 `json:"primary_p50_ms"`
 		PrimaryP95ms float64 `json:"primary_p95_ms"`
@@ -137,7 +138,7 @@ type (
 		// ShadowToPrimaryP50 is shadow p50 / primary p50 ("1.4× slower").
 		ShadowToPrimaryP50 *float64 `json:"shadow_to_primary_p50"`
 	}
-	queueView struct {
+	QueueView struct {
 		Length   int `json:"length"`
 		Capacity int `json:"capacity"`
 		Workers  int `json:"workers"`
@@ -146,33 +147,22 @@ type (
 		// (shadow.max_queue_bytes).
 		Bytes    int64 `json:"bytes"`
 		MaxBytes int64 `json:"max_bytes"`
+		// Stopped: the pool takes no more copies (its shadow was changed
+		// or removed by a reload, or the gateway is shutting down).
+		Stopped bool `json:"stopped,omitempty"`
 	}
 )
 
-// shadowView lists every configured shadow with its stats, in config order.
-func (g *Gateway) shadowView() shadowListView {
-	snap := g.snap.Load()
-	out := shadowListView{Shadows: []shadowStatsView{}}
-	for ti, t := range snap.cfg.Tenants {
-		for _, mc := range t.Models {
-			sr := snap.tenants[ti].models[mc.Name].shadow
-			if sr == nil {
-				continue
-			}
-			out.Shadows = append(out.Shadows, sr.view())
-		}
-	}
-	return out
-}
-
-func (sr *shadowRoute) view() shadowStatsView {
+// View is the route's entry in GET /admin/shadow: its settings, counts,
+// rates, latency percentiles, queue and last mismatches (newest first).
+func (sr *Route) View() StatsView {
 	s := sr.stats
-	v := shadowStatsView{
-		Tenant: sr.tenant, Model: sr.model, Version: sr.version.name,
+	v := StatsView{
+		Tenant: sr.tenant, Model: sr.model, Version: sr.target.Name,
 		Percent: sr.percent, Tolerance: sr.opts.Tolerance, RelativeTolerance: sr.opts.RelativeTolerance,
 		Outcomes: map[string]uint64{}, Dropped: map[string]uint64{},
-		Queue: queueView{Length: len(sr.pool.jobs), Capacity: cap(sr.pool.jobs), Workers: sr.pool.key.workers,
-			Bytes: sr.pool.heldBytes(), MaxBytes: sr.pool.key.maxBytes},
+		Queue: QueueView{Length: len(sr.pool.jobs), Capacity: cap(sr.pool.jobs), Workers: sr.pool.key.workers,
+			Bytes: sr.pool.heldBytes(), MaxBytes: sr.pool.key.maxBytes, Stopped: sr.pool.isStopped()},
 	}
 	for _, o := range observability.ShadowOutcomes() {
 		n := s.outcomes[o].Load()
@@ -192,14 +182,14 @@ func (sr *shadowRoute) view() shadowStatsView {
 	s.mu.Lock()
 	p, sh := slices.Clone(s.primaryLat), slices.Clone(s.shadowLat)
 	n := len(s.mismatches)
-	v.LastMismatches = make([]mismatchRecord, 0, n)
+	v.LastMismatches = make([]Mismatch, 0, n)
 	for i := range n { // last recorded first
 		v.LastMismatches = append(v.LastMismatches, s.mismatches[(s.mmNext-1-i+2*n)%n])
 	}
 	s.mu.Unlock()
 	// Workers record in the order their comparisons finish, not the order
 	// the calls started: newest first by the record's time.
-	slices.SortStableFunc(v.LastMismatches, func(a, b mismatchRecord) int { return b.Time.Compare(a.Time) })
+	slices.SortStableFunc(v.LastMismatches, func(a, b Mismatch) int { return b.Time.Compare(a.Time) })
 	v.Latency.Samples = len(p)
 	if len(p) > 0 {
 		slices.Sort(p)
@@ -211,11 +201,6 @@ func (sr *shadowRoute) view() shadowStatsView {
 		}
 	}
 	return v
-}
-
-// handleShadow serves GET /admin/shadow (behind the admin token).
-func (g *Gateway) handleShadow(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, g.shadowView())
 }
 
 // quantile returns the q-quantile of sorted (nearest rank).

@@ -1,4 +1,4 @@
-package gateway
+package shadow
 
 import (
 	"errors"
@@ -16,7 +16,7 @@ var errShadowTooLarge = errors.New("answer over shadow.max_body_bytes")
 // does not decode (unreadable).
 var errUnsupportedEncoding = errors.New("unsupported content encoding")
 
-// shadowDecoder inflates the two answers of a comparison, each to at most
+// decoder inflates the two answers of a comparison, each to at most
 // the shadow's max_body_bytes, into buffers it keeps for the next job. It
 // belongs to one pool worker (not safe for concurrent use); close it when
 // the worker exits.
@@ -25,7 +25,7 @@ var errUnsupportedEncoding = errors.New("unsupported content encoding")
 // decoder's window: 32 KiB for gzip and deflate, up to 16 MiB for br (the
 // format's largest), and for zstd at most max_body_bytes (a frame that needs
 // a larger window is refused).
-type shadowDecoder struct {
+type decoder struct {
 	primary, shadow []byte      // inflated answers, reused
 	w               limitWriter // here, not on the stack: fasthttp keeps it as an io.Writer
 	zstd            *zstd.Decoder
@@ -36,7 +36,7 @@ type shadowDecoder struct {
 // zstd; identity as is) into *buf, failing with errShadowTooLarge once the
 // decoded answer would pass limit bytes: a bomb costs at most limit bytes
 // and the time to inflate them.
-func (d *shadowDecoder) decode(enc, body []byte, limit int, buf *[]byte) ([]byte, error) {
+func (d *decoder) decode(enc, body []byte, limit int, buf *[]byte) ([]byte, error) {
 	if e := string(enc); e == "" || e == "identity" {
 		if len(body) > limit {
 			return nil, errShadowTooLarge
@@ -68,7 +68,7 @@ func (d *shadowDecoder) decode(enc, body []byte, limit int, buf *[]byte) ([]byte
 
 // unzstd decodes body onto dst with a decoder whose memory (output and
 // window) is capped at limit.
-func (d *shadowDecoder) unzstd(body, dst []byte, limit int) ([]byte, error) {
+func (d *decoder) unzstd(body, dst []byte, limit int) ([]byte, error) {
 	if d.zstd == nil || d.zstdLimit != limit {
 		d.close()
 		zd, err := zstd.NewReader(nil,
@@ -88,7 +88,7 @@ func (d *shadowDecoder) unzstd(body, dst []byte, limit int) ([]byte, error) {
 }
 
 // close releases the zstd decoder.
-func (d *shadowDecoder) close() {
+func (d *decoder) close() {
 	if d.zstd != nil {
 		d.zstd.Close()
 		d.zstd = nil
