@@ -156,12 +156,20 @@ func writeRaw(w http.ResponseWriter, status int, contentType string, b []byte) {
 
 // writeJSON writes v as compact JSON without a trailing newline (as FastAPI
 // and Triton do).
+// HTML characters are not escaped (no server escapes "<" as \u003c).
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
+	writeRaw(w, status, "application/json", marshal(v))
+}
+
+// marshal is json.Marshal without HTML escaping.
+func marshal(v any) []byte {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		panic(err) // stand-in bodies are always encodable
 	}
-	writeRaw(w, status, "application/json", b)
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }
 
 // newUUID returns a random RFC 4122 version 4 UUID, as KServe and MLServer

@@ -1,6 +1,7 @@
 package standin
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -105,8 +106,7 @@ func (t *TFServing) SetLabel(label, version string) {
 
 // tfError writes TF Serving's error body, { "error": "..." }.
 func tfError(w http.ResponseWriter, status int, msg string) {
-	b, _ := json.Marshal(msg)
-	writeRaw(w, status, "application/json", []byte(`{ "error": `+string(b)+` }`))
+	writeRaw(w, status, "application/json", []byte(`{ "error": `+string(marshal(msg))+` }`))
 }
 
 // ServeHTTP implements [http.Handler].
@@ -284,6 +284,7 @@ func (t *TFServing) status(w http.ResponseWriter, m, version, label string, meta
 		}
 		return
 	}
-	b, _ := json.MarshalIndent(map[string]any{"model_version_status": out}, "", " ")
-	writeRaw(w, 200, "application/json", b)
+	var b bytes.Buffer
+	_ = json.Indent(&b, marshal(map[string]any{"model_version_status": out}), "", " ")
+	writeRaw(w, 200, "application/json", b.Bytes())
 }

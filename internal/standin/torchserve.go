@@ -1,6 +1,7 @@
 package standin
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"sync"
@@ -100,8 +101,10 @@ type torchError struct {
 
 // torchJSON writes v as TorchServe does: GSON pretty-printed, newline.
 func torchJSON(w http.ResponseWriter, status int, v any) {
-	b, _ := json.MarshalIndent(v, "", "  ")
-	writeRaw(w, status, "application/json", append(b, '\n'))
+	var b bytes.Buffer
+	_ = json.Indent(&b, marshal(v), "", "  ")
+	b.WriteByte('\n')
+	writeRaw(w, status, "application/json", b.Bytes())
 }
 
 func torchFail(w http.ResponseWriter, status int, typ, msg string) {

@@ -281,15 +281,18 @@ func (t *Triton) infer(w http.ResponseWriter, r *http.Request, i int) {
 	clf := t.versions[i].Classifier
 	var se *schemaError
 	var sh *shapeError
-	switch {
-	case errors.As(err, &se):
-		t.fail(w, &tritonErr{http.StatusBadRequest, "failed to parse the request JSON buffer: " + se.msg})
-		return
-	case errors.As(err, &sh) && (len(sh.shape) != 2 || sh.shape[1] != int64(clf.Features())):
+	if errors.As(err, &sh) && (len(sh.shape) != 2 || sh.shape[1] != int64(clf.Features())) || err == nil && len(rows[0]) != clf.Features() {
+		// The shape, not the data, disagrees with the model configuration.
+		shape := req.Inputs[0].Shape
 		t.fail(w, &tritonErr{http.StatusBadRequest, fmt.Sprintf("%sunexpected shape for input '%s' for model '%s'. Expected [-1,%d], got %s. "+
 			"NOTE: Setting a non-zero max_batch_size in the model config requires a batch dimension to be prepended to each input shape. "+
 			"If you want to specify the full shape including the batch dim in your input dims config, try setting max_batch_size to zero. "+
-			"See the model configuration docs for more info on max_batch_size.", prefix, req.Inputs[0].Name, t.name, clf.Features(), dims(sh.shape))})
+			"See the model configuration docs for more info on max_batch_size.", prefix, req.Inputs[0].Name, t.name, clf.Features(), dims(shape))})
+		return
+	}
+	switch {
+	case errors.As(err, &se):
+		t.fail(w, &tritonErr{http.StatusBadRequest, "failed to parse the request JSON buffer: " + se.msg})
 		return
 	case err != nil:
 		t.fail(w, &tritonErr{http.StatusBadRequest, prefix + "unexpected number of values for input '" + req.Inputs[0].Name + "': " + err.Error()})
