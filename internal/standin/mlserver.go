@@ -1,6 +1,7 @@
 package standin
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -44,8 +45,9 @@ import (
 //     (the worker's exception, wrapped in WorkerError, which keeps 500 for
 //     non-MLServer errors); an unknown output name → 400 (InferenceError);
 //     a body that fails request validation → 422 {"detail":[...]}.
-//   - POST /v2/repository/index → [{"name":m,"version":v,"state":"READY","reason":""},...]
-//     ("UNAVAILABLE" once unloaded); POST /v2/repository/models/{m}/load |
+//   - POST /v2/repository/index with {} → [{"name":m,"version":v,"state":"READY","reason":""},...]
+//     ("UNAVAILABLE" once unloaded; {"ready":true} lists only ready ones; no
+//     body → 422, the request object is required); POST /v2/repository/models/{m}/load |
 //     unload → 200 (404 for another model).
 //   - Unknown paths (GET /v2/models, /v1/...) → 404 {"detail":"Not Found"};
 //     wrong method → 405 {"detail":"Method Not Allowed"} (FastAPI's answers).
@@ -153,7 +155,7 @@ func (s *MLServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route(http.MethodGet, func() { writeRaw(w, readyCode(!s.loading()), "application/json", nil) })
 		return
 	case "/v2/repository/index":
-		route(http.MethodPost, func() { s.index(w) })
+		route(http.MethodPost, func() { s.index(w, r) })
 		return
 	}
 	if segs, ok := splitPath(r.URL.Path, "/v2/repository/models/"); ok && len(segs) == 2 && (segs[1] == "load" || segs[1] == "unload") {
@@ -283,14 +285,24 @@ func (s *MLServer) infer(w http.ResponseWriter, r *http.Request, m, version stri
 	writeJSON(w, 200, resp)
 }
 
-func (s *MLServer) index(w http.ResponseWriter) {
+func (s *MLServer) index(w http.ResponseWriter, r *http.Request) {
+	body, _ := readBody(r)
+	var req struct {
+		Ready *bool `json:"ready"`
+	}
+	if len(body) == 0 || json.Unmarshal(body, &req) != nil {
+		writeJSON(w, 422, map[string]any{"detail": []map[string]any{{"type": "missing", "loc": []string{"body"}, "msg": "Field required"}}})
+		return
+	}
 	state := "READY"
 	if s.unloaded.Load() {
 		state = "UNAVAILABLE"
 	}
 	out := []map[string]string{}
 	for _, v := range s.versions {
-		out = append(out, map[string]string{"name": s.name, "version": v.Name, "state": state, "reason": ""})
+		if req.Ready == nil || !*req.Ready || state == "READY" {
+			out = append(out, map[string]string{"name": s.name, "version": v.Name, "state": state, "reason": ""})
+		}
 	}
 	writeJSON(w, 200, out)
 }

@@ -53,9 +53,11 @@ func TestMLServer(t *testing.T) {
 		{name: "unloaded ready 404", path: "/v2/models/iris/ready", status: 404, want: notFound},
 		{name: "unloaded server ready", path: "/v2/health/ready", status: 200},
 		{name: "unloaded infer 404", method: "POST", path: "/v2/models/iris/infer", body: border, status: 404, want: notFound},
-		{name: "unloaded index", method: "POST", path: "/v2/repository/index", status: 200, check: func(t *testing.T, b []byte) {
+		{name: "unloaded index", method: "POST", path: "/v2/repository/index", body: `{}`, status: 200, check: func(t *testing.T, b []byte) {
 			equalJSONValue(t, field(t, b, 0, "state"), `"UNAVAILABLE"`)
 		}},
+		{name: "unloaded index ready only", method: "POST", path: "/v2/repository/index", body: `{"ready":true}`, status: 200, want: `[]`},
+		{name: "index without body 422", method: "POST", path: "/v2/repository/index", status: 422},
 		{name: "load", method: "POST", path: "/v2/repository/models/iris/load", status: 200},
 		{name: "loaded", path: "/v2/models/iris/ready", status: 200},
 		{name: "load unknown", method: "POST", path: "/v2/repository/models/other/load", status: 404},
