@@ -5,18 +5,11 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/internal/keyed"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/tenants"
 	"github.com/valyala/fasthttp"
 )
-
-// admission owns the limiters across reloads, and which admission queues
-// have series. It is used only by Apply (under applyMu).
-type admission struct {
-	limiters *tenants.Admission
-	queues   map[[2]string]*observability.Scope // queues in use: tenant, model ("" for the tenant)
-}
 
 // modelAdmission is a model route's admission control, resolved at reload
 // so the request path does no lookups: the tenant's and the model's
@@ -27,35 +20,29 @@ type modelAdmission struct {
 	rejects               observability.RejectSeries
 }
 
-// attachAdmission resolves the limiters of cfg onto snap's model routes,
-// keeping the state of limiters whose limits did not change, and deletes the
-// queue series of tenants and models that lost their limits (the rest goes
-// with their Scope when they leave the config). Called by Apply before the
-// snapshot is published.
-func (g *Gateway) attachAdmission(cfg *configs.Config, snap *snapshot) {
-	a := g.admission
-	if a == nil {
-		a = &admission{limiters: tenants.NewAdmission()}
-		a.limiters.QueueGauge = func(tenant, model string) tenants.Gauge { return g.metrics.Scope(tenant, model).Queue().Queued }
-		g.admission = a
+// attachAdmission resolves the limiters of snap's config onto its model
+// routes in generation gen, keeping the state of limiters whose limits did
+// not change, and takes the queue series of tenants and models with limits
+// (the Commit deletes those of tenants and models that lost their limits;
+// the rest goes with their Scope when they leave the config).
+func (st *state) attachAdmission(gen *keyed.Gen, snap *snapshot) {
+	cfg := snap.cfg
+	ls := st.limiters.Build(gen, cfg)
+	queue := func(tenant, model string, sc *observability.Scope) *observability.Scope {
+		return keyed.Get(st.queues, gen, seriesKey{tenant, model, ""}, func() *observability.Scope { return sc })
 	}
-	ls := a.limiters.Build(cfg)
-	queues := map[[2]string]*observability.Scope{}
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
 		tl := ls.Tenant(i)
 		var tenantWait observability.QueueObserver
 		if tl != nil {
-			sc := g.metrics.Scope(t.Name, "")
-			tenantWait = sc.Queue().Wait
-			queues[[2]string{t.Name, ""}] = sc
+			tenantWait = queue(t.Name, "", st.scope(gen, t.Name, "")).Queue().Wait
 		}
 		for j := range t.Models {
 			mr := snap.tenants[i].models[t.Models[j].Name]
 			ma := modelAdmission{tenant: tl, model: ls.Model(i, j), tenantWait: tenantWait}
 			if ma.model != nil {
-				ma.modelWait = mr.scope.Queue().Wait
-				queues[[2]string{t.Name, mr.name}] = mr.scope
+				ma.modelWait = queue(t.Name, mr.name, mr.scope).Queue().Wait
 			}
 			if ma.tenant != nil || ma.model != nil {
 				ma.rejects = mr.scope.AdmissionRejections()
@@ -63,12 +50,6 @@ func (g *Gateway) attachAdmission(cfg *configs.Config, snap *snapshot) {
 			mr.admission = ma
 		}
 	}
-	for k, sc := range a.queues {
-		if queues[k] != sc {
-			sc.ForgetQueue()
-		}
-	}
-	a.queues = queues
 }
 
 // admitted is what an admitted request holds; release it once the response

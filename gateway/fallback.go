@@ -27,12 +27,12 @@ type versionResilience struct {
 }
 
 // initResilience sets the retry and fallback policy of mr (whose versions
-// and metric handles are built) from mc.
-func initResilience(mr *modelRoute, mc *configs.Model) {
+// and metric handles are built) from mc, with the model's retry budget.
+func initResilience(mr *modelRoute, mc *configs.Model, budget *retry.Budget) {
 	mr.res = modelResilience{
 		attempts:       mc.Retry.RetryAttempts(),
 		onTimeout:      mc.Retry.OnTimeout,
-		budget:         retry.New(mc.Retry.RetryBudget()),
+		budget:         budget,
 		fallbackPinned: mc.FallbackPinned,
 	}
 	for _, v := range mr.versions {
@@ -44,29 +44,6 @@ func initResilience(mr *modelRoute, mc *configs.Model) {
 		v.res.retries = v.series.Retries()
 		if fb := mr.res.fallback; fb != nil && fb != v {
 			v.res.fallbacks = mr.scope.Fallback(v.series, fb.series)
-		}
-	}
-}
-
-// carryOver moves per-model state that must survive a reload (the retry
-// budget, when its ratio is unchanged) from the old snapshot to the new.
-func carryOver(old, next *snapshot) {
-	if old == nil {
-		return
-	}
-	prev := make(map[string]*tenantRoute, len(old.tenants))
-	for _, t := range old.tenants {
-		prev[t.name] = t
-	}
-	for _, t := range next.tenants {
-		pt := prev[t.name]
-		if pt == nil {
-			continue
-		}
-		for name, m := range t.models {
-			if pm := pt.models[name]; pm != nil && pm.res.budget.Ratio() == m.res.budget.Ratio() {
-				m.res.budget = pm.res.budget
-			}
 		}
 	}
 }

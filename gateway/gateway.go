@@ -17,7 +17,6 @@ import (
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/gateway/shadow"
 	"github.com/modelgate/modelgate/gateway/upstream"
-	"github.com/modelgate/modelgate/internal/keyed"
 	"github.com/modelgate/modelgate/observability"
 )
 
@@ -26,21 +25,19 @@ import (
 // Shutdown.
 type Gateway struct {
 	snap      atomic.Pointer[snapshot]
-	upstreams *upstream.Registry
+	st        *state             // long-lived state across reloads (state.go), owned by Apply
+	upstreams *upstream.Registry // st.upstreams
+	shadows   *shadow.Manager    // st.shadows
 	metrics   *observability.Metrics
 	log       *slog.Logger
 	static    configs.Server // listener settings fixed at New
 	maxBody   int64          // server.max_body_bytes
 	app       *fiber.App
 	draining  atomic.Bool
-	shadows   *shadow.Manager                       // shadow pools, stats and series
 	tracing   atomic.Pointer[observability.Tracing] // nil: not traced; see UseTracing
 
-	applyMu   sync.Mutex         // serializes Apply
-	state     keyed.Set          // long-lived state kept across reloads (endpoints, shadow pools and stats), owned by Apply
-	series    map[seriesKey]bool // metric series in use, owned by Apply
-	admission *admission         // limiters kept across reloads, owned by Apply
-	tls       tlsState           // listener certificates, reloaded by the Reloader
+	applyMu sync.Mutex // serializes Apply
+	tls     tlsState   // listener certificates, reloaded by the Reloader
 
 	closing    atomic.Bool // set under applyMu by Shutdown and Close; Apply refuses then
 	release    sync.Once   // Shutdown and Close release once
@@ -55,7 +52,8 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 		static:  cfg.Server,
 		maxBody: cfg.Server.MaxBodyBytes,
 	}
-	g.upstreams = upstream.NewRegistry(&g.state, log, int(cfg.Server.MaxAnswerBytes))
+	g.st = newState(m, log, int(cfg.Server.MaxAnswerBytes))
+	g.upstreams, g.shadows = g.st.upstreams, g.st.shadows
 	g.app = fiber.New(fiber.Config{
 		AppName:                      "modelgate",
 		DisableStartupMessage:        true,
@@ -81,15 +79,15 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 	g.app.Server().Logger = refusedLogger{log}
 	g.app.Server().ExpectHandler = g.expect // body.go
 	g.app.Use(g.serveRequest)               // observe → handle
-	g.shadows = shadow.NewManager(&g.state, m, g.upstreams, log)
-	g.initTLS(cfg) // errors are reported by Listen
+	g.initTLS(cfg)                          // errors are reported by Listen
 	g.Apply(cfg)
 	m.Resilience.SetEndpointSource(g.endpointSamples)
 	return g
 }
 
 // Apply builds the routing snapshot for cfg in full, swaps it in atomically,
-// then releases endpoints and metric series the new config no longer uses.
+// then releases the long-lived state (endpoints, shadow pools, metric
+// series, budgets, limiters; see state) the new config no longer uses.
 // Requests already running finish on the snapshot they started with.
 // Listener settings (cfg.Server) are not applied; they need a restart.
 // Once Shutdown or Close began it changes nothing and returns
@@ -100,15 +98,10 @@ func (g *Gateway) Apply(cfg *configs.Config) error {
 	if g.closing.Load() {
 		return ErrShuttingDown
 	}
-	gen := g.state.Begin()
-	snap, series := buildSnapshot(cfg, gen, g.upstreams, g.metrics)
-	carryOver(g.snap.Load(), snap)
-	g.attachShadows(gen, snap)
-	g.attachAdmission(cfg, snap)
+	gen := g.st.set.Begin()
+	snap := g.st.build(gen, cfg)
 	g.snap.Store(snap)
-	gen.Commit() // releases endpoints, shadow pools and stats the new snapshot does not use
-	forgetSeries(g.metrics, g.series, series)
-	g.series = series
+	gen.Commit() // releases what snap does not use
 	return nil
 }
 

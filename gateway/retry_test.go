@@ -7,7 +7,6 @@ import (
 
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/gateway/upstream"
-	"github.com/modelgate/modelgate/internal/keyed"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/router/retry"
 )
@@ -45,15 +44,12 @@ func TestSharedEndpointSettingsAndCarryOver(t *testing.T) {
 		}
 		return cfg
 	}
-	var set keyed.Set
-	reg := upstream.NewRegistry(&set, slog.New(slog.DiscardHandler), configs.DefaultMaxAnswerBytes)
-	t.Cleanup(reg.Close)
-	m := observability.NewMetrics()
+	st := newState(observability.NewMetrics(), slog.New(slog.DiscardHandler), configs.DefaultMaxAnswerBytes)
+	t.Cleanup(st.upstreams.Close)
 	build := func(cfg *configs.Config) *snapshot {
-		gen := set.Begin()
+		gen := st.set.Begin()
 		defer gen.Commit()
-		s, _ := buildSnapshot(cfg, gen, reg, m)
-		return s
+		return st.build(gen, cfg)
 	}
 	old := build(parse(text("0.2")))
 	ep := old.tenants[0].models["fraud"].versions[0].endpoints[0]
@@ -68,12 +64,10 @@ func TestSharedEndpointSettingsAndCarryOver(t *testing.T) {
 	}
 	budget := old.tenants[0].models["fraud"].res.budget
 	same := build(parse(text("0.2")))
-	carryOver(old, same)
 	if same.tenants[0].models["fraud"].res.budget != budget {
 		t.Errorf("a reload that kept the model and its budget ratio replaced its retry budget")
 	}
 	changed := build(parse(text("0.5")))
-	carryOver(same, changed)
 	if changed.tenants[0].models["fraud"].res.budget == budget {
 		t.Errorf("a reload that changed the budget ratio kept the old budget")
 	}

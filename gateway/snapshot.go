@@ -56,31 +56,20 @@ func (m *modelRoute) served(v *versionRoute) bool {
 	return v.series.Used() || m.shadow != nil && m.shadow.Version() == v.name && m.shadow.Served()
 }
 
-// seriesKey names one tenant/model/version's metric series; version "" is
-// the model's Scope, model and version "" the tenant's.
-type seriesKey struct{ tenant, model, version string }
-
-// buildSnapshot builds the routing table for cfg in generation gen, taking
-// endpoints from reg (creating new ones; the generation's Commit releases
-// those it did not take) and metric handles from m (the same handles while
-// a tenant, model or version stays configured; their series are created on
-// first use). It returns the set of metric handles it uses, so the caller
-// can release the rest after the swap (forgetSeries).
-func buildSnapshot(cfg *configs.Config, gen *keyed.Gen, reg *upstream.Registry, m *observability.Metrics) (*snapshot, map[seriesKey]bool) {
+// build builds the routing table for cfg in generation gen, purely from
+// cfg and the stores of long-lived state (see state): endpoints (created
+// when new, then configured with their resilience settings), metric
+// handles (the same while a tenant, model or version stays configured;
+// their series are created on first use), retry budgets, shadow routes and
+// admission limiters. The caller swaps it in, then commits gen, which
+// releases whatever it did not take.
+func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
 	s := &snapshot{cfg: cfg, keys: tenants.NewDirectory(cfg.Tenants)}
-	n := len(cfg.Tenants)
-	for i := range cfg.Tenants {
-		for j := range cfg.Tenants[i].Models {
-			n += 1 + len(cfg.Tenants[i].Models[j].Versions)
-		}
-	}
-	series := make(map[seriesKey]bool, n)
 	plan := map[*upstream.Endpoint]*upstream.Settings{}
 	for ti := range cfg.Tenants {
 		t := &cfg.Tenants[ti]
 		tr := &tenantRoute{name: t.Name, value: []byte(t.Name), models: make(map[string]*modelRoute, len(t.Models))}
-		m.Scope(t.Name, "")
-		series[seriesKey{t.Name, "", ""}] = true
+		st.scope(gen, t.Name, "")
 		for mi := range t.Models {
 			mc := &t.Models[mi]
 			mr := &modelRoute{
@@ -90,14 +79,12 @@ func buildSnapshot(cfg *configs.Config, gen *keyed.Gen, reg *upstream.Registry, 
 				split:        router.NewSplit(t.Name, mc),
 				timeout:      mc.Timeout,
 				stickyHeader: mc.StickyHeader,
-				scope:        m.Scope(t.Name, mc.Name),
+				scope:        st.scope(gen, t.Name, mc.Name),
 			}
-			series[seriesKey{t.Name, mc.Name, ""}] = true
 			for _, v := range mc.Versions {
-				vr := &versionRoute{name: v.Name, value: []byte(v.Name), series: m.Series(t.Name, mc.Name, v.Name, observability.RolePrimary)}
-				series[seriesKey{t.Name, mc.Name, v.Name}] = true
+				vr := &versionRoute{name: v.Name, value: []byte(v.Name), series: st.versionSeries(gen, t.Name, mc.Name, v.Name)}
 				for _, u := range v.Endpoints {
-					ep := reg.Get(gen, u)
+					ep := st.upstreams.Get(gen, u)
 					if s, seen := plan[ep]; !seen {
 						plan[ep] = &upstream.Settings{Connect: mc.ConnectTimeout, Breaker: mc.Breaker, Health: mc.HealthCheck}
 					} else if mc.ConnectTimeout < s.Connect {
@@ -107,27 +94,15 @@ func buildSnapshot(cfg *configs.Config, gen *keyed.Gen, reg *upstream.Registry, 
 				}
 				mr.versions = append(mr.versions, vr)
 			}
-			initResilience(mr, mc)
+			initResilience(mr, mc, st.budget(gen, t.Name, mc.Name, mc.Retry.RetryBudget()))
+			if mc.Shadow != nil {
+				st.attachShadow(gen, mr)
+			}
 			tr.models[mc.Name] = mr
 		}
 		s.tenants = append(s.tenants, tr)
 	}
-	reg.Configure(plan)
-	return s, series
-}
-
-// forgetSeries deletes the metric series of every tenant, model and
-// version in old but not in next (the handle sets of two buildSnapshot
-// calls), versions before their model and tenant.
-func forgetSeries(m *observability.Metrics, old, next map[seriesKey]bool) {
-	for k := range old {
-		if !next[k] && k.version != "" {
-			m.Forget(k.tenant, k.model, k.version)
-		}
-	}
-	for k := range old {
-		if !next[k] && k.version == "" {
-			m.ForgetScope(k.tenant, k.model)
-		}
-	}
+	st.upstreams.Configure(plan)
+	st.attachAdmission(gen, s)
+	return s
 }

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/internal/keyed"
 	"golang.org/x/time/rate"
 )
 
@@ -184,56 +185,64 @@ func (l *Limiter) Release() {
 	l.inFlight--
 }
 
-// Admission holds the limiters of every tenant and every model with limits,
-// keyed by name. Build makes the set for a new config, keeping the limiter
-// (bucket state, in-flight count, queue) of each tenant or model whose
-// limits did not change. Build must not be called concurrently; the
-// limiters it returns are safe for concurrent use.
+// Admission holds the limiters of every tenant and every model with
+// limits, in a store of the gateway's keyed.Set, keyed by name and limits.
+// Build makes the set for a new config in a generation, keeping the
+// limiter (bucket state, in-flight count, queue) of each tenant or model
+// whose limits did not change; the generation's Commit drops the others.
+// Build must not be called concurrently; the limiters it returns are safe
+// for concurrent use.
 type Admission struct {
-	byKey map[admissionKey]*Limiter
+	byKey *keyed.Store[admissionKey, *Limiter]
 	// QueueGauge, if set, returns the gauge a new limiter reports its queue
 	// length to (model "" for a tenant's limiter).
 	QueueGauge func(tenant, model string) Gauge
 }
 
-type admissionKey struct{ tenant, model string } // model "" for the tenant itself
+// admissionKey names a limiter: model "" for the tenant itself. Limits are
+// part of the key, so changed limits make a new limiter.
+type admissionKey struct {
+	tenant, model string
+	limits        configs.Limits
+}
 
-// NewAdmission returns an empty set.
-func NewAdmission() *Admission { return &Admission{byKey: map[admissionKey]*Limiter{}} }
+// NewAdmission returns an empty set whose limiters live in a store of set.
+func NewAdmission(set *keyed.Set) *Admission {
+	return &Admission{byKey: keyed.Register[admissionKey, *Limiter](set, nil)}
+}
 
-// Build returns the limiters for cfg: Tenant(i) and Model(i, j) on the
-// result. A tenant or model without limits (all zero) gets none. Limiters of
-// unchanged limits are carried over; the others start fresh (requests still
-// holding a slot of a replaced limiter release it there).
-func (a *Admission) Build(cfg *configs.Config) *Limiters {
-	next := map[admissionKey]*Limiter{}
+// Len is the number of limiters held.
+func (a *Admission) Len() int { return a.byKey.Len() }
+
+// Build returns the limiters for cfg, taken in generation gen: Tenant(i)
+// and Model(i, j) on the result. A tenant or model without limits (all
+// zero) gets none. Limiters of unchanged limits are carried over; the
+// others start fresh (requests still holding a slot of a replaced limiter
+// release it there).
+func (a *Admission) Build(gen *keyed.Gen, cfg *configs.Config) *Limiters {
 	out := &Limiters{tenants: make([]*Limiter, len(cfg.Tenants)), models: make([][]*Limiter, len(cfg.Tenants))}
-	get := func(k admissionKey, l configs.Limits) *Limiter {
-		if l == (configs.Limits{}) {
+	get := func(k admissionKey) *Limiter {
+		if k.limits == (configs.Limits{}) {
 			return nil
 		}
-		lim := a.byKey[k]
-		if lim == nil || lim.limits != l {
+		return keyed.Get(a.byKey, gen, k, func() *Limiter {
 			var g Gauge
 			if a.QueueGauge != nil {
 				g = a.QueueGauge(k.tenant, k.model)
 			}
-			lim = NewLimiter(l, g)
-		}
-		next[k] = lim
-		return lim
+			return NewLimiter(k.limits, g)
+		})
 	}
 	for i := range cfg.Tenants {
 		t := &cfg.Tenants[i]
-		out.tenants[i] = get(admissionKey{tenant: t.Name}, t.Limits)
+		out.tenants[i] = get(admissionKey{tenant: t.Name, limits: t.Limits})
 		out.models[i] = make([]*Limiter, len(t.Models))
 		for j := range t.Models {
 			if ml := t.Models[j].Limits; ml != nil {
-				out.models[i][j] = get(admissionKey{t.Name, t.Models[j].Name}, *ml)
+				out.models[i][j] = get(admissionKey{t.Name, t.Models[j].Name, *ml})
 			}
 		}
 	}
-	a.byKey = next
 	return out
 }
 

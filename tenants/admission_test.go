@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/internal/keyed"
 )
 
 func TestTakeTokenRetryAfter(t *testing.T) {
@@ -154,12 +155,18 @@ func TestBuildKeepsUnchangedLimiters(t *testing.T) {
 		c.SetDefaults()
 		return c
 	}
-	a := NewAdmission()
-	first := a.Build(cfg(10))
+	var set keyed.Set
+	a := NewAdmission(&set)
+	build := func(c *configs.Config) *Limiters {
+		gen := set.Begin()
+		defer gen.Commit()
+		return a.Build(gen, c)
+	}
+	first := build(cfg(10))
 	if first.Tenant(2) != nil || first.Model(0, 1) != nil || first.Model(1, 0) != nil {
 		t.Error("got limiters for unlimited tenants/models, want nil")
 	}
-	second := a.Build(cfg(20))
+	second := build(cfg(20))
 	if first.Tenant(0) == second.Tenant(0) {
 		t.Error("acme's limits changed but its limiter was kept")
 	}
@@ -177,7 +184,7 @@ func TestBuildKeepsUnchangedLimiters(t *testing.T) {
 	for range 5 {
 		second.Tenant(1).TakeToken(now)
 	}
-	third := a.Build(cfg(30))
+	third := build(cfg(30))
 	if ok, _ := third.Tenant(1).TakeToken(now); ok {
 		t.Error("globex's drained bucket was refilled by a reload")
 	}

@@ -64,6 +64,9 @@ func (s *Manager) Route(gen *keyed.Gen, tenant string, mc *configs.Model, target
 	return newRoute(tenant, mc, target, prefix, p, st, role)
 }
 
+// Len reports how many pools and stats the manager holds (diagnostics).
+func (s *Manager) Len() (pools, stats int) { return s.pools.Len(), s.stats.Len() }
+
 // start creates a pool and its workers; after Shutdown began, a pool that
 // refuses everything.
 func (s *Manager) start(k poolKey) *pool {
