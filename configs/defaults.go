@@ -2,51 +2,113 @@ package configs
 
 import (
 	"math"
+	"reflect"
 	"time"
 )
 
-// Defaults of nested settings; see the field docs.
+// Defaults of nested settings; see the field docs. Together with the
+// server defaults in config.go these are every default there is:
+// SetDefaults fills unset fields from the Default* values below and
+// nothing else.
 const (
-	DefaultShadowPercent      = 100.0
-	DefaultShadowMaxInFlight  = 4
-	DefaultShadowMaxQueue     = 64
-	DefaultShadowMaxBodyBytes = 1 << 20
-	DefaultHealthPath         = "/v2/health/ready"
-	DefaultRetryAttempts      = 1
-	DefaultRetryBudget        = 0.2
-	DefaultBreakerOpenFor     = 10 * time.Second
-	DefaultBreakerInterval    = 10 * time.Second
-	DefaultHealthInterval     = 5 * time.Second
-	DefaultHealthTimeout      = 1 * time.Second
+	DefaultShadowPercent        = 100.0
+	DefaultShadowMaxInFlight    = 4
+	DefaultShadowMaxQueue       = 64
+	DefaultShadowMaxBodyBytes   = 1 << 20  // 1 MiB
+	DefaultShadowMaxQueueBytes  = 64 << 20 // 64 MiB
+	DefaultHealthPath           = "/v2/health/ready"
+	DefaultRetryAttempts        = 1
+	DefaultRetryBudget          = 0.2
+	DefaultBreakerFailures      = 5
+	DefaultBreakerFailureRatio  = 0.5
+	DefaultBreakerMinRequests   = 20
+	DefaultBreakerOpenFor       = 10 * time.Second
+	DefaultBreakerInterval      = 10 * time.Second
+	DefaultHealthInterval       = 5 * time.Second
+	DefaultHealthTimeout        = 1 * time.Second
+	DefaultHealthUnhealthyAfter = 2
+	DefaultHealthHealthyAfter   = 2
+	DefaultTLSMinVersion        = "1.2"
+	DefaultLogLevel             = "info"
+	DefaultTracingServiceName   = "modelgate"
 )
-
-// DefaultShadowMaxQueueBytes is the default shadow.max_queue_bytes: 64 MiB.
-const DefaultShadowMaxQueueBytes = 64 << 20
 
 // DefaultIgnoreFields are skipped by shadow comparison unless configured.
 var DefaultIgnoreFields = []string{"id", "model_version", "model_name"}
 
+// DefaultConfig returns the defaults of everything outside tenants: what a
+// file that sets nothing gets. Each call returns fresh values.
+func DefaultConfig() Config {
+	return Config{
+		Server: Server{
+			Listen:          DefaultListen,
+			AdminListen:     DefaultAdminListen,
+			MaxBodyBytes:    DefaultMaxBodyBytes,
+			MaxAnswerBytes:  DefaultMaxAnswerBytes,
+			MaxHeaderBytes:  DefaultMaxHeaderBytes,
+			MaxConnections:  DefaultMaxConnections,
+			ReadTimeout:     DefaultReadTimeout,
+			WriteTimeout:    DefaultWriteTimeout,
+			IdleTimeout:     DefaultIdleTimeout,
+			ShutdownTimeout: DefaultShutdownTimeout,
+		},
+		Logging: Logging{Level: DefaultLogLevel},
+		Tracing: Tracing{ServiceName: DefaultTracingServiceName},
+	}
+}
+
+// DefaultTLS returns the defaults of a listener's TLS settings.
+func DefaultTLS() TLS { return TLS{MinVersion: DefaultTLSMinVersion} }
+
+// DefaultModel returns the defaults of a model's settings (its shadow's
+// are DefaultShadow). Each call returns fresh values.
+func DefaultModel() Model {
+	return Model{
+		Timeout:        DefaultModelTimeout,
+		ConnectTimeout: DefaultConnectTimeout,
+		Breaker: Breaker{
+			ConsecutiveFailures: DefaultBreakerFailures,
+			FailureRatio:        DefaultBreakerFailureRatio,
+			MinRequests:         DefaultBreakerMinRequests,
+			OpenFor:             DefaultBreakerOpenFor,
+			Interval:            DefaultBreakerInterval,
+		},
+		HealthCheck: HealthCheck{
+			Path:           DefaultHealthPath,
+			Interval:       DefaultHealthInterval,
+			Timeout:        DefaultHealthTimeout,
+			UnhealthyAfter: DefaultHealthUnhealthyAfter,
+			HealthyAfter:   DefaultHealthHealthyAfter,
+		},
+		Retry: Retry{Attempts: ptr(DefaultRetryAttempts), Budget: ptr(DefaultRetryBudget)},
+	}
+}
+
+// DefaultShadow returns the defaults of a model's shadow; its timeout is
+// the model's. Each call returns fresh values.
+func DefaultShadow() Shadow {
+	return Shadow{
+		Percent:       ptr(DefaultShadowPercent),
+		IgnoreFields:  append([]string(nil), DefaultIgnoreFields...),
+		MaxInFlight:   DefaultShadowMaxInFlight,
+		MaxQueue:      ptr(DefaultShadowMaxQueue),
+		MaxQueueBytes: DefaultShadowMaxQueueBytes,
+		MaxBodyBytes:  DefaultShadowMaxBodyBytes,
+	}
+}
+
 // SetDefaults fills every unset field with its documented default. Load and
 // Parse call it; tests that build a Config by hand call it before Validate.
 func (c *Config) SetDefaults() {
-	s := &c.Server
-	setIfZero(&s.Listen, DefaultListen)
-	setIfZero(&s.AdminListen, DefaultAdminListen)
-	setIfZero(&s.MaxBodyBytes, DefaultMaxBodyBytes)
-	setIfZero(&s.MaxAnswerBytes, DefaultMaxAnswerBytes)
-	setIfZero(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
-	setIfZero(&s.MaxConnections, DefaultMaxConnections)
-	setIfZero(&s.ReadTimeout, DefaultReadTimeout)
-	setIfZero(&s.WriteTimeout, DefaultWriteTimeout)
-	setIfZero(&s.IdleTimeout, DefaultIdleTimeout)
-	setIfZero(&s.ShutdownTimeout, DefaultShutdownTimeout)
-	for _, t := range []*TLS{s.TLS, s.AdminTLS} {
+	def := DefaultConfig()
+	fillZero(&c.Server, def.Server)
+	fillZero(&c.Logging, def.Logging)
+	fillZero(&c.Tracing, def.Tracing)
+	for _, t := range []*TLS{c.Server.TLS, c.Server.AdminTLS} {
 		if t != nil {
-			setIfZero(&t.MinVersion, "1.2")
+			fillZero(t, DefaultTLS())
 		}
 	}
-	setIfZero(&c.Logging.Level, "info")
-	setIfZero(&c.Tracing.ServiceName, "modelgate")
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
 		t.Limits.setDefaults()
@@ -56,6 +118,7 @@ func (c *Config) SetDefaults() {
 	}
 }
 
+// setDefaults derives the burst from the rate when unset.
 func (l *Limits) setDefaults() {
 	if l.Burst == 0 && l.RequestsPerSecond > 0 && !math.IsInf(l.RequestsPerSecond, 0) {
 		l.Burst = max(1, int(math.Ceil(l.RequestsPerSecond)))
@@ -63,49 +126,38 @@ func (l *Limits) setDefaults() {
 }
 
 func (m *Model) setDefaults() {
-	setIfZero(&m.Timeout, DefaultModelTimeout)
-	setIfZero(&m.ConnectTimeout, DefaultConnectTimeout)
+	fillZero(m, DefaultModel())
 	if m.Limits != nil {
 		m.Limits.setDefaults()
 	}
 	if sh := m.Shadow; sh != nil {
-		if sh.Percent == nil {
-			p := DefaultShadowPercent
-			sh.Percent = &p
-		}
-		if sh.IgnoreFields == nil {
-			sh.IgnoreFields = append([]string(nil), DefaultIgnoreFields...)
-		}
-		setIfZero(&sh.MaxInFlight, DefaultShadowMaxInFlight)
-		if sh.MaxQueue == nil {
-			q := DefaultShadowMaxQueue
-			sh.MaxQueue = &q
-		}
-		setIfZero(&sh.MaxQueueBytes, DefaultShadowMaxQueueBytes)
-		setIfZero(&sh.MaxBodyBytes, DefaultShadowMaxBodyBytes)
-		setIfZero(&sh.Timeout, m.Timeout)
-	}
-	b := &m.Breaker
-	setIfZero(&b.ConsecutiveFailures, 5)
-	setIfZero(&b.FailureRatio, 0.5)
-	setIfZero(&b.MinRequests, 20)
-	setIfZero(&b.OpenFor, DefaultBreakerOpenFor)
-	setIfZero(&b.Interval, DefaultBreakerInterval)
-	h := &m.HealthCheck
-	setIfZero(&h.Path, DefaultHealthPath)
-	setIfZero(&h.Interval, DefaultHealthInterval)
-	setIfZero(&h.Timeout, DefaultHealthTimeout)
-	setIfZero(&h.UnhealthyAfter, 2)
-	setIfZero(&h.HealthyAfter, 2)
-	if m.Retry.Attempts == nil {
-		a := DefaultRetryAttempts
-		m.Retry.Attempts = &a
-	}
-	if m.Retry.Budget == nil {
-		b := DefaultRetryBudget
-		m.Retry.Budget = &b
+		def := DefaultShadow()
+		def.Timeout = m.Timeout
+		fillZero(sh, def)
 	}
 }
+
+// fillZero sets every zero field of *dst to def's, recursing into struct
+// fields (time.Duration is not one). A set pointer is kept even when it
+// points at a zero value (an explicit 0 such as retry.budget: 0); a nil
+// slice gets def's. def's pointers and slices are taken as they are: pass
+// fresh values (the Default* functions return them).
+func fillZero[T any](dst *T, def T) { fill(reflect.ValueOf(dst).Elem(), reflect.ValueOf(def)) }
+
+func fill(dst, def reflect.Value) {
+	for i := range dst.NumField() {
+		f, d := dst.Field(i), def.Field(i)
+		switch {
+		case !f.CanSet():
+		case f.Kind() == reflect.Struct:
+			fill(f, d)
+		case f.IsZero():
+			f.Set(d)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // Ratio returns the configured sampling ratio, 1.0 by default.
 func (t Tracing) Ratio() float64 {
@@ -155,11 +207,4 @@ func (r Retry) RetryBudget() float64 {
 		return DefaultRetryBudget
 	}
 	return *r.Budget
-}
-
-func setIfZero[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
 }

@@ -59,17 +59,18 @@ func (e *statusError) body() []byte {
 // (see upstream.Classify) to what the client sees: the model's timeout
 // budget spent or an attempt timed out → 504, no available endpoint or pool
 // exhausted → 503, an answer over server.max_answer_bytes → 502 "upstream
-// answer too large", anything else → 502.
+// answer too large", anything else → 502. The status is
+// upstream.Outcome.Status; this picks the message.
 func upstreamStatus(o upstream.Outcome, pastDeadline bool) *statusError {
-	switch {
-	case o == upstream.NoEndpoint:
+	switch code := o.Status(pastDeadline); {
+	case code == fiber.StatusGatewayTimeout:
+		return errUpstreamTimeout
+	case code == fiber.StatusServiceUnavailable && o == upstream.Busy:
+		return errUpstreamBusy
+	case code == fiber.StatusServiceUnavailable:
 		return errNoEndpoint
 	case o == upstream.TooLarge:
 		return errAnswerTooLarge
-	case o == upstream.TimedOut, pastDeadline:
-		return errUpstreamTimeout
-	case o == upstream.Busy:
-		return errUpstreamBusy
 	default:
 		return errUpstreamFailed
 	}

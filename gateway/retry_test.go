@@ -24,7 +24,7 @@ func TestUpstreamStatus(t *testing.T) {
 		{upstream.TooLarge, false, 502}, {upstream.TooLarge, true, 502}, {upstream.Answered, true, 504},
 	}
 	for _, tt := range tests {
-		if got := upstreamStatus(tt.o, tt.pastDeadline).code; got != tt.want {
+		if got := upstreamStatus(tt.o, tt.pastDeadline).code; got != tt.want || got != tt.o.Status(tt.pastDeadline) {
 			t.Errorf("upstreamStatus(%d, %v): got %d, want %d", tt.o, tt.pastDeadline, got, tt.want)
 		}
 	}

@@ -121,3 +121,23 @@ func TestRetryOnFreshConn(t *testing.T) {
 		}
 	}
 }
+
+// TestOutcomeStatus: what the client sees when no answer is relayed.
+func TestOutcomeStatus(t *testing.T) {
+	tests := []struct {
+		o            Outcome
+		pastDeadline bool
+		want         int
+	}{
+		{NoEndpoint, false, 503}, {NoEndpoint, true, 503},
+		{Busy, false, 503}, {Busy, true, 504},
+		{TimedOut, false, 504}, {ConnFailed, true, 504}, {Failed, true, 504},
+		{ConnFailed, false, 502}, {Failed, false, 502}, {Unavailable, false, 502},
+		{TooLarge, false, 502}, {TooLarge, true, 502},
+	}
+	for _, tt := range tests {
+		if got := tt.o.Status(tt.pastDeadline); got != tt.want {
+			t.Errorf("Outcome(%d).Status(%v): got %d, want %d", tt.o, tt.pastDeadline, got, tt.want)
+		}
+	}
+}
