@@ -220,13 +220,8 @@ func (k *KServe) infer(w http.ResponseWriter, r *http.Request, m string, version
 	if !k.has(w, m) {
 		return
 	}
-	var labels []int64
-	var probs [][]float64
-	if err == nil {
-		labels, probs, err = k.clf.Classify(rows)
-	}
-	if err != nil {
-		k.modelError(w, err)
+	labels, probs, ok := k.classify(w, rows, err)
+	if !ok {
 		return
 	}
 	id := req.ID
@@ -238,6 +233,19 @@ func (k *KServe) infer(w http.ResponseWriter, r *http.Request, m string, version
 		out["shape"], out["datatype"], out["data"] = []int{len(probs), len(k.clf.Classes)}, "FP64", flat(probs)
 	}
 	writeJSON(w, 200, map[string]any{"model_name": m, "model_version": nil, "id": id, "parameters": nil, "outputs": []any{out}})
+}
+
+// classify runs the model on rows unless parsing failed (err), answering
+// the error as KServe does; ok is false when it answered.
+func (k *KServe) classify(w http.ResponseWriter, rows [][]float64, err error) (labels []int64, probs [][]float64, ok bool) {
+	if err == nil {
+		labels, probs, err = k.clf.Classify(rows)
+	}
+	if err != nil {
+		k.modelError(w, err)
+		return nil, nil, false
+	}
+	return labels, probs, true
 }
 
 func (k *KServe) predict(w http.ResponseWriter, r *http.Request, m string) {
@@ -255,13 +263,8 @@ func (k *KServe) predict(w http.ResponseWriter, r *http.Request, m string) {
 		writeJSON(w, 500, map[string]string{"error": "'instances'"})
 		return
 	}
-	var labels []int64
-	var probs [][]float64
-	if err == nil {
-		labels, probs, err = k.clf.Classify(rows)
-	}
-	if err != nil {
-		k.modelError(w, err)
+	labels, probs, ok := k.classify(w, rows, err)
+	if !ok {
 		return
 	}
 	if k.predictProba {
