@@ -28,7 +28,7 @@ var dropReasonNames = [numDropReasons]string{"queue_full", "body_too_large", "st
 // Sizes of the admin view's windows.
 const (
 	latencyWindow  = 1024 // latency pairs kept for percentiles
-	mismatchesKept = 20   // last mismatches kept
+	mismatchesKept = 20   // last mismatches kept, and last top-1 flips
 )
 
 // stats is what GET /admin/shadow shows for one tenant/model/shadow
@@ -46,8 +46,36 @@ type stats struct {
 	primaryLat []time.Duration // ring, paired with shadowLat
 	shadowLat  []time.Duration
 	latNext    int
-	mismatches []Mismatch // ring, oldest overwritten
-	mmNext     int
+	mismatches ring[Mismatch] // the last mismatchesKept mismatches
+	// flips are the last mismatchesKept mismatches whose top-1 answer
+	// changed, kept apart so that tolerance drift in every answer cannot
+	// push the class changes out of sight.
+	flips ring[Mismatch]
+}
+
+// ring keeps the last values added; the oldest is overwritten.
+type ring[T any] struct {
+	vals []T
+	next int
+}
+
+func (r *ring[T]) add(v T, n int) {
+	if len(r.vals) < n {
+		r.vals = append(r.vals, v)
+		return
+	}
+	r.vals[r.next] = v
+	r.next = (r.next + 1) % n
+}
+
+// copy returns the values, last added first.
+func (r *ring[T]) copy() []T {
+	n := len(r.vals)
+	out := make([]T, 0, n)
+	for i := range n {
+		out = append(out, r.vals[(r.next-1-i+2*n)%n])
+	}
+	return out
 }
 
 func newStats(series *observability.ShadowSeries) *stats {
@@ -94,12 +122,10 @@ func (s *stats) mismatch(r Mismatch) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.mismatches) < mismatchesKept {
-		s.mismatches = append(s.mismatches, r)
-		return
+	s.mismatches.add(r, mismatchesKept)
+	if r.Top1Agree != nil && !*r.Top1Agree {
+		s.flips.add(r, mismatchesKept)
 	}
-	s.mismatches[s.mmNext] = r
-	s.mmNext = (s.mmNext + 1) % mismatchesKept
 }
 
 // The /admin/shadow view: ListView lists every configured shadow's
@@ -128,6 +154,9 @@ type (
 		Latency           LatencyView `json:"latency"`
 		Queue             QueueView   `json:"queue"`
 		LastMismatches    []Mismatch  `json:"last_mismatches"`
+		// LastTop1Flips are the last mismatches whose top-1 answer (class
+		// or argmax) changed, newest first, kept apart from LastMismatches.
+		LastTop1Flips []Mismatch `json:"last_top1_flips"`
 	}
 	LatencyView struct {
 		Samples      int     `json:"samples"`
@@ -154,7 +183,8 @@ type (
 )
 
 // View is the route's entry in GET /admin/shadow: its settings, counts,
-// rates, latency percentiles, queue and last mismatches (newest first).
+// rates, latency percentiles, queue, last mismatches and last top-1 flips
+// (newest first).
 func (sr *Route) View() StatsView {
 	s := sr.stats
 	v := StatsView{
@@ -181,15 +211,13 @@ func (sr *Route) View() StatsView {
 	}
 	s.mu.Lock()
 	p, sh := slices.Clone(s.primaryLat), slices.Clone(s.shadowLat)
-	n := len(s.mismatches)
-	v.LastMismatches = make([]Mismatch, 0, n)
-	for i := range n { // last recorded first
-		v.LastMismatches = append(v.LastMismatches, s.mismatches[(s.mmNext-1-i+2*n)%n])
-	}
+	v.LastMismatches, v.LastTop1Flips = s.mismatches.copy(), s.flips.copy()
 	s.mu.Unlock()
 	// Workers record in the order their comparisons finish, not the order
 	// the calls started: newest first by the record's time.
-	slices.SortStableFunc(v.LastMismatches, func(a, b Mismatch) int { return b.Time.Compare(a.Time) })
+	newestFirst := func(a, b Mismatch) int { return b.Time.Compare(a.Time) }
+	slices.SortStableFunc(v.LastMismatches, newestFirst)
+	slices.SortStableFunc(v.LastTop1Flips, newestFirst)
 	v.Latency.Samples = len(p)
 	if len(p) > 0 {
 		slices.Sort(p)

@@ -40,3 +40,32 @@ func TestShadowMismatchOrder(t *testing.T) {
 		t.Errorf("got records %v, want %v (newest first by time)", ids, want)
 	}
 }
+
+// TestShadowFlipsKeptApart: top-1 flips among many tolerance mismatches
+// stay findable in their own list, newest first, while last_mismatches
+// keeps the last mismatchesKept of all kinds.
+func TestShadowFlipsKeptApart(t *testing.T) {
+	sr := &Route{pool: &pool{}, stats: newStats(nil)}
+	t0 := time.Unix(1_700_000_000, 0)
+	agree, flip := true, false
+	var wantFlips []string
+	for i := range 3 * mismatchesKept {
+		r := Mismatch{Time: t0.Add(time.Duration(i) * time.Millisecond), RequestID: strconv.Itoa(i), Top1Agree: &agree}
+		if i%7 == 0 {
+			r.Top1Agree = &flip
+			wantFlips = append([]string{r.RequestID}, wantFlips...)
+		}
+		sr.stats.mismatch(r)
+	}
+	v := sr.View()
+	if len(v.LastMismatches) != mismatchesKept {
+		t.Errorf("last_mismatches: got %d, want %d", len(v.LastMismatches), mismatchesKept)
+	}
+	var got []string
+	for _, r := range v.LastTop1Flips {
+		got = append(got, r.RequestID)
+	}
+	if !slices.Equal(got, wantFlips) {
+		t.Errorf("last_top1_flips: got %v, want every flip newest first %v", got, wantFlips)
+	}
+}
