@@ -296,7 +296,24 @@ type Breaker struct {
 
 // HealthCheck configures active health checks.
 type HealthCheck struct {
-	// Path polled with GET. Default "/v2/health/ready".
+	// Path polled with GET; "{model}" in it is replaced by the model's name
+	// (the name the gateway forwards to containers, see PathFor). Default
+	// "/v2/models/{model}/ready": the model's own readiness (Open Inference
+	// Protocol), not the server's. The path also decides how an answer is
+	// judged:
+	//   - /v2/models/M/ready, /v2/models/M/versions/V/ready (OIP model
+	//     readiness): ready only on 2xx, unless the body says
+	//     "ready": false; any 4xx (KServe, Triton ≥ 2.42 and MLServer answer
+	//     404 for an unloaded model) and 5xx mean not ready.
+	//   - /v1/models/M, /v1/models/M/versions/N, /v1/models/M/labels/L
+	//     (KServe V1 and TF Serving model status): 2xx and the body's state:
+	//     "ready": true/false (KServe V1), or model_version_status with a
+	//     version in state AVAILABLE (TF Serving answers 200 whatever the
+	//     state). Anything else means not ready.
+	//   - any other path (server-level or custom: /v2/health/ready, /ping):
+	//     2xx is healthy; 404, 405 and 501 mean the container does not serve
+	//     the path and count as healthy (logged once); other answers are
+	//     unhealthy.
 	Path string `mapstructure:"path" json:"path"`
 	// Interval between checks. Default 5s.
 	Interval time.Duration `mapstructure:"interval" json:"interval"`

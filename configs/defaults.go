@@ -3,6 +3,7 @@ package configs
 import (
 	"math"
 	"reflect"
+	"strings"
 	"time"
 )
 
@@ -16,7 +17,7 @@ const (
 	DefaultShadowMaxQueue       = 64
 	DefaultShadowMaxBodyBytes   = 1 << 20  // 1 MiB
 	DefaultShadowMaxQueueBytes  = 64 << 20 // 64 MiB
-	DefaultHealthPath           = "/v2/health/ready"
+	DefaultHealthPath           = "/v2/models/" + ModelPlaceholder + "/ready"
 	DefaultRetryAttempts        = 1
 	DefaultRetryBudget          = 0.2
 	DefaultBreakerFailures      = 5
@@ -32,6 +33,10 @@ const (
 	DefaultLogLevel             = "info"
 	DefaultTracingServiceName   = "modelgate"
 )
+
+// ModelPlaceholder in health_check.path stands for the model's name
+// (DefaultHealthPath has it).
+const ModelPlaceholder = "{model}"
 
 // DefaultIgnoreFields are skipped by shadow comparison unless configured.
 var DefaultIgnoreFields = []string{"id", "model_version", "model_name"}
@@ -207,4 +212,10 @@ func (r Retry) RetryBudget() float64 {
 		return DefaultRetryBudget
 	}
 	return *r.Budget
+}
+
+// PathFor is Path with every ModelPlaceholder replaced by model, the
+// model's name (validated: [A-Za-z0-9._-], so the result needs no escaping).
+func (h HealthCheck) PathFor(model string) string {
+	return strings.ReplaceAll(h.Path, ModelPlaceholder, model)
 }

@@ -19,6 +19,7 @@ func TestResilienceConfig(t *testing.T) {
 			p + "breaker.open_for: must not be negative",
 			p + "breaker.interval: must not be negative",
 			p + "health_check.path: must start with /",
+			"tenants[0].models[1].health_check.path: unknown placeholder: only {model} is replaced (by the model's name)",
 			p + "health_check.interval: must not be negative",
 			p + "health_check.timeout: must not be negative",
 			p + "health_check.unhealthy_after: must not be negative",
@@ -28,6 +29,18 @@ func TestResilienceConfig(t *testing.T) {
 		} {
 			if !strings.Contains(err.Error(), want) {
 				t.Errorf("errors lack %q; got:\n%v", want, err)
+			}
+		}
+	})
+	t.Run("health path placeholder", func(t *testing.T) {
+		for _, tt := range []struct{ path, model, want string }{
+			{DefaultHealthPath, "iris", "/v2/models/iris/ready"},
+			{"/v1/models/{model}", "iris-2.1", "/v1/models/iris-2.1"},
+			{"/v2/models/{model}/versions/1/ready", "m", "/v2/models/m/versions/1/ready"},
+			{"/ping", "iris", "/ping"},
+		} {
+			if got := (HealthCheck{Path: tt.path}).PathFor(tt.model); got != tt.want {
+				t.Errorf("PathFor(%q) of %q: got %q, want %q", tt.model, tt.path, got, tt.want)
 			}
 		}
 	})
@@ -53,7 +66,7 @@ func TestResilienceConfig(t *testing.T) {
 		if m.Breaker != want {
 			t.Errorf("breaker defaults: got %+v, want %+v", m.Breaker, want)
 		}
-		wantHC := HealthCheck{Path: "/v2/health/ready", Interval: 5 * time.Second, Timeout: time.Second, UnhealthyAfter: 2, HealthyAfter: 2}
+		wantHC := HealthCheck{Path: "/v2/models/{model}/ready", Interval: 5 * time.Second, Timeout: time.Second, UnhealthyAfter: 2, HealthyAfter: 2}
 		if m.HealthCheck != wantHC {
 			t.Errorf("health check defaults: got %+v, want %+v", m.HealthCheck, wantHC)
 		}

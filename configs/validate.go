@@ -322,6 +322,9 @@ func (v *validator) model(p string, m *Model) {
 	if !strings.HasPrefix(h.Path, "/") {
 		v.add(p+".health_check.path", "must start with /")
 	}
+	if rest := strings.ReplaceAll(h.Path, ModelPlaceholder, ""); strings.ContainsAny(rest, "{}") {
+		v.add(p+".health_check.path", "unknown placeholder: only "+ModelPlaceholder+" is replaced (by the model's name)")
+	}
 	if h.Interval < 0 {
 		v.add(p+".health_check.interval", "must not be negative")
 	}

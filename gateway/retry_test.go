@@ -34,8 +34,8 @@ func TestSharedEndpointSettingsAndCarryOver(t *testing.T) {
 	const shared = "http://127.0.0.1:1"
 	text := func(budget string) string {
 		return "tenants:\n" +
-			tenantYAML("acme", "fraud", "connect_timeout: 3s\nbreaker: {consecutive_failures: 7}\nhealth_check: {disabled: true}\nretry: {budget: "+budget+"}", "v1:1:"+shared) +
-			tenantYAML("globex", "churn", "connect_timeout: 1s\nbreaker: {consecutive_failures: 2}\nhealth_check: {disabled: true}", "v1:1:"+shared)
+			tenantYAML("acme", "fraud", "connect_timeout: 3s\nbreaker: {consecutive_failures: 7}\nhealth_check: {disabled: true, path: /v2/health/ready}\nretry: {budget: "+budget+"}", "v1:1:"+shared) +
+			tenantYAML("globex", "churn", "connect_timeout: 1s\nbreaker: {consecutive_failures: 2}\nhealth_check: {disabled: true, path: /v2/health/ready}", "v1:1:"+shared)
 	}
 	parse := func(s string) *configs.Config {
 		cfg, err := configs.Parse([]byte(s))

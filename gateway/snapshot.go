@@ -81,12 +81,14 @@ func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
 				stickyHeader: mc.StickyHeader,
 				scope:        st.scope(gen, t.Name, mc.Name),
 			}
+			health := mc.HealthCheck
+			health.Path = health.PathFor(mc.Name)
 			for _, v := range mc.Versions {
 				vr := &versionRoute{name: v.Name, value: []byte(v.Name), series: st.versionSeries(gen, t.Name, mc.Name, v.Name)}
 				for _, u := range v.Endpoints {
-					ep := st.upstreams.Get(gen, u)
+					ep := st.upstreams.Get(gen, upstream.Key{URL: u, HealthPath: health.Path})
 					if s, seen := plan[ep]; !seen {
-						plan[ep] = &upstream.Settings{Connect: mc.ConnectTimeout, Breaker: mc.Breaker, Health: mc.HealthCheck}
+						plan[ep] = &upstream.Settings{Connect: mc.ConnectTimeout, Breaker: mc.Breaker, Health: health}
 					} else if mc.ConnectTimeout < s.Connect {
 						s.Connect = mc.ConnectTimeout
 					}

@@ -291,7 +291,7 @@ func TestShadowSpanLinked(t *testing.T) {
 	reg := upstream.NewRegistry(&set, slog.New(slog.DiscardHandler), configs.DefaultMaxAnswerBytes)
 	defer reg.Close()
 	gen := set.Begin()
-	ep := reg.Get(gen, model.URL)
+	ep := reg.Get(gen, upstream.Key{URL: model.URL})
 	gen.Commit()
 	var req fasthttp.Request
 	var resp fasthttp.Response

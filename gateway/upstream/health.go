@@ -1,6 +1,8 @@
 package upstream
 
 import (
+	"bytes"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -9,17 +11,21 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Checker polls one endpoint with GET health_check.path every
-// interval (the first check at once) and marks it down after
-// unhealthy_after consecutive failures (a transport error, a timeout or an
-// answer healthyStatus rejects) and up again after healthy_after consecutive successes.
-// An endpoint that is down gets no traffic. Its goroutine exits soon after
-// stop (at most one check timeout later); done is closed then. Its
-// verdicts count only while it owns the endpoint's (endpoint.setDown):
-// from its start until configure stops or replaces it.
+// Checker polls one endpoint with GET health_check.path (placeholders
+// already replaced) every interval (the first check at once) and marks it
+// down after unhealthy_after consecutive failures (a transport error, a
+// timeout or an answer judge rejects) and up again after healthy_after
+// consecutive successes. The path decides how answers are judged (probeOf):
+// model-level paths read the answer's body, at most MaxProbeBody bytes;
+// server-level ones skip it. An endpoint that is down gets no traffic. Its
+// goroutine exits soon after stop (at most one check timeout later); done
+// is closed then. Its verdicts count only while it owns the endpoint's
+// (endpoint.setDown): from its start until configure stops or replaces it.
 //
-// Each check is sent with Connection: close, so the answer's body (not
-// read) never stays on a pooled connection that traffic reuses.
+// Each check is sent with Connection: close, so an answer's body (unread,
+// or read only in part) never stays on a pooled connection that traffic
+// reuses. Logs name the path, the status and a fixed reason, never bytes
+// of the answer.
 type Checker struct {
 	cfg  configs.HealthCheck
 	quit chan struct{}
@@ -60,29 +66,40 @@ func (c *Checker) run(ep *Endpoint) {
 	req.Header.SetMethod(fasthttp.MethodGet)
 	req.Header.Set(HeaderHealthCheck, "1")
 	req.SetConnectionClose()
-	resp.SkipBody = true
+	probe := probeOf(c.cfg.Path)
+	resp.SkipBody = probe == ProbeServer
+	resp.StreamBody = probe != ProbeServer // read by readProbeBody, bounded
+	var body bytes.Buffer
 	tick := time.NewTicker(c.cfg.Interval)
 	defer tick.Stop()
 	st := healthState{up: !ep.down.Load()}
 	warned := false
 	for {
 		err := ep.Do(req, resp, time.Now().Add(c.cfg.Timeout))
-		ok, missing := err == nil, false
-		if ok {
-			ok, missing = healthyStatus(resp.StatusCode())
+		tooLarge := false
+		if err == nil && probe != ProbeServer {
+			tooLarge, err = readProbeBody(resp, &body)
 		}
-		if missing && !warned {
+		var v verdict // not ok: no answer, or its body could not be read
+		if err == nil {
+			v = judge(probe, resp.StatusCode(), body.Bytes(), tooLarge) // body empty for ProbeServer
+		}
+		if v.missing && !warned {
 			warned = true
 			ep.log.Warn("endpoint does not serve the health check path; treating answers as healthy "+
-				"(set health_check.path, e.g. /v1/models/NAME for TF Serving, or health_check.disabled)",
+				"(set health_check.path to a path it serves, e.g. the default /v2/models/{model}/ready, "+
+				"/v1/models/{model} for TF Serving, /ping for TorchServe; or health_check.disabled)",
 				"path", c.cfg.Path, "status", resp.StatusCode())
 		}
-		if st.observe(ok, c.cfg) && ep.setDown(c, !st.up) {
+		if st.observe(v.ok, c.cfg) && ep.setDown(c, !st.up) {
 			if st.up {
-				ep.log.Info("endpoint healthy again", "path", c.cfg.Path)
+				ep.log.Info("endpoint healthy again", "path", c.cfg.Path, "probe", probe.String())
+			} else if err != nil {
+				ep.log.Warn("endpoint unhealthy; no traffic until it recovers", "path", c.cfg.Path,
+					"probe", probe.String(), "err", err)
 			} else {
 				ep.log.Warn("endpoint unhealthy; no traffic until it recovers", "path", c.cfg.Path,
-					"status", resp.StatusCode(), "err", err)
+					"probe", probe.String(), "status", resp.StatusCode(), "reason", v.reason)
 			}
 		}
 		select {
@@ -93,21 +110,23 @@ func (c *Checker) run(ep *Endpoint) {
 	}
 }
 
-// healthyStatus judges a health check's answer: 2xx is healthy. A container
-// that answers 404, 405 or 501 is up but does not serve the health path (a
-// TF Serving or custom V1 container has no /v2/health/ready, the default
-// path): it counts as healthy, with missing set so the checker can warn once,
-// rather than taking every such endpoint out of service. Anything else (5xx,
-// 429, other 4xx) is unhealthy; so are transport errors and timeouts.
-func healthyStatus(code int) (ok, missing bool) {
-	switch {
-	case code >= 200 && code < 300:
-		return true, false
-	case code == fasthttp.StatusNotFound, code == fasthttp.StatusMethodNotAllowed, code == fasthttp.StatusNotImplemented:
-		return true, true
-	default:
-		return false, false
+// readProbeBody reads resp's streamed body into buf (reset first), at most
+// MaxProbeBody bytes, and closes the stream. tooLarge reports a longer
+// answer (declared or read); its error is a fixed cause.
+func readProbeBody(resp *fasthttp.Response, buf *bytes.Buffer) (tooLarge bool, err error) {
+	defer resp.CloseBodyStream() // its error changes nothing: the check sent Connection: close
+	buf.Reset()
+	if resp.Header.ContentLength() > MaxProbeBody {
+		return true, nil
 	}
+	r := resp.BodyStream()
+	if r == nil { // nothing streamed: the body, if any, is buffered
+		r = bytes.NewReader(resp.Body())
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r, MaxProbeBody+1)); err != nil {
+		return false, causeOf(err)
+	}
+	return buf.Len() > MaxProbeBody, nil
 }
 
 // healthState is the pure part of a health checker: the verdict and the

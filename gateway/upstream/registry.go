@@ -14,16 +14,31 @@ import (
 )
 
 // Settings are the resilience settings an endpoint takes from the config.
-// When one URL is listed by several models, breaker and health-check
-// settings come from the first model in file order that lists it, and the
-// connect timeout is the smallest of them (the snapshot builder decides).
+// When one endpoint (URL and health-check path, see Key) is listed by
+// several models, breaker and health-check settings come from the first
+// model in file order that lists it, and the connect timeout is the
+// smallest of them (the snapshot builder decides). Health.Path is the
+// endpoint's Key.HealthPath.
 type Settings struct {
 	Connect time.Duration
 	Breaker configs.Breaker
 	Health  configs.HealthCheck
 }
 
-// Registry owns every endpoint, keyed by URL, in a store of the gateway's
+// Key names an endpoint: a container's URL and the health-check path its
+// models probe it with (health_check.path with {model} replaced, whether
+// checks are enabled or not). Models that list one URL share an endpoint
+// (connection pool, in-flight count, breaker, health verdict) when they
+// probe it the same way: always for a server-level path such as
+// /v2/health/ready or /ping, and for the model-level default when they
+// name the same model (tenants sharing a container of one model). Models
+// of a multi-model container (Triton, MLServer) get one endpoint each, so
+// one model's unload takes only that model's traffic away.
+type Key struct {
+	URL, HealthPath string
+}
+
+// Registry owns every endpoint, keyed by Key, in a store of the gateway's
 // keyed.Set: an endpoint lives while the snapshots built since the last
 // commit use it, and a Commit of a generation that did not Get it releases
 // it (health checker stopped, idle connections closed; requests still in
@@ -38,14 +53,14 @@ type Registry struct {
 
 	mu      sync.Mutex // guards each endpoint's checker and stopped
 	stopped []*Checker // stopped checkers that may still be running a check
-	eps     *keyed.Store[string, *Endpoint]
+	eps     *keyed.Store[Key, *Endpoint]
 }
 
 // NewRegistry creates an empty registry whose endpoints live in a store of
 // set. Answers over maxAnswer bytes fail (server.max_answer_bytes).
 func NewRegistry(set *keyed.Set, log *slog.Logger, maxAnswer int) *Registry {
 	r := &Registry{log: log, maxAnswer: maxAnswer}
-	r.eps = keyed.Register(set, func(_ string, ep *Endpoint) { r.release(ep) })
+	r.eps = keyed.Register(set, func(_ Key, ep *Endpoint) { r.release(ep) })
 	return r
 }
 
@@ -58,12 +73,12 @@ func (r *Registry) Roots() *x509.CertPool { return r.roots.Load() }
 // established keep-alive connections stay up.
 func (r *Registry) SetRoots(pool *x509.CertPool) { r.roots.Store(pool) }
 
-// Get returns the endpoint for url, creating it if new, and marks it used
+// Get returns the endpoint for k, creating it if new, and marks it used
 // by gen. A new endpoint is healthy and its breaker closed until Configure
 // and traffic say otherwise.
-func (r *Registry) Get(gen *keyed.Gen, url string) *Endpoint {
-	return keyed.Get(r.eps, gen, url, func() *Endpoint {
-		return newEndpoint(url, r.log, r.maxAnswer, &r.roots)
+func (r *Registry) Get(gen *keyed.Gen, k Key) *Endpoint {
+	return keyed.Get(r.eps, gen, k, func() *Endpoint {
+		return newEndpoint(k.URL, r.log, r.maxAnswer, &r.roots)
 	})
 }
 
@@ -122,7 +137,7 @@ func (r *Registry) release(ep *Endpoint) {
 // in progress returned to the pools meanwhile. No generation may be open.
 func (r *Registry) Close() {
 	var eps []*Endpoint
-	r.eps.All(func(_ string, ep *Endpoint) { eps = append(eps, ep) })
+	r.eps.All(func(_ Key, ep *Endpoint) { eps = append(eps, ep) })
 	r.eps.Close()
 	r.mu.Lock()
 	stopped := r.stopped

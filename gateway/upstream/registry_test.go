@@ -15,7 +15,7 @@ import (
 
 func TestPickEndpointSkipsUnavailable(t *testing.T) {
 	reg, gen := newTestRegistry(t, slog.New(slog.DiscardHandler))
-	eps := []*Endpoint{reg.Get(gen, "http://127.0.0.1:1"), reg.Get(gen, "http://127.0.0.1:2"), reg.Get(gen, "http://127.0.0.1:3"), reg.Get(gen, "http://127.0.0.1:4")}
+	eps := []*Endpoint{reg.Get(gen, Key{URL: "http://127.0.0.1:1"}), reg.Get(gen, Key{URL: "http://127.0.0.1:2"}), reg.Get(gen, Key{URL: "http://127.0.0.1:3"}), reg.Get(gen, Key{URL: "http://127.0.0.1:4"})}
 	now := time.Now().UnixNano()
 	eps[0].down.Store(true)                          // failed health checks
 	eps[1].openUntil.Store(now + int64(time.Minute)) // open breaker
@@ -46,7 +46,7 @@ func TestPickEndpointUsesAllowedMaximum(t *testing.T) {
 	reg, gen := newTestRegistry(t, slog.New(slog.DiscardHandler))
 	eps := make([]*Endpoint, configs.MaxEndpointsPerVersion)
 	for i := range eps {
-		eps[i] = reg.Get(gen, fmt.Sprintf("http://127.0.0.1:%d", 1000+i))
+		eps[i] = reg.Get(gen, Key{URL: fmt.Sprintf("http://127.0.0.1:%d", 1000+i)})
 	}
 	now := time.Now().UnixNano()
 	for i := range eps {
@@ -62,7 +62,7 @@ func TestPickEndpointUsesAllowedMaximum(t *testing.T) {
 func TestBreakerCounting(t *testing.T) {
 	var logs testlog.Buffer
 	reg, gen := newTestRegistry(t, slog.New(slog.NewTextHandler(&logs, nil)))
-	ep := reg.Get(gen, "http://127.0.0.1:1")
+	ep := reg.Get(gen, Key{URL: "http://127.0.0.1:1"})
 	ep.setBreaker(configs.Breaker{ConsecutiveFailures: 3, FailureRatio: 0.5, MinRequests: 100, OpenFor: 50 * time.Millisecond, Interval: time.Second})
 	run := func(verdict error) bool { return ep.Guard(func() error { return verdict }) }
 	for range 50 {
