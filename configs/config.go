@@ -309,11 +309,14 @@ type HealthCheck struct {
 	//     (KServe V1 and TF Serving model status): 2xx and the body's state:
 	//     "ready": true/false (KServe V1), or model_version_status with a
 	//     version in state AVAILABLE (TF Serving answers 200 whatever the
-	//     state). Anything else means not ready.
+	//     state); at most 64 KiB of the answer is read, a longer one is not
+	//     ready. Anything else means not ready.
 	//   - any other path (server-level or custom: /v2/health/ready, /ping):
 	//     2xx is healthy; 404, 405 and 501 mean the container does not serve
 	//     the path and count as healthy (logged once); other answers are
 	//     unhealthy.
+	// Models that list one URL share its endpoint state (pool, breaker,
+	// verdict) only when this path, placeholder replaced, is the same.
 	Path string `mapstructure:"path" json:"path"`
 	// Interval between checks. Default 5s.
 	Interval time.Duration `mapstructure:"interval" json:"interval"`
