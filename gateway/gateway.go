@@ -129,8 +129,9 @@ func (g *Gateway) Serve(ln net.Listener) error {
 }
 
 // ErrShuttingDown is returned by Apply and by reloads once the gateway's
-// Shutdown or Close began.
-var ErrShuttingDown = errors.New("shutting down: reload refused")
+// Shutdown or Close began (configs.ErrShuttingDown, which the admin API
+// maps to 503).
+var ErrShuttingDown = configs.ErrShuttingDown
 
 // Shutdown refuses further Apply calls (waiting for one in progress), stops
 // accepting connections, waits for in-flight requests until ctx is done,

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/admin"
 	"github.com/modelgate/modelgate/internal/await"
 )
 
@@ -330,7 +331,7 @@ func TestAdminConfigShowsNoSecrets(t *testing.T) {
 	if r.code != 200 {
 		t.Fatalf("got %d, want 200", r.code)
 	}
-	var view tableView
+	var view admin.TableView
 	if err := json.Unmarshal([]byte(r.body), &view); err != nil {
 		t.Fatalf("decoding /admin/config: %v", err)
 	}

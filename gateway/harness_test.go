@@ -11,12 +11,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/admin"
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/internal/modelserver"
@@ -74,8 +76,8 @@ func startGateway(t *testing.T, yamlText string, logOut ...io.Writer) *harness {
 		t.Fatal(err)
 	}
 	h.url = "http://" + ln.Addr().String()
-	admin := httptest.NewServer(h.gw.AdminHandler(h.reloader))
-	h.adminURL = admin.URL
+	adminSrv := httptest.NewServer(admin.Handler(h.gw, h.reloader, h.gw.metrics.Registry))
+	h.adminURL = adminSrv.URL
 
 	ctx, cancel := context.WithCancel(context.Background())
 	changes, err := configs.Watch(ctx, h.cfgPath)
@@ -93,10 +95,11 @@ func startGateway(t *testing.T, yamlText string, logOut ...io.Writer) *harness {
 	t.Cleanup(func() {
 		cancel()
 		<-loopDone
-		admin.Close()
+		adminSrv.Close()
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
 		if err := h.gw.Shutdown(sctx); err != nil {
+			_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
 			t.Errorf("shutdown: %v", err)
 		}
 		if err := <-serveDone; err != nil {

@@ -78,3 +78,10 @@ func (g *Gateway) endpointSamples() iter.Seq[observability.EndpointSample] {
 		}
 	}
 }
+
+// Readiness reports whether every model has a healthy endpoint and the
+// gateway is not shutting down, with the /readyz body (admin.Source).
+func (g *Gateway) Readiness() (bool, any) {
+	r := g.readiness()
+	return r.Ready, r
+}

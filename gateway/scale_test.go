@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/admin"
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/valyala/fasthttp"
@@ -78,7 +79,7 @@ type scrapeResult struct {
 // exposition, text format, uncompressed).
 func scrapeAdmin(tb testing.TB, g *Gateway) scrapeResult {
 	tb.Helper()
-	h := g.AdminHandler(NewReloader("", g))
+	h := admin.Handler(g, NewReloader("", g), g.metrics.Registry)
 	rec := httptest.NewRecorder()
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

@@ -32,3 +32,6 @@ func (g *Gateway) shadowView() shadow.ListView {
 	}
 	return out
 }
+
+// ShadowView is the GET /admin/shadow body (admin.Source).
+func (g *Gateway) ShadowView() any { return g.shadowView() }

@@ -56,15 +56,9 @@ type stagedTLS struct {
 	upstream       *x509.CertPool // nil: the system roots
 }
 
-// FilesError is a reload's failure to load files the config names: the
-// listeners' certificate, key and client-CA files, server.upstream_ca_file.
-// Each entry names the setting and the file; none holds file contents.
-// Nothing of that reload was applied.
-type FilesError struct {
-	Errs configs.Errors
-}
-
-func (e *FilesError) Error() string { return e.Errs.Error() }
+// FilesError is a reload's failure to load files the config names
+// (configs.FilesError, which the admin API maps to 422).
+type FilesError = configs.FilesError
 
 // loadTLS re-reads both listeners' certificate, key and client CA files
 // (the paths fixed at New) and cfg's upstream CA bundle without installing

@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/modelgate/modelgate/admin"
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/gateway"
 	"github.com/modelgate/modelgate/observability"
@@ -25,7 +26,7 @@ import (
 // listeners accept connections. If a listener cannot open (address taken,
 // certificate not loading), everything New started is released before the
 // error returns.
-func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writer, started func(traffic, admin net.Addr)) error {
+func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writer, started func(traffic, adminAddr net.Addr)) error {
 	log := observability.NewLogger(logOut, cfg.Logging.Level)
 	metrics := observability.NewMetrics()
 	metrics.Reloaded(true, cfg.Hash, float64(time.Now().Unix()))
@@ -68,8 +69,8 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 			log.Error("tracing config not applied; previous tracing setup kept", "err", err)
 		}
 	}
-	admin := &http.Server{
-		Handler:           gw.AdminHandler(reloader),
+	adminSrv := &http.Server{
+		Handler:           admin.Handler(gw, reloader, metrics.Registry),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Handshake and protocol errors of admin clients go to the JSON log.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -90,7 +91,7 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 	}()
 	errc := make(chan error, 2)
 	go func() {
-		if err := admin.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := adminSrv.Serve(adminLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("admin listener: %w", err)
 		}
 	}()
@@ -125,7 +126,7 @@ loop:
 			break loop
 		}
 	}
-	shutdown(log, cfg.Server.ShutdownTimeout, func() { stopLoop(); <-loopDone }, gw, tracing, admin)
+	shutdown(log, cfg.Server.ShutdownTimeout, func() { stopLoop(); <-loopDone }, gw, tracing, adminSrv)
 	return runErr
 }
 
@@ -143,7 +144,7 @@ loop:
 //     requests;
 //  4. the admin listener last, so /metrics, /healthz and /readyz (503
 //     "shutting down") stay visible to monitoring during the drain.
-func shutdown(log *observability.Logger, timeout time.Duration, stopTriggers func(), gw *gateway.Gateway, tracing *observability.Tracing, admin *http.Server) {
+func shutdown(log *observability.Logger, timeout time.Duration, stopTriggers func(), gw *gateway.Gateway, tracing *observability.Tracing, adminSrv *http.Server) {
 	stopTriggers()
 	log.Info("shutting down: draining in-flight requests", "timeout", timeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -154,8 +155,8 @@ func shutdown(log *observability.Logger, timeout time.Duration, stopTriggers fun
 	if err := tracing.Shutdown(sctx); err != nil {
 		log.Warn("tracing shutdown incomplete", "err", err)
 	}
-	if err := admin.Shutdown(sctx); err != nil {
-		admin.Close() // the drain used up the timeout: cut admin clients off
+	if err := adminSrv.Shutdown(sctx); err != nil {
+		adminSrv.Close() // the drain used up the timeout: cut admin clients off
 	}
 	log.Info("modelgate stopped")
 }
