@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -358,16 +357,4 @@ func (h *harness) endpoint(url string) *upstream.Endpoint {
 	}
 	h.t.Fatalf("endpoint %s is not in the serving snapshot", url)
 	return nil
-}
-
-// deadURL returns the URL of a loopback port nobody listens on.
-func deadURL(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://" + ln.Addr().String()
-	ln.Close()
-	return u
 }
