@@ -62,14 +62,14 @@ func (o *requestObs) endServerSpan(code int, cause error) {
 }
 
 // doUpstream sends ctx.Request to ep and fills ctx.Response: one upstream
-// attempt. It is the traced form of ep.do; a retrying
+// attempt. It is the traced form of Endpoint.Do; a retrying
 // forward calls it once per attempt, with the version being tried.
 //
 // When the request is observed (tracing or access log on) it runs the
 // attempt in a client span (child of the server span) whose context is
 // injected as traceparent/tracestate/baggage toward the container, and adds
 // the attempt's time and error to the access log record. Otherwise it is a
-// plain ep.do.
+// plain Endpoint.Do.
 func (g *Gateway) doUpstream(ctx *fasthttp.RequestCtx, ep *upstream.Endpoint, version *versionRoute, deadline time.Time) error {
 	o, _ := ctx.UserValue(obsKey{}).(*requestObs)
 	if o == nil {

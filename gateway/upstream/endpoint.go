@@ -45,7 +45,7 @@ type Endpoint struct {
 	// checker is the running health checker, or nil. Written under
 	// Registry.mu.
 	checker atomic.Pointer[Checker]
-	// verdictOwner is the checker whose results set down: the one configure
+	// verdictOwner is the checker whose results set down: the one Configure
 	// started last, or nil. A checker stopped or replaced by a reload may
 	// still finish a check; its verdict is then dropped.
 	verdictMu    sync.Mutex

@@ -20,7 +20,7 @@ import (
 // server-level ones skip it. An endpoint that is down gets no traffic. Its
 // goroutine exits soon after stop (at most one check timeout later); done
 // is closed then. Its verdicts count only while it owns the endpoint's
-// (endpoint.setDown): from its start until configure stops or replaces it.
+// (Endpoint.setDown): from its start until Configure stops or replaces it.
 //
 // Each check is sent with Connection: close, so an answer's body (unread,
 // or read only in part) never stays on a pooled connection that traffic
