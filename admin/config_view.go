@@ -2,28 +2,30 @@ package admin
 
 import "github.com/modelgate/modelgate/configs"
 
-// The routing table as GET /admin/config shows it: no keys, no key hashes,
-// no admin token hash.
+// The routing table as GET /admin/config shows it: tenants with the number
+// of their API keys, limits, models, shadows and versions with their share
+// of traffic. Never keys, key hashes or the admin token hash: a field added
+// here must not carry a secret.
 type (
-	TableView struct {
+	tableView struct {
 		Hash    string       `json:"hash"`
-		Tenants []TenantView `json:"tenants"`
+		Tenants []tenantView `json:"tenants"`
 	}
-	TenantView struct {
+	tenantView struct {
 		Name    string         `json:"name"`
 		APIKeys int            `json:"api_keys"`
 		Limits  configs.Limits `json:"limits"`
-		Models  []ModelView    `json:"models"`
+		Models  []modelView    `json:"models"`
 	}
-	ModelView struct {
+	modelView struct {
 		Name         string        `json:"name"`
 		Timeout      string        `json:"timeout"`
 		StickyHeader string        `json:"sticky_header,omitempty"`
 		Fallback     string        `json:"fallback,omitempty"`
-		Shadow       *ShadowView   `json:"shadow,omitempty"`
-		Versions     []VersionView `json:"versions"`
+		Shadow       *shadowView   `json:"shadow,omitempty"`
+		Versions     []versionView `json:"versions"`
 	}
-	ShadowView struct {
+	shadowView struct {
 		Version           string   `json:"version"`
 		Percent           float64  `json:"percent"`
 		Tolerance         float64  `json:"tolerance"`
@@ -35,7 +37,7 @@ type (
 		MaxBodyBytes      int64    `json:"max_body_bytes"`
 		Timeout           string   `json:"timeout"`
 	}
-	VersionView struct {
+	versionView struct {
 		Name      string   `json:"name"`
 		Weight    int      `json:"weight"`
 		Share     float64  `json:"share_percent"`
@@ -43,15 +45,16 @@ type (
 	}
 )
 
-// configView is cfg as GET /admin/config shows it.
-func configView(cfg *configs.Config) TableView {
-	tv := TableView{Hash: cfg.Hash, Tenants: []TenantView{}}
+// configView renders cfg for GET /admin/config. Shares are percentages of
+// the model's total weight (0 when every weight is 0).
+func configView(cfg *configs.Config) tableView {
+	tv := tableView{Hash: cfg.Hash, Tenants: []tenantView{}}
 	for _, t := range cfg.Tenants {
-		tw := TenantView{Name: t.Name, APIKeys: len(t.APIKeys), Limits: t.Limits}
+		tw := tenantView{Name: t.Name, APIKeys: len(t.APIKeys), Limits: t.Limits}
 		for _, m := range t.Models {
-			mv := ModelView{Name: m.Name, Timeout: m.Timeout.String(), StickyHeader: m.StickyHeader, Fallback: m.Fallback}
+			mv := modelView{Name: m.Name, Timeout: m.Timeout.String(), StickyHeader: m.StickyHeader, Fallback: m.Fallback}
 			if sh := m.Shadow; sh != nil {
-				mv.Shadow = &ShadowView{Version: sh.Version, Percent: sh.SharePercent(), Tolerance: sh.Tolerance,
+				mv.Shadow = &shadowView{Version: sh.Version, Percent: sh.SharePercent(), Tolerance: sh.Tolerance,
 					RelativeTolerance: sh.RelativeTolerance, IgnoreFields: sh.IgnoreFields, MaxInFlight: sh.MaxInFlight,
 					MaxQueue: sh.QueueLen(), MaxQueueBytes: sh.MaxQueueBytes, MaxBodyBytes: sh.MaxBodyBytes, Timeout: sh.Timeout.String()}
 			}
@@ -64,7 +67,7 @@ func configView(cfg *configs.Config) TableView {
 				if total > 0 {
 					share = 100 * float64(v.Weight) / float64(total)
 				}
-				mv.Versions = append(mv.Versions, VersionView{Name: v.Name, Weight: v.Weight, Share: share, Endpoints: v.Endpoints})
+				mv.Versions = append(mv.Versions, versionView{Name: v.Name, Weight: v.Weight, Share: share, Endpoints: v.Endpoints})
 			}
 			tw.Models = append(tw.Models, mv)
 		}

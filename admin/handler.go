@@ -1,104 +1,84 @@
-// Package admin is the admin listener's HTTP API: /metrics, /healthz,
-// /readyz, the routing table, shadow statistics, reloads and pprof, behind
-// the admin token where they reveal or change anything. It reads the
-// gateway through the small Source and Reloader interfaces below and does
-// not import it (the gateway's tests serve this handler in their harness).
+// Package admin is the admin listener's HTTP API: metrics, health and
+// readiness, the serving config without secrets, the shadow view, reloads
+// and, when configured, pprof. The operator console and the control plane
+// will be served from here too.
+//
+// admin reads the gateway only through Source and reloads only through
+// Reloader, interfaces declared here where they are consumed. It must not
+// import package gateway: gateway's tests serve this handler in their
+// harness, so that import would be a cycle. The error vocabulary of a reload
+// (configs.Errors, *configs.FilesError, configs.ErrShuttingDown) lives in
+// configs, which both import.
 package admin
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/http/pprof"
-	"strings"
-	"time"
 
 	"github.com/modelgate/modelgate/configs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Source is what the admin API reads of the serving gateway.
+// Source is what the admin API reads of the running gateway. Its methods
+// are called concurrently, from any request's goroutine.
 type Source interface {
-	// Config is the config now serving (read-only).
+	// Config returns the config now serving; the caller does not modify
+	// it. It is read on every request that needs it (the admin token, GET
+	// /admin/config, the hash after a reload), so a reload takes effect
+	// at once, and once by Handler for admin.pprof.
 	Config() *configs.Config
-	// Readiness reports whether the gateway should get traffic, and the
-	// /readyz body that says why.
+	// Readiness reports whether the gateway is ready for traffic, and the
+	// JSON-encodable GET /readyz body saying why.
 	Readiness() (ready bool, body any)
-	// ShadowView is the GET /admin/shadow body.
+	// ShadowView returns the JSON-encodable GET /admin/shadow body.
 	ShadowView() any
 }
 
-// Reloader applies the config file again on request. Its error is nil, a
-// configs.Errors (invalid config), a *configs.FilesError (files the config
-// names did not load), configs.ErrShuttingDown, or a context error.
+// Reloader reloads the config file on POST /admin/reload.
 type Reloader interface {
+	// Reload loads the file now and applies it, blocking until that is
+	// done or ctx is done. Its error says why nothing changed; see
+	// reloadFailure for how each kind maps to a status.
 	Reload(ctx context.Context) error
 }
 
-// reloadTimeout bounds how long POST /admin/reload waits for the reload.
-const reloadTimeout = 30 * time.Second
-
-// Handler returns the admin listener's handler: GET /metrics (from reg),
-// /healthz, /readyz, GET /admin/config, GET /admin/shadow, POST
-// /admin/reload and, when admin.pprof is set at the time Handler is called,
-// /debug/pprof/; the /admin and pprof paths need the admin token
-// (admin.token_sha256, read from the serving config on every request).
-// Every answer is JSON; unknown paths get a JSON 404.
-func Handler(g Source, r Reloader, reg *prometheus.Registry) http.Handler {
+// Handler returns the admin listener's handler. Every answer is JSON
+// (Content-Type: application/json) except /metrics and pprof's:
+//
+//	GET  /metrics        reg in the Prometheus text or OpenMetrics format (negotiated)
+//	GET  /healthz        200 {"status": "ok"} while the process serves HTTP
+//	GET  /readyz         src.Readiness's body: 200 when ready, else 503
+//	GET  /admin/config   the serving routing table without keys, key hashes or the admin token hash
+//	GET  /admin/shadow   src.ShadowView (admin token)
+//	POST /admin/reload   reloads through reloader (admin token; statuses in reloadFailure)
+//	     /debug/pprof/   net/http/pprof's index, profiles and trace (admin token), only
+//	                     when admin.pprof is set in the config serving when Handler is called
+//	     anything else   404 {"error": "no such admin path"}, also for a known path with
+//	                     another method
+//
+// "Admin token" routes answer 403 while admin.token_sha256 is unset and 401
+// with WWW-Authenticate for a missing or wrong token (see requireToken).
+// reg must not be nil; promhttp registers its own error counter in it
+// (once, however many handlers share reg).
+func Handler(src Source, reloader Reloader, reg *prometheus.Registry) http.Handler {
+	a := &api{src: src, reloader: reloader}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
 		Registry:          reg,
 	}))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ready, body := g.Readiness()
-		if !ready {
-			writeJSON(w, http.StatusServiceUnavailable, body)
-			return
-		}
-		writeJSON(w, http.StatusOK, body)
-	})
-	mux.HandleFunc("GET /admin/config", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, configView(g.Config()))
-	})
-	mux.Handle("GET /admin/shadow", requireAdmin(g, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, g.ShadowView())
-	})))
-	mux.Handle("POST /admin/reload", requireAdmin(g, http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		ctx, cancel := context.WithTimeout(req.Context(), reloadTimeout)
-		defer cancel()
-		err := r.Reload(ctx)
-		var verrs configs.Errors
-		var ferr *configs.FilesError
-		switch {
-		case err == nil:
-			writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded", "hash": g.Config().Hash})
-		case errors.As(err, &verrs):
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{"error": "invalid config; previous config keeps serving", "errors": errorLines(verrs)})
-		case errors.As(err, &ferr):
-			// Each line names the setting and the file, never its contents.
-			writeJSON(w, http.StatusUnprocessableEntity, map[string]any{
-				"error": "files named by the config did not load; previous config, certificates and CAs keep serving", "errors": errorLines(ferr.Errs)})
-		case errors.Is(err, configs.ErrShuttingDown):
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "shutting down; reload refused"})
-		case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "reload did not finish in time"})
-		default:
-			writeJSON(w, http.StatusBadRequest, map[string]any{"error": "config not loaded; previous config keeps serving", "errors": []string{err.Error()}})
-		}
-	})))
-	if g.Config().Admin.Pprof {
-		mux.Handle("/debug/pprof/", requireAdmin(g, http.HandlerFunc(pprof.Index)))
-		mux.Handle("/debug/pprof/profile", requireAdmin(g, http.HandlerFunc(pprof.Profile)))
-		mux.Handle("/debug/pprof/trace", requireAdmin(g, http.HandlerFunc(pprof.Trace)))
+	mux.HandleFunc("GET /healthz", a.healthz)
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.HandleFunc("GET /admin/config", a.config)
+	mux.Handle("GET /admin/shadow", a.requireToken(http.HandlerFunc(a.shadow)))
+	mux.Handle("POST /admin/reload", a.requireToken(http.HandlerFunc(a.reload))) // reload.go
+	if src.Config().Admin.Pprof {
+		mux.Handle("/debug/pprof/", a.requireToken(http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/profile", a.requireToken(http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/trace", a.requireToken(http.HandlerFunc(pprof.Trace)))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such admin path"})
@@ -106,34 +86,34 @@ func Handler(g Source, r Reloader, reg *prometheus.Registry) http.Handler {
 	return mux
 }
 
-// requireAdmin admits requests bearing the admin token. The presented token
-// is hashed and compared with admin.token_sha256 in constant time.
-func requireAdmin(g Source, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		want, err := hex.DecodeString(strings.ToLower(g.Config().Admin.TokenSHA256))
-		if err != nil || len(want) != sha256.Size {
-			writeJSON(w, http.StatusForbidden, map[string]string{"error": "admin API disabled: admin.token_sha256 is not configured"})
-			return
-		}
-		token, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
-		got := sha256.Sum256([]byte(token))
-		if !ok || subtle.ConstantTimeCompare(got[:], want) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="modelgate-admin"`)
-			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong admin token"})
-			return
-		}
-		next.ServeHTTP(w, req)
-	})
+// api holds what the routes read.
+type api struct {
+	src      Source
+	reloader Reloader
 }
 
-func errorLines(errs configs.Errors) []string {
-	lines := make([]string, len(errs))
-	for i, e := range errs {
-		lines[i] = e.Error()
+func (a *api) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
+	ready, body := a.src.Readiness()
+	if !ready {
+		writeJSON(w, http.StatusServiceUnavailable, body)
+		return
 	}
-	return lines
+	writeJSON(w, http.StatusOK, body)
 }
 
+func (a *api) config(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, configView(a.src.Config())) // config_view.go
+}
+
+func (a *api) shadow(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, a.src.ShadowView())
+}
+
+// writeJSON answers code with v as indented JSON.
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

@@ -1,116 +1,104 @@
 package admin
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
-	"github.com/modelgate/modelgate/configs"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// source is a real parsed config with fixed readiness and shadow bodies.
-type source struct {
-	cfg   *configs.Config
-	ready bool
-}
-
-func (s source) Config() *configs.Config { return s.cfg }
-func (s source) Readiness() (bool, any)  { return s.ready, map[string]bool{"ready": s.ready} }
-func (s source) ShadowView() any         { return map[string][]string{"shadows": {}} }
-
-// reloader returns a fixed error.
-type reloader struct{ err error }
-
-func (r reloader) Reload(context.Context) error { return r.err }
-
-func parse(t *testing.T, token string) *configs.Config {
-	t.Helper()
-	text := "tenants:\n  - name: acme\n    api_keys: [{sha256: \"" + strings.Repeat("ab", 32) + "\"}]\n" +
-		"    models:\n      - name: fraud\n        versions:\n          - {name: v1, weight: 1, endpoints: [\"http://127.0.0.1:1\"]}\n"
-	if token != "" {
-		sum := sha256.Sum256([]byte(token))
-		text = "admin:\n  token_sha256: \"" + hex.EncodeToString(sum[:]) + "\"\n" + text
-	}
-	cfg, err := configs.Parse([]byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-func do(t *testing.T, h http.Handler, method, path, auth string) (int, string, http.Header) {
-	t.Helper()
-	req := httptest.NewRequest(method, path, nil)
-	if auth != "" {
-		req.Header.Set("Authorization", auth)
-	}
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, req)
-	body, _ := io.ReadAll(w.Result().Body)
-	return w.Code, string(body), w.Result().Header
-}
-
-// TestAdminToken: the admin paths are refused without a configured token
-// (403), with a missing or wrong one (401 and WWW-Authenticate), and served
-// with the right one; the open paths need none.
-func TestAdminToken(t *testing.T) {
-	open := Handler(source{cfg: parse(t, "")}, reloader{}, prometheus.NewRegistry())
-	if code, body, _ := do(t, open, "GET", "/admin/shadow", "Bearer x"); code != 403 || !strings.Contains(body, "token_sha256") {
-		t.Errorf("no token configured: got %d %s, want 403 naming admin.token_sha256", code, body)
-	}
-	h := Handler(source{cfg: parse(t, "s3cret"), ready: true}, reloader{}, prometheus.NewRegistry())
-	for _, auth := range []string{"", "Bearer wrong", "s3cret"} {
-		code, _, hdr := do(t, h, "GET", "/admin/shadow", auth)
-		if code != 401 || hdr.Get("WWW-Authenticate") == "" {
-			t.Errorf("Authorization %q: got %d (WWW-Authenticate %q), want 401 with a challenge", auth, code, hdr.Get("WWW-Authenticate"))
+// TestUnknownPathsAnswerJSON404: every path and method the admin API does
+// not serve answers 404 with a JSON error, including a known path with
+// another method and pprof while admin.pprof is off.
+func TestUnknownPathsAnswerJSON404(t *testing.T) {
+	h, _, _ := newHandler(t, configYAML(withToken))
+	for _, tt := range []struct{ method, path string }{
+		{"GET", "/"},
+		{"GET", "/nope"},
+		{"GET", "/admin"},
+		{"GET", "/admin/configs"},
+		{"POST", "/healthz"},
+		{"DELETE", "/admin/config"},
+		{"GET", "/admin/reload"},
+		{"POST", "/admin/shadow"},
+		{"GET", "/debug/pprof/"},
+		{"GET", "/debug/pprof/profile"},
+	} {
+		r := serve(t, h, tt.method, tt.path, "Authorization", "Bearer "+adminToken)
+		if r.code != 404 || r.body != jsonBody("error", "no such admin path") || r.header.Get("Content-Type") != "application/json" {
+			t.Errorf("%s %s: got %d %q %q, want 404 JSON", tt.method, tt.path, r.code, r.header.Get("Content-Type"), r.body)
 		}
 	}
-	if code, body, _ := do(t, h, "GET", "/admin/shadow", "Bearer s3cret"); code != 200 || !strings.Contains(body, `"shadows"`) {
-		t.Errorf("right token: got %d %s", code, body)
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	h, src, _ := newHandler(t, configYAML(""))
+	if r := serve(t, h, "GET", "/healthz"); r.code != 200 || r.body != jsonBody("status", "ok") {
+		t.Errorf("/healthz: got %d %q, want 200 ok", r.code, r.body)
 	}
-	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/admin/config"} {
-		if code, _, _ := do(t, h, "GET", path, ""); code != 200 {
-			t.Errorf("GET %s without a token: got %d, want 200", path, code)
+	src.body = map[string]string{"reason": "shutting down"}
+	for _, tt := range []struct {
+		ready bool
+		code  int
+	}{{true, 200}, {false, 503}} {
+		src.ready.Store(tt.ready)
+		r := serve(t, h, "GET", "/readyz")
+		if r.code != tt.code || r.body != jsonBody("reason", "shutting down") || r.header.Get("Content-Type") != "application/json" {
+			t.Errorf("/readyz ready=%v: got %d %q, want %d with the source's body", tt.ready, r.code, r.body, tt.code)
 		}
 	}
-	if code, body, _ := do(t, h, "GET", "/nope", ""); code != 404 || !strings.Contains(body, `"error"`) {
-		t.Errorf("unknown path: got %d %s, want a JSON 404", code, body)
-	}
-	notReady := Handler(source{cfg: parse(t, "")}, reloader{}, prometheus.NewRegistry())
-	if code, _, _ := do(t, notReady, "GET", "/readyz", ""); code != 503 {
-		t.Errorf("/readyz not ready: got %d, want 503", code)
+	// Neither needs the admin token, configured or not.
+	h, _, _ = newHandler(t, configYAML(withToken))
+	if r := serve(t, h, "GET", "/readyz"); r.code != 200 {
+		t.Errorf("/readyz with a token configured: got %d, want 200 without it", r.code)
 	}
 }
 
-// TestAdminReloadStatus: each kind of reload error has its status, and
-// the body names settings, never more.
-func TestAdminReloadStatus(t *testing.T) {
-	cfg := parse(t, "s3cret")
-	tests := []struct {
-		err  error
-		code int
-		want string
-	}{
-		{nil, 200, `"reloaded"`},
-		{configs.Errors{{Path: "tenants[0].name", Msg: "must not be empty"}}, 422, "tenants[0].name: must not be empty"},
-		{&configs.FilesError{Errs: configs.Errors{{Path: "server.tls", Msg: "reading cert"}}}, 422, "server.tls"},
-		{fmt.Errorf("reload: %w", configs.ErrShuttingDown), 503, "shutting down"},
-		{context.DeadlineExceeded, 503, "did not finish in time"},
-		{errors.New("open /etc/modelgate.yaml: permission denied"), 400, "previous config keeps serving"},
+func TestMetricsExposesRegistry(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "modelgate_test_total", Help: "test"})
+	reg.MustRegister(c)
+	c.Add(3)
+	src := newSource(t, configYAML(withToken))
+	h := Handler(src, reloaderFunc(nil), reg)
+	r := serve(t, h, "GET", "/metrics")
+	if r.code != 200 || !strings.Contains(r.body, "modelgate_test_total 3") || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain") {
+		t.Errorf("/metrics: got %d %q %s, want 200 text with the counter", r.code, r.header.Get("Content-Type"), r.body)
 	}
-	for _, tt := range tests {
-		h := Handler(source{cfg: cfg}, reloader{tt.err}, prometheus.NewRegistry())
-		code, body, _ := do(t, h, "POST", "/admin/reload", "Bearer s3cret")
-		if code != tt.code || !strings.Contains(body, tt.want) {
-			t.Errorf("reload error %v: got %d %s, want %d containing %q", tt.err, code, body, tt.code, tt.want)
+	r = serve(t, h, "GET", "/metrics", "Accept", "application/openmetrics-text; version=1.0.0")
+	if r.code != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "application/openmetrics-text") || !strings.HasSuffix(r.body, "# EOF\n") {
+		t.Errorf("/metrics for OpenMetrics: got %d %q, want OpenMetrics", r.code, r.header.Get("Content-Type"))
+	}
+	// A second handler on the same registry (tests build several) is fine.
+	_ = Handler(src, reloaderFunc(nil), reg)
+}
+
+func TestShadowView(t *testing.T) {
+	h, src, _ := newHandler(t, configYAML(withToken))
+	src.shadow = map[string]any{"shadows": []map[string]string{{"version": "v2"}}}
+	r := serve(t, h, "GET", "/admin/shadow", "Authorization", "Bearer "+adminToken)
+	want := "{\n  \"shadows\": [\n    {\n      \"version\": \"v2\"\n    }\n  ]\n}\n"
+	if r.code != 200 || r.body != want || r.header.Get("Content-Type") != "application/json" {
+		t.Errorf("/admin/shadow: got %d %q, want 200 %q", r.code, r.body, want)
+	}
+}
+
+// TestPprofBehindToken: with admin.pprof, the index, named profiles,
+// profile and trace are served, each behind the admin token.
+func TestPprofBehindToken(t *testing.T) {
+	h, _, _ := newHandler(t, configYAML(withToken+"  pprof: true\n"))
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/goroutine?debug=1", "/debug/pprof/profile?seconds=1", "/debug/pprof/trace?seconds=0.01"} {
+		if r := serve(t, h, "GET", path); r.code != 401 {
+			t.Errorf("GET %s without the token: got %d, want 401", path, r.code)
 		}
+	}
+	if r := serve(t, h, "GET", "/debug/pprof/", "Authorization", "Bearer "+adminToken); r.code != 200 || !strings.Contains(r.body, "goroutine") {
+		t.Errorf("GET /debug/pprof/: got %d, want 200 with the index", r.code)
+	}
+	if r := serve(t, h, "GET", "/debug/pprof/goroutine?debug=1", "Authorization", "Bearer "+adminToken); r.code != 200 || !strings.Contains(r.body, "goroutine profile") {
+		t.Errorf("GET /debug/pprof/goroutine: got %d, want 200 with the profile", r.code)
+	}
+	if r := serve(t, h, "GET", "/debug/pprof/trace?seconds=0.01", "Authorization", "Bearer "+adminToken); r.code != 200 {
+		t.Errorf("GET /debug/pprof/trace: got %d %s, want 200", r.code, r.body)
 	}
 }

@@ -94,46 +94,6 @@ func TestReloadValidInvalidValid(t *testing.T) {
 	}
 }
 
-func TestAdminReloadEndpoint(t *testing.T) {
-	v1 := startModel(t, "fraud", "v1")
-	good := "tenants:\n" + tenantYAML("acme", "fraud", "", "v1:1:"+v1.URL)
-	h := startGateway(t, good)
-
-	tests := []struct {
-		desc     string
-		file     string
-		auth     string
-		wantCode int
-		wantBody string
-	}{
-		{desc: "no token", file: good, wantCode: 401, wantBody: "missing or wrong admin token"},
-		{desc: "wrong token", file: good, auth: "Bearer nope", wantCode: 401, wantBody: "missing or wrong admin token"},
-		{desc: "valid", file: good, auth: "Bearer " + adminToken, wantCode: 200, wantBody: `"status": "reloaded"`},
-		{desc: "invalid file", file: strings.Replace(good, "weight: 1", "weight: -3", 1), auth: "Bearer " + adminToken, wantCode: 422,
-			wantBody: "tenants[0].models[0].versions[0].weight: must not be negative"},
-		{desc: "unknown field", file: strings.Replace(good, "weight: 1", "weight: 1\n            wieght: 2", 1), auth: "Bearer " + adminToken, wantCode: 422,
-			wantBody: "tenants[0].models[0].versions[0].wieght: unknown field"},
-		{desc: "YAML syntax", file: "tenants: [", auth: "Bearer " + adminToken, wantCode: 400, wantBody: "parsing YAML"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.desc, func(t *testing.T) {
-			h.writeConfig(tt.file)
-			var hdr []string
-			if tt.auth != "" {
-				hdr = []string{"Authorization", tt.auth}
-			}
-			r := h.doAdmin("POST", "/admin/reload", "", hdr...)
-			if r.code != tt.wantCode || !strings.Contains(r.body, tt.wantBody) {
-				t.Errorf("got %d %s, want %d containing %q", r.code, r.body, tt.wantCode, tt.wantBody)
-			}
-		})
-	}
-	key, _ := testKey("acme")
-	if r := h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key); r.code != 200 {
-		t.Errorf("after rejected reloads: got %d, want 200", r.code)
-	}
-}
-
 func TestFileWatchReload(t *testing.T) {
 	v1 := startModel(t, "fraud", "v1")
 	v2 := startModel(t, "fraud", "v2")
