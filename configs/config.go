@@ -290,8 +290,62 @@ type Breaker struct {
 	// OpenFor is how long the breaker stays open before a half-open probe.
 	// Default 10s.
 	OpenFor time.Duration `mapstructure:"open_for" json:"open_for"`
+	// ServerErrors is what a 500 or 503 answer counts as. Model servers
+	// answer a caller's bad input with them (KServe and MLServer 500,
+	// TorchServe 503), so one tenant's bad requests must not take the
+	// endpoint away from the others:
+	//   - "corroborated" (default): a failure only when the endpoint's
+	//     previous 500 or 503, within interval, went to another tenant;
+	//     otherwise neither failure nor success. A broken container answers
+	//     every tenant so, and trips the breaker; one tenant's flood of bad
+	//     input never does. A container only one tenant calls is then
+	//     judged on its connection errors, timeouts, 502 and 504 answers.
+	//   - "failure": always a failure (a container whose 500s are never
+	//     the caller's fault).
+	// Other 5xx are fixed: 501 and 505 (the request asked for something the
+	// server does not implement) are successes; 502, 504 and the rest are
+	// failures.
+	ServerErrors string `mapstructure:"server_errors" json:"server_errors"`
+	// MaxEjectionPercent caps the share of a version's endpoints that open
+	// breakers hold out at once, 0–100 (Envoy's max_ejection_percent): the
+	// endpoints whose breakers opened first stay out, the rest keep serving
+	// as if closed. At least one endpoint may always be held out, so 0 is
+	// the same as the default for versions of fewer than ten endpoints.
+	// Default 10.
+	MaxEjectionPercent int `mapstructure:"max_ejection_percent" json:"max_ejection_percent"`
+	// PanicThreshold, 0–100: when fewer than this percent of a version's
+	// endpoints are available (health checks pass and breaker not open) and
+	// the request has no fallback version to go to, the version's breakers
+	// are ignored for it (Envoy's healthy panic threshold): its endpoints
+	// that pass health checks all serve, rather than the few left taking
+	// everything or nobody serving. Health verdicts are never ignored. 0
+	// turns panic routing off. Default 50.
+	PanicThreshold *int `mapstructure:"panic_threshold" json:"panic_threshold"`
 	// Disabled turns breakers off for the model. Default false.
 	Disabled bool `mapstructure:"disabled" json:"disabled,omitempty"`
+}
+
+// Values of Breaker.ServerErrors.
+const (
+	ServerErrorsCorroborated = "corroborated"
+	ServerErrorsFailure      = "failure"
+)
+
+// Panic returns PanicThreshold (defaults applied).
+func (b Breaker) Panic() int {
+	if b.PanicThreshold == nil {
+		return DefaultBreakerPanicThreshold
+	}
+	return *b.PanicThreshold
+}
+
+// SameTrip reports whether b and o open and close a breaker alike (every
+// setting an endpoint's breaker is built from): a reload that keeps them
+// keeps the breaker and its state.
+func (b Breaker) SameTrip(o Breaker) bool {
+	b.MaxEjectionPercent, o.MaxEjectionPercent = 0, 0
+	b.PanicThreshold, o.PanicThreshold = nil, nil
+	return b == o
 }
 
 // HealthCheck configures active health checks.

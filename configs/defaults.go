@@ -12,26 +12,29 @@ import (
 // SetDefaults fills unset fields from the Default* values below and
 // nothing else.
 const (
-	DefaultShadowPercent        = 100.0
-	DefaultShadowMaxInFlight    = 4
-	DefaultShadowMaxQueue       = 64
-	DefaultShadowMaxBodyBytes   = 1 << 20  // 1 MiB
-	DefaultShadowMaxQueueBytes  = 64 << 20 // 64 MiB
-	DefaultHealthPath           = "/v2/models/" + ModelPlaceholder + "/ready"
-	DefaultRetryAttempts        = 1
-	DefaultRetryBudget          = 0.2
-	DefaultBreakerFailures      = 5
-	DefaultBreakerFailureRatio  = 0.5
-	DefaultBreakerMinRequests   = 20
-	DefaultBreakerOpenFor       = 10 * time.Second
-	DefaultBreakerInterval      = 10 * time.Second
-	DefaultHealthInterval       = 5 * time.Second
-	DefaultHealthTimeout        = 1 * time.Second
-	DefaultHealthUnhealthyAfter = 2
-	DefaultHealthHealthyAfter   = 2
-	DefaultTLSMinVersion        = "1.2"
-	DefaultLogLevel             = "info"
-	DefaultTracingServiceName   = "modelgate"
+	DefaultShadowPercent         = 100.0
+	DefaultShadowMaxInFlight     = 4
+	DefaultShadowMaxQueue        = 64
+	DefaultShadowMaxBodyBytes    = 1 << 20  // 1 MiB
+	DefaultShadowMaxQueueBytes   = 64 << 20 // 64 MiB
+	DefaultHealthPath            = "/v2/models/" + ModelPlaceholder + "/ready"
+	DefaultRetryAttempts         = 1
+	DefaultRetryBudget           = 0.2
+	DefaultBreakerFailures       = 5
+	DefaultBreakerFailureRatio   = 0.5
+	DefaultBreakerMinRequests    = 20
+	DefaultBreakerOpenFor        = 10 * time.Second
+	DefaultBreakerInterval       = 10 * time.Second
+	DefaultBreakerServerErrors   = ServerErrorsCorroborated
+	DefaultBreakerMaxEjection    = 10 // percent
+	DefaultBreakerPanicThreshold = 50 // percent
+	DefaultHealthInterval        = 5 * time.Second
+	DefaultHealthTimeout         = 1 * time.Second
+	DefaultHealthUnhealthyAfter  = 2
+	DefaultHealthHealthyAfter    = 2
+	DefaultTLSMinVersion         = "1.2"
+	DefaultLogLevel              = "info"
+	DefaultTracingServiceName    = "modelgate"
 )
 
 // ModelPlaceholder in health_check.path stands for the model's name
@@ -77,6 +80,9 @@ func DefaultModel() Model {
 			MinRequests:         DefaultBreakerMinRequests,
 			OpenFor:             DefaultBreakerOpenFor,
 			Interval:            DefaultBreakerInterval,
+			ServerErrors:        DefaultBreakerServerErrors,
+			MaxEjectionPercent:  DefaultBreakerMaxEjection,
+			PanicThreshold:      ptr(DefaultBreakerPanicThreshold),
 		},
 		HealthCheck: HealthCheck{
 			Path:           DefaultHealthPath,

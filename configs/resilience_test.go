@@ -62,9 +62,10 @@ func TestResilienceConfig(t *testing.T) {
 			t.Fatal(err)
 		}
 		m := cfg.Tenants[0].Models[0]
-		want := Breaker{ConsecutiveFailures: 5, FailureRatio: 0.5, MinRequests: 20, OpenFor: 10 * time.Second, Interval: 10 * time.Second}
-		if m.Breaker != want {
-			t.Errorf("breaker defaults: got %+v, want %+v", m.Breaker, want)
+		want := Breaker{ConsecutiveFailures: 5, FailureRatio: 0.5, MinRequests: 20, OpenFor: 10 * time.Second, Interval: 10 * time.Second,
+			ServerErrors: "corroborated", MaxEjectionPercent: 10}
+		if !m.Breaker.SameTrip(want) || m.Breaker.MaxEjectionPercent != 10 || m.Breaker.Panic() != 50 {
+			t.Errorf("breaker defaults: got %+v (panic threshold %d), want %+v and panic threshold 50", m.Breaker, m.Breaker.Panic(), want)
 		}
 		wantHC := HealthCheck{Path: "/v2/models/{model}/ready", Interval: 5 * time.Second, Timeout: time.Second, UnhealthyAfter: 2, HealthyAfter: 2}
 		if m.HealthCheck != wantHC {

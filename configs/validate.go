@@ -318,6 +318,17 @@ func (v *validator) model(p string, m *Model) {
 	if b.Interval < 0 {
 		v.add(p+".breaker.interval", "must not be negative")
 	}
+	switch b.ServerErrors {
+	case ServerErrorsCorroborated, ServerErrorsFailure:
+	default:
+		v.add(p+".breaker.server_errors", "must be %q or %q, not %q", ServerErrorsCorroborated, ServerErrorsFailure, b.ServerErrors)
+	}
+	if b.MaxEjectionPercent < 0 || b.MaxEjectionPercent > 100 {
+		v.add(p+".breaker.max_ejection_percent", "must be between 0 and 100")
+	}
+	if pt := b.Panic(); pt < 0 || pt > 100 {
+		v.add(p+".breaker.panic_threshold", "must be between 0 and 100")
+	}
 	h := m.HealthCheck
 	if !strings.HasPrefix(h.Path, "/") {
 		v.add(p+".health_check.path", "must start with /")

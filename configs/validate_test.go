@@ -96,6 +96,9 @@ func TestBadConfigs(t *testing.T) {
 			`tenants[0].models[0].versions[0].endpoints[0]: must start with http:// or https://, got "ftp://10.0.0.1"`,
 			"tenants[0].models[0].versions[0].endpoints[1]: must not contain credentials",
 			`tenants[0].models[0].versions[0].endpoints[2]: must be a base URL without a path, got "http://10.0.0.1/model"`,
+			`tenants[0].models[0].breaker.server_errors: must be "corroborated" or "failure", not "sometimes"`,
+			"tenants[0].models[0].breaker.max_ejection_percent: must be between 0 and 100",
+			"tenants[0].models[0].breaker.panic_threshold: must be between 0 and 100",
 		}},
 	}
 	for _, tt := range tests {

@@ -19,9 +19,12 @@ import (
 func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *versionRoute, pinned bool, start time.Time) (*versionRoute, int) {
 	deadline := start.Add(model.timeout)
 	model.res.budget.Deposit()
-	o := g.tryVersion(ctx, model, version, deadline)
-	if fb := model.res.fallback; o != upstream.Answered && o != upstream.TooLarge && fb != nil && fb != version &&
-		(!pinned || model.res.fallbackPinned) && time.Now().Before(deadline) {
+	fb := model.res.fallback
+	canFallBack := fb != nil && fb != version && (!pinned || model.res.fallbackPinned)
+	// Panic routing (breaker.panic_threshold) only where no fallback
+	// version could take the request instead.
+	o := g.tryVersion(ctx, model, version, deadline, !canFallBack)
+	if o != upstream.Answered && o != upstream.TooLarge && canFallBack && time.Now().Before(deadline) {
 		version.res.fallbacks.Inc()
 		ctx.Request.Header.Set(HeaderVersion, fb.name)
 		if pinned {
@@ -30,7 +33,7 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 			}
 		}
 		version = fb
-		o = g.tryVersion(ctx, model, fb, deadline)
+		o = g.tryVersion(ctx, model, fb, deadline, true)
 	}
 	switch o {
 	case upstream.Answered, upstream.Unavailable:
@@ -49,10 +52,11 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 // tryVersion sends the prepared request to endpoints of v until one
 // answers, the failure is not retryable, retry.attempts retries are spent,
 // the budget is empty, no untried endpoint is available or the deadline
-// passed. Each retry goes to another endpoint and resends ctx.Request
+// passed. Endpoints are picked within the version's ejection bounds;
+// mayPanic lets breakers be ignored below its panic threshold. Each retry goes to another endpoint and resends ctx.Request
 // unchanged (fasthttp keeps the body after a failed attempt). The last
 // attempt's answer, if any, is left in ctx.Response.
-func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *versionRoute, deadline time.Time) upstream.Outcome {
+func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *versionRoute, deadline time.Time, mayPanic bool) upstream.Outcome {
 	var tried uint64
 	res := &model.res
 	retriesLeft := res.attempts
@@ -60,7 +64,7 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 	attempts := 0
 	upStart := time.Now()
 	for now := upStart; ; now = time.Now() {
-		i := g.upstreams.Pick(v.endpoints, tried, now.UnixNano())
+		i, bypass := g.upstreams.PickWithin(v.endpoints, tried, now.UnixNano(), v.ejection, mayPanic)
 		if i < 0 {
 			break
 		}
@@ -75,7 +79,7 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 			attemptDeadline = now.Add(deadline.Sub(now) / time.Duration(retriesLeft+1))
 		}
 		var o upstream.Outcome
-		admitted := ep.Guard(func() error {
+		attempt := func() error {
 			ctx.Request.URI().SetHostBytes(ep.Host())
 			ep.Acquire()
 			err := g.doUpstream(ctx, ep, v, attemptDeadline)
@@ -90,8 +94,14 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 				g.log.Warn("upstream call failed", "tenant", model.tenant, "model", model.name,
 					"version", v.name, "endpoint", ep.URL(), "attempt", attempts+1, "err", err)
 			}
-			return o.Verdict(status)
-		})
+			return ep.Judge(o.Verdict(status), model.caller, time.Now().UnixNano())
+		}
+		admitted := true
+		if bypass {
+			_ = attempt() // an open breaker the ejection bounds ignore
+		} else {
+			admitted = ep.Guard(attempt)
+		}
 		if !admitted {
 			// The breaker turned it away (a half-open probe is already
 			// out): no upstream load, so no attempt spent.

@@ -166,7 +166,7 @@ func TestTimeoutBudgetCoversRetries(t *testing.T) {
 func TestFailing500sBreakerRecovers(t *testing.T) {
 	bad, good := startModel(t, "fraud", "v1"), startModel(t, "fraud", "v1")
 	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud",
-		"breaker: {consecutive_failures: 3, open_for: 300ms}", "v1:1:"+bad.URL+","+good.URL))
+		"breaker: {consecutive_failures: 3, open_for: 300ms, server_errors: failure}", "v1:1:"+bad.URL+","+good.URL))
 	key, _ := testKey("acme")
 	state := func() float64 {
 		return h.scrape()["modelgate_breaker_state|endpoint="+bad.URL+"|model=fraud|tenant=acme|version=v1"]
@@ -370,7 +370,7 @@ func TestEndpointStateSurvivesReload(t *testing.T) {
 		return "tenants:\n" + tenantYAML("acme", "fraud", "breaker: "+breaker+"\n"+fastHealth,
 			"v1:"+strconv.Itoa(weight)+":"+strings.Join(urls, ","))
 	}
-	h := startGateway(t, cfg(1, "{consecutive_failures: 1, open_for: 1m}", bad.URL, good.URL))
+	h := startGateway(t, cfg(1, "{consecutive_failures: 1, open_for: 1m, server_errors: failure}", bad.URL, good.URL))
 	key, _ := testKey("acme")
 	ep := h.endpoint(bad.URL)
 	await.Until(t, 10*time.Second, "the failing replica's breaker open", func() bool {
@@ -379,7 +379,7 @@ func TestEndpointStateSurvivesReload(t *testing.T) {
 	})
 	checker := ep.Checker()
 
-	if err := h.reload(cfg(5, "{consecutive_failures: 1, open_for: 1m}", bad.URL, good.URL)); err != nil {
+	if err := h.reload(cfg(5, "{consecutive_failures: 1, open_for: 1m, server_errors: failure}", bad.URL, good.URL)); err != nil {
 		t.Fatal(err)
 	}
 	if ep.BreakerState() != 2 || h.endpoint(bad.URL) != ep {
@@ -396,7 +396,7 @@ func TestEndpointStateSurvivesReload(t *testing.T) {
 	}
 
 	// Different breaker settings: documented to start a new, closed breaker.
-	if err := h.reload(cfg(5, "{consecutive_failures: 2, open_for: 1m}", bad.URL, good.URL)); err != nil {
+	if err := h.reload(cfg(5, "{consecutive_failures: 2, open_for: 1m, server_errors: failure}", bad.URL, good.URL)); err != nil {
 		t.Fatal(err)
 	}
 	if ep.BreakerState() != 0 {
@@ -404,7 +404,7 @@ func TestEndpointStateSurvivesReload(t *testing.T) {
 	}
 
 	// Removing the endpoint stops its health checker and drops its series.
-	if err := h.reload(cfg(5, "{consecutive_failures: 2, open_for: 1m}", good.URL, other.URL)); err != nil {
+	if err := h.reload(cfg(5, "{consecutive_failures: 2, open_for: 1m, server_errors: failure}", good.URL, other.URL)); err != nil {
 		t.Fatal(err)
 	}
 	select {

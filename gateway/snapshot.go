@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"hash/fnv"
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
@@ -30,6 +31,7 @@ type tenantRoute struct {
 
 type modelRoute struct {
 	tenant, name string
+	caller       uint64 // the tenant's id for upstream.Endpoint.Judge (callerID)
 	cfg          *configs.Model
 	split        *router.Split
 	versions     []*versionRoute
@@ -45,6 +47,7 @@ type versionRoute struct {
 	name      string
 	value     []byte // name, as the X-Modelgate-Version value
 	endpoints []*upstream.Endpoint
+	ejection  upstream.Ejection // how far open breakers may thin endpoints
 	series    *observability.Series
 	res       versionResilience // retry and fallback counters (fallback.go)
 }
@@ -75,6 +78,7 @@ func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
 			mr := &modelRoute{
 				tenant:       t.Name,
 				name:         mc.Name,
+				caller:       callerID(t.Name),
 				cfg:          mc,
 				split:        router.NewSplit(t.Name, mc),
 				timeout:      mc.Timeout,
@@ -94,6 +98,7 @@ func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
 					}
 					vr.endpoints = append(vr.endpoints, ep)
 				}
+				vr.ejection = upstream.EjectionFor(len(vr.endpoints), mc.Breaker)
 				mr.versions = append(mr.versions, vr)
 			}
 			initResilience(mr, mc, st.budget(gen, t.Name, mc.Name, mc.Retry.RetryBudget()))
@@ -107,4 +112,12 @@ func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
 	st.upstreams.Configure(plan)
 	st.attachAdmission(gen, s)
 	return s
+}
+
+// callerID is the tenant's nonzero id for corroborating server errors
+// (upstream.Endpoint.Judge): the same for a tenant name across reloads.
+func callerID(tenant string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(tenant))
+	return h.Sum64() | 1
 }

@@ -9,10 +9,12 @@ import (
 	"github.com/sony/gobreaker/v2"
 )
 
-// breaker is an endpoint's circuit breaker (sony/gobreaker v2). Connection
-// errors, timeouts and 5xx answers are failures; 4xx answers are successes
-// (a tenant's bad request must not open it); a request that found the
-// connection pool exhausted is not counted. It opens after
+// breaker is an endpoint's circuit breaker (sony/gobreaker v2). What
+// counts as a failure is Outcome.Verdict's and Endpoint.Judge's: connection
+// errors, timeouts, broken answers, 502 and 504 are failures; 4xx, 501 and
+// 505 answers are successes (a tenant's bad request must not open it); a
+// 500 or 503 only when another tenant's corroborates it (by default); a
+// request that found the connection pool exhausted is not counted. It opens after
 // consecutive_failures failures in a row, or when at least min_requests
 // requests in the rolling interval failed at failure_ratio or more; after
 // open_for one request is let through (half-open): success closes it,
@@ -27,6 +29,9 @@ type breaker struct {
 var (
 	ErrFailure  = errors.New("upstream failure")
 	ErrExcluded = errors.New("not the endpoint's fault")
+	// ErrServerError is a 500 or 503 answer before Judge decides whether
+	// it counts; Guard never sees it.
+	ErrServerError = errors.New("server error answer")
 )
 
 // setBreaker installs a breaker built from cfg, unless one with the same
@@ -39,7 +44,7 @@ func (ep *Endpoint) setBreaker(cfg configs.Breaker) {
 		ep.openUntil.Store(0)
 		return
 	}
-	if old != nil && old.cfg == cfg {
+	if old != nil && old.cfg.SameTrip(cfg) {
 		return
 	}
 	b := &breaker{cfg: cfg}
@@ -74,6 +79,28 @@ func (ep *Endpoint) setBreaker(cfg configs.Breaker) {
 	if old != nil {
 		ep.log.Info("circuit breaker settings changed; new breaker starts closed")
 	}
+}
+
+// Judge is the breaker's verdict on an attempt of caller (a tenant's
+// nonzero id) at now (Unix ns) whose Outcome.Verdict is v: v itself,
+// except for ErrServerError, which under breaker.server_errors
+// "corroborated" is a failure only when Corroborated (the endpoint's
+// previous 500 or 503, within the breaker's interval, went to another
+// caller) and otherwise ErrExcluded, and under "failure" is a failure.
+// Without a breaker it returns v unchanged. It allocates nothing.
+func (ep *Endpoint) Judge(v error, caller uint64, now int64) error {
+	if v != ErrServerError {
+		return v
+	}
+	b := ep.brk.Load()
+	if b == nil || b.cfg.ServerErrors == configs.ServerErrorsFailure {
+		return ErrFailure
+	}
+	prev, prevAt := ep.errCaller.Swap(caller), ep.errAt.Swap(now)
+	if Corroborated(prev, prevAt, caller, now, b.cfg.Interval) {
+		return ErrFailure
+	}
+	return ErrExcluded
 }
 
 // Guard runs attempt through the endpoint's breaker and reports whether the

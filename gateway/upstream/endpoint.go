@@ -39,6 +39,11 @@ type Endpoint struct {
 	// endpoint without taking the breaker's lock.
 	brk       atomic.Pointer[breaker]
 	openUntil atomic.Int64
+	// errCaller and errAt are the caller and time (Unix ns) of the last 500
+	// or 503 answer, for Judge. The two are not read together atomically:
+	// a race between two answers at once can only misjudge one of them.
+	errCaller atomic.Uint64
+	errAt     atomic.Int64
 	// down is set while active health checks say the endpoint is unhealthy.
 	// Only the checker that owns the verdict writes it (setDown).
 	down atomic.Bool

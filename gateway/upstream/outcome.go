@@ -1,6 +1,10 @@
 package upstream
 
-import "github.com/valyala/fasthttp"
+import (
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
 
 // Outcome classifies one upstream attempt (or a version's last attempt).
 // Everything in this file is pure: what an attempt's result means for
@@ -79,17 +83,28 @@ func (o Outcome) Retryable(onTimeout bool) bool {
 }
 
 // Verdict is what the endpoint's breaker records for o with the answer's
-// status: 5xx answers, connection errors, timeouts and broken answers are
-// failures; 4xx, other answers and answers too large are successes; an
-// exhausted pool is nobody's fault (ErrExcluded). Pass the result to
-// Endpoint.Guard.
+// status, before Endpoint.Judge weighs it:
+//   - ErrFailure: a connection error, a timeout, a broken answer, and the
+//     5xx that speak of the endpoint (502, 504, 506 and up);
+//   - ErrServerError: a 500 or 503, which model servers also answer for a
+//     caller's bad input (KServe and MLServer 500, TorchServe 503): counted
+//     by breaker.server_errors;
+//   - nil (success): answers below 500, 501 and 505 (the request asked for
+//     something the server does not implement: not its health) and answers
+//     too large (the endpoint answered);
+//   - ErrExcluded: an exhausted pool, nobody's fault.
 func (o Outcome) Verdict(status int) error {
 	switch o {
 	case Answered:
-		if status >= 500 {
-			return ErrFailure
+		switch {
+		case status < 500, status == fasthttp.StatusNotImplemented, status == fasthttp.StatusHTTPVersionNotSupported:
+			return nil
+		case status == fasthttp.StatusInternalServerError:
+			return ErrServerError
 		}
-		return nil
+		return ErrFailure
+	case Unavailable:
+		return ErrServerError
 	case TooLarge:
 		return nil
 	case Busy:
@@ -97,6 +112,16 @@ func (o Outcome) Verdict(status int) error {
 	default:
 		return ErrFailure
 	}
+}
+
+// Corroborated reports whether a 500 or 503 answered to caller at now
+// (Unix ns) counts as the endpoint's failure under
+// breaker.server_errors "corroborated": the endpoint's previous such
+// answer, at prevAt, went to another caller (prev, 0 for none) no longer
+// than window ago. One caller's run of bad input is never corroborated;
+// a container failing everyone is, each time the callers alternate.
+func Corroborated(prev uint64, prevAt int64, caller uint64, now int64, window time.Duration) bool {
+	return prev != 0 && prev != caller && now-prevAt <= int64(window)
 }
 
 // Status is the HTTP status a request whose last attempt ended in o

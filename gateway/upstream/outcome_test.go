@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -24,11 +25,17 @@ func TestClassify(t *testing.T) {
 		want      Outcome
 		retry     bool // without on_timeout
 		failsBrkr bool
+		serverErr bool // ErrServerError: counted by breaker.server_errors
 	}{
 		{desc: "200", status: 200, want: Answered},
 		{desc: "model's 400", status: 400, want: Answered},
-		{desc: "model's 500", status: 500, want: Answered, failsBrkr: true},
-		{desc: "model's 503", status: 503, want: Unavailable, retry: true, failsBrkr: true},
+		{desc: "model's 500", status: 500, want: Answered, serverErr: true},
+		{desc: "model's 503", status: 503, want: Unavailable, retry: true, serverErr: true},
+		{desc: "501 not implemented", status: 501, want: Answered},
+		{desc: "505 version not supported", status: 505, want: Answered},
+		{desc: "model's 502", status: 502, want: Answered, failsBrkr: true},
+		{desc: "model's 504", status: 504, want: Answered, failsBrkr: true},
+		{desc: "507", status: 507, want: Answered, failsBrkr: true},
 		{desc: "connection refused", err: dial(syscall.ECONNREFUSED), want: ConnFailed, retry: true, failsBrkr: true},
 		{desc: "connection reset", err: dial(syscall.ECONNRESET), want: ConnFailed, retry: true, failsBrkr: true},
 		{desc: "closed before answering", err: fasthttp.ErrConnectionClosed, want: ConnFailed, retry: true, failsBrkr: true},
@@ -56,13 +63,37 @@ func TestClassify(t *testing.T) {
 			if r := got.Retryable(false); r != tt.retry {
 				t.Errorf("retryable: got %v, want %v", r, tt.retry)
 			}
-			if v := got.Verdict(tt.status); (v == ErrFailure) != tt.failsBrkr {
-				t.Errorf("breaker verdict: got %v, want failure %v", v, tt.failsBrkr)
+			v := got.Verdict(tt.status)
+			if (v == ErrFailure) != tt.failsBrkr || (v == ErrServerError) != tt.serverErr {
+				t.Errorf("breaker verdict: got %v, want failure %v, server error %v", v, tt.failsBrkr, tt.serverErr)
 			}
 		})
 	}
 	if !TimedOut.Retryable(true) {
 		t.Errorf("timeouts: want retryable with on_timeout")
+	}
+}
+
+func TestCorroborated(t *testing.T) {
+	const a, b = 11, 22
+	w := 10 * time.Second
+	tests := []struct {
+		desc       string
+		prev       uint64
+		prevAt, at int64
+		caller     uint64
+		want       bool
+	}{
+		{desc: "first server error", prev: 0, at: 5, caller: a},
+		{desc: "same caller again", prev: a, prevAt: 1, at: 2, caller: a},
+		{desc: "another caller within the window", prev: a, prevAt: 1, at: 2, caller: b, want: true},
+		{desc: "another caller at the window's edge", prev: a, prevAt: 1, at: 1 + int64(w), caller: b, want: true},
+		{desc: "another caller after the window", prev: a, prevAt: 1, at: 2 + int64(w), caller: b},
+	}
+	for _, tt := range tests {
+		if got := Corroborated(tt.prev, tt.prevAt, tt.caller, tt.at, w); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.desc, got, tt.want)
+		}
 	}
 }
 
