@@ -40,7 +40,7 @@ func benchGateway(b *testing.B, extra string, backends ...string) *Gateway {
 		b.Fatal(err)
 	}
 	g := New(cfg, observability.NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	b.Cleanup(func() { g.upstreams.Close() })
+	b.Cleanup(func() { g.st.upstreams.Close() })
 	return g
 }
 

@@ -7,10 +7,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/modelgate/modelgate/observability"
-	"github.com/modelgate/modelgate/router"
-	"github.com/modelgate/modelgate/tenants"
 	"github.com/valyala/fasthttp"
 )
 
@@ -23,7 +20,9 @@ import (
 // server.max_body_bytes from the headers (413), then authenticates, finds
 // the model and runs admission, and only then calls readBody. Before
 // authentication a connection holds at most max_header_bytes + 8 KiB, and
-// there are at most server.max_connections of them.
+// there are at most server.max_connections of them; a request whose
+// headers already decide its refusal reads no body byte at all
+// (early.go).
 
 // bodyBufs are readBody's buffers; the body is copied into the request.
 var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
@@ -77,35 +76,4 @@ func (g *Gateway) readBody(ctx *fasthttp.RequestCtx) error {
 	}
 	req.SetBody(buf)
 	return nil
-}
-
-// expect is the traffic listener's ExpectHandler: for a request with
-// "Expect: 100-continue" it decides from the headers alone whether to invite
-// the body, so a client that waits for 100 Continue (curl does for large
-// uploads) never sends a body into a refusal: a Content-Length over
-// server.max_body_bytes gets 413, a proxied path without a known key 401,
-// a model the caller's tenant does not have 404. Anything else is invited
-// (100) and decided by handle as usual. fasthttp sends the status without a
-// body and closes the connection.
-func (g *Gateway) expect(ctx *fasthttp.RequestCtx) int {
-	h := &ctx.Request.Header
-	if int64(h.ContentLength()) > g.maxBody {
-		g.metrics.Rejected("", "", "body_too_large")
-		return fasthttp.StatusRequestEntityTooLarge
-	}
-	rt := router.ParsePath(ctx.Path())
-	if !rt.Kind.Proxied() {
-		return fasthttp.StatusContinue
-	}
-	snap := g.snap.Load()
-	ti, ok := snap.keys.Lookup(tenants.ExtractKey(h.Peek(fiber.HeaderAuthorization), h.Peek(HeaderAPIKey)))
-	if !ok {
-		g.metrics.Rejected("", "", observability.ReasonUnauthorized)
-		return fasthttp.StatusUnauthorized
-	}
-	if snap.tenants[ti].models[string(rt.Model)] == nil {
-		g.metrics.Rejected(snap.tenants[ti].name, "", observability.ReasonNotFound)
-		return fasthttp.StatusNotFound
-	}
-	return fasthttp.StatusContinue
 }

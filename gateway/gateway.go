@@ -15,8 +15,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/modelgate/modelgate/configs"
-	"github.com/modelgate/modelgate/gateway/shadow"
-	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/observability"
 )
 
@@ -24,17 +22,15 @@ import (
 // with New; Apply swaps in a new config; Serve runs the listener until
 // Shutdown.
 type Gateway struct {
-	snap      atomic.Pointer[snapshot]
-	st        *state             // long-lived state across reloads (state.go), owned by Apply
-	upstreams *upstream.Registry // st.upstreams
-	shadows   *shadow.Manager    // st.shadows
-	metrics   *observability.Metrics
-	log       *slog.Logger
-	static    configs.Server // listener settings fixed at New
-	maxBody   int64          // server.max_body_bytes
-	app       *fiber.App
-	draining  atomic.Bool
-	tracing   atomic.Pointer[observability.Tracing] // nil: not traced; see UseTracing
+	snap     atomic.Pointer[snapshot]
+	st       *state // long-lived state across reloads (state.go), owned by Apply
+	metrics  *observability.Metrics
+	log      *slog.Logger
+	static   configs.Server // listener settings fixed at New
+	maxBody  int64          // server.max_body_bytes
+	app      *fiber.App
+	draining atomic.Bool
+	tracing  atomic.Pointer[observability.Tracing] // nil: not traced; see UseTracing
 
 	applyMu sync.Mutex // serializes Apply
 	tls     tlsState   // listener certificates, reloaded by the Reloader
@@ -53,7 +49,6 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 		maxBody: cfg.Server.MaxBodyBytes,
 	}
 	g.st = newState(m, log, int(cfg.Server.MaxAnswerBytes))
-	g.upstreams, g.shadows = g.st.upstreams, g.st.shadows
 	g.app = fiber.New(fiber.Config{
 		AppName:                      "modelgate",
 		DisableStartupMessage:        true,
@@ -77,9 +72,9 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 	// they never reach the log (see refusedLogger).
 	g.app.Server().SecureErrorLogMessage = true
 	g.app.Server().Logger = refusedLogger{log}
-	g.app.Server().ExpectHandler = g.expect // body.go
-	g.app.Use(g.serveRequest)               // observe → handle
-	g.initTLS(cfg)                          // errors are reported by Listen
+	g.app.Server().HeaderReceived = g.headerReceived // early.go
+	g.app.Use(g.serveRequest)                        // observe → handle
+	g.initTLS(cfg)                                   // errors are reported by Listen
 	g.Apply(cfg)
 	m.Resilience.SetEndpointSource(g.endpointSamples)
 	return g
@@ -166,8 +161,8 @@ func (g *Gateway) beginClose() {
 // endpoints' connections), once.
 func (g *Gateway) releaseAll(ctx context.Context) error {
 	g.release.Do(func() {
-		g.releaseErr = g.shadows.Shutdown(ctx)
-		g.upstreams.Close()
+		g.releaseErr = g.st.shadows.Shutdown(ctx)
+		g.st.upstreams.Close()
 	})
 	return g.releaseErr
 }
@@ -179,8 +174,17 @@ func (g *Gateway) releaseAll(ctx context.Context) error {
 // for error answers, written after this returns).
 func (g *Gateway) serveRequest(c *fiber.Ctx) error {
 	err := g.observe(c)
+	ctx := c.Context()
 	if err == nil && g.draining.Load() {
-		c.Context().SetConnectionClose()
+		ctx.SetConnectionClose()
+	}
+	// The request was read in full (no body, or readBody read all of it):
+	// the connection's next head can be checked for bare LFs (clientconn.go).
+	if rc, ok := ctx.Conn().(rearmer); ok {
+		if cl := ctx.Request.Header.ContentLength(); cl == 0 || cl == -2 ||
+			cl > 0 && ctx.Request.BodyStream() == nil && len(ctx.Request.Body()) == cl {
+			rc.rearm(int64(max(cl, 0)))
+		}
 	}
 	return err
 }

@@ -253,13 +253,11 @@ func TestUpstreamFailures(t *testing.T) {
 	slow.Server.SetDelay(2 * time.Second)
 	failing := startModel(t, "failing", "v1")
 	failing.Server.SetFailStatus(500)
-	dead := startModel(t, "dead", "v1")
-	deadURL := dead.URL
-	dead.Close()
+	dead := deadURL(t) // refuses connections; its port is held, never reused
 	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "slow", "timeout: 300ms", "v1:1:"+slow.URL)+
 		strings.Replace(tenantYAML("acme2", "failing", "", "v1:1:"+failing.URL), "acme2", "beta", 1)+
 		// Health checks off: the refused connection itself is what is tested.
-		tenantYAML("gamma", "dead", "health_check: {disabled: true}", "v1:1:"+deadURL))
+		tenantYAML("gamma", "dead", "health_check: {disabled: true}", "v1:1:"+dead))
 	keyA, _ := testKey("acme")
 	keyB, _ := testKey("acme2")
 	keyG, _ := testKey("gamma")

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/hex"
 	"math/rand/v2"
 	"time"
@@ -64,7 +65,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 		return nil
 	}
 
-	if int64(ctx.Request.Header.ContentLength()) > g.maxBody {
+	if int64(ctx.Request.Header.ContentLength()) > g.maxBody || bytes.Equal(ctx.Request.Header.PeekBytes(keyRefused), refused413) {
 		// Refused from the headers alone: nothing of the body is read.
 		ctx.SetConnectionClose()
 		g.metrics.Rejected("", "", "body_too_large")
@@ -92,7 +93,12 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	}
 	defer adm.release()
 	// Only now, for an authenticated caller within its limits, is the body
-	// read (body.go).
+	// read (body.go), unless the headers decided a refusal before it
+	// (early.go).
+	if err := g.refusedEarly(ctx, tenant.name, model.name); err != nil {
+		observeRoute(ctx, tenant.name, model.name, "", nil)
+		return err
+	}
 	if err := g.readBody(ctx); err != nil {
 		observeRoute(ctx, tenant.name, model.name, "", nil)
 		return err

@@ -95,6 +95,10 @@ func startGateway(t *testing.T, yamlText string, logOut ...io.Writer) *harness {
 		cancel()
 		<-loopDone
 		adminSrv.Close()
+		// First the client's idle connections: one it dialled but never
+		// used would otherwise hold Shutdown until the server's first
+		// read gives up.
+		h.client.CloseIdleConnections()
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer scancel()
 		if err := h.gw.Shutdown(sctx); err != nil {
@@ -104,7 +108,6 @@ func startGateway(t *testing.T, yamlText string, logOut ...io.Writer) *harness {
 		if err := <-serveDone; err != nil {
 			t.Errorf("serve: %v", err)
 		}
-		h.client.CloseIdleConnections()
 	})
 	return h
 }

@@ -42,7 +42,7 @@ func BenchmarkHandlerObserved(b *testing.B) {
 				b.Fatal(err)
 			}
 			g := New(cfg, observability.NewMetrics(), slog.New(slog.NewJSONHandler(io.Discard, nil)))
-			b.Cleanup(func() { g.upstreams.Close() })
+			b.Cleanup(func() { g.st.upstreams.Close() })
 			if bc.tracing {
 				tr := observability.NewTracing(nil)
 				tr.NewExporter = func(context.Context, configs.Tracing) (sdktrace.SpanExporter, error) {

@@ -64,7 +64,7 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 	attempts := 0
 	upStart := time.Now()
 	for now := upStart; ; now = time.Now() {
-		i, bypass := g.upstreams.PickWithin(v.endpoints, tried, now.UnixNano(), v.ejection, mayPanic)
+		i, bypass := g.st.upstreams.PickWithin(v.endpoints, tried, now.UnixNano(), v.ejection, mayPanic)
 		if i < 0 {
 			break
 		}

@@ -163,7 +163,7 @@ func TestReloadFileFailureFailsWholeReload(t *testing.T) {
 	if serial, version := served(); serial != 10 || version != "v1" {
 		t.Fatalf("at start: got certificate %d, version %s; want 10, v1", serial, version)
 	}
-	roots := h.gw.upstreams.Roots()
+	roots := h.gw.st.upstreams.Roots()
 
 	tests := []struct {
 		desc        string
@@ -209,7 +209,7 @@ func TestReloadFileFailureFailsWholeReload(t *testing.T) {
 			if m := h.scrape(); m[ok] != tt.wantGauge {
 				t.Errorf("after reload: %s = %v, want %v", ok, m[ok], tt.wantGauge)
 			}
-			if changed := h.gw.upstreams.Roots() != roots; changed != (tt.wantCode == 200) {
+			if changed := h.gw.st.upstreams.Roots() != roots; changed != (tt.wantCode == 200) {
 				t.Errorf("upstream CA pool replaced: got %v, want %v", changed, tt.wantCode == 200)
 			}
 		})

@@ -63,7 +63,7 @@ func parseConfig(tb testing.TB, text string) *configs.Config {
 func newQuietGateway(tb testing.TB, cfg *configs.Config) *Gateway {
 	tb.Helper()
 	g := New(cfg, observability.NewMetrics(), slog.New(slog.NewTextHandler(io.Discard, nil)))
-	tb.Cleanup(func() { g.upstreams.Close() })
+	tb.Cleanup(func() { g.st.upstreams.Close() })
 	return g
 }
 

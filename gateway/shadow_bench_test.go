@@ -15,7 +15,7 @@ func BenchmarkHandlerShadow(b *testing.B) {
 	b.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = g.shadows.Shutdown(ctx)
+		_ = g.st.shadows.Shutdown(ctx)
 	})
 	runHandler(b, g)
 }

@@ -82,7 +82,7 @@ func TestReloadDuringShutdownIsRefused(t *testing.T) {
 	if err := h.reload(withLate2); !errors.Is(err, ErrShuttingDown) {
 		t.Errorf("reload after the release: got %v, want ErrShuttingDown", err)
 	}
-	left := h.gw.upstreams.Len()
+	left := h.gw.st.upstreams.Len()
 	if left != 0 {
 		t.Errorf("after shutdown and refused reloads: %d endpoints in the registry, want 0", left)
 	}

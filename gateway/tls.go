@@ -44,7 +44,7 @@ func (g *Gateway) initTLS(cfg *configs.Config) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("server.upstream_ca_file: %w", err))
 		}
-		g.upstreams.SetRoots(pool)
+		g.st.upstreams.SetRoots(pool)
 	}
 	g.tls.err = errors.Join(errs...)
 }
@@ -105,7 +105,7 @@ func (g *Gateway) installTLS(st stagedTLS) {
 			l.holder.cur.Store(l.c)
 		}
 	}
-	g.upstreams.SetRoots(st.upstream)
+	g.st.upstreams.SetRoots(st.upstream)
 }
 
 // AdminTLSConfig returns the admin listener's TLS config, nil when
