@@ -68,8 +68,14 @@ type ContainerPaths struct {
 // container version is cv ("" for the unversioned paths). model and cv
 // must be valid names (configs.ValidName), as validated configs have them.
 func NewContainerPaths(model, cv string) ContainerPaths {
+	// Exactly the bytes needed: a snapshot holds one of these per model
+	// and one per version with a container version.
+	n := len("/v2/models/") + len(model)
+	if cv != "" {
+		n += len("/versions/") + len(cv)
+	}
 	var p ContainerPaths
-	p.buf = make([]byte, 0, numProxied*(len("/v2/models/")+len(model)+len("/versions/")+len(cv)+len(":predict")))
+	p.buf = make([]byte, 0, numProxied*n+len("/infer/ready:predict:explain"))
 	m, v := []byte(model), []byte(cv)
 	for i := range numProxied {
 		p.buf = AppendContainerPath(p.buf, Route{Kind: KindInfer + Kind(i), Model: m}, v)

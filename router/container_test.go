@@ -88,6 +88,9 @@ func TestContainerPaths(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
 			p := NewContainerPaths("fraud", tt.cv)
+			if len(p.buf) != cap(p.buf) {
+				t.Errorf("buffer: %d bytes used of %d allocated, want exactly what the paths need", len(p.buf), cap(p.buf))
+			}
 			for k := KindNotFound; k <= KindV1Status+1; k++ {
 				got := p.Of(k)
 				if want, ok := tt.want[k]; string(got) != want || ok != (got != nil) {
