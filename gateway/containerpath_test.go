@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"net"
+	"net/http"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -74,41 +75,88 @@ func TestPinnedToKServe(t *testing.T) {
 	}
 }
 
-// TestContainerVersionTriton: versions with container_version reach a
-// Triton-like container on the versioned path naming Triton's own version
-// numbers, pinned or not, and Triton answers from that version.
-func TestContainerVersionTriton(t *testing.T) {
-	tr := standin.NewTriton("iris", false, standin.Version{Name: "1", Classifier: standin.Iris()}, standin.Version{Name: "2", Classifier: standin.IrisAlt()})
-	u, _ := standin.Start(t, tr)
-	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "iris", "", "stable:1:"+u+"@1", "canary:0:"+u+"@2"))
-	key, _ := testKey("acme")
-	tests := []struct {
+// TestContainerVersion: versions with container_version reach containers
+// with versions of their own (Triton's and TF Serving's numbers, MLServer's
+// strings) on the versioned path naming them, pinned or not, and the
+// container answers from that version; the unversioned path is never sent.
+func TestContainerVersion(t *testing.T) {
+	type call struct {
 		desc, method, path, body string
-		version                  string
-		container                string
+		version                  string // the gateway version that must serve
+		container                string // the path the container must receive
 		wantBody                 string
+	}
+	iris := func(names ...string) []standin.Version {
+		return []standin.Version{{Name: names[0], Classifier: standin.Iris()}, {Name: names[1], Classifier: standin.IrisAlt()}}
+	}
+	tests := []struct {
+		desc        string
+		server      func() (http.Handler, *standin.Recorder)
+		cv1, cv2    string // container versions of the gateway's stable and canary
+		extra       string // model settings the server needs
+		unversioned []string
+		calls       []call
 	}{
-		{"unpinned infer", "POST", "/v2/models/iris/infer", irisInfer, "stable", "/v2/models/iris/versions/1/infer", `"model_version":"1"`},
-		{"pinned infer", "POST", "/v2/models/iris/versions/stable/infer", irisInfer, "stable", "/v2/models/iris/versions/1/infer", `"model_version":"1"`},
-		{"pinned to the other", "POST", "/v2/models/iris/versions/canary/infer", irisInfer, "canary", "/v2/models/iris/versions/2/infer", `"model_version":"2"`},
-		{"pinned metadata", "GET", "/v2/models/iris/versions/canary", "", "canary", "/v2/models/iris/versions/2", `"versions":["2"]`},
-		{"unpinned metadata", "GET", "/v2/models/iris", "", "stable", "/v2/models/iris/versions/1", `"versions":["1"]`},
-		{"pinned ready", "GET", "/v2/models/iris/versions/canary/ready", "", "canary", "/v2/models/iris/versions/2/ready", ""},
+		{desc: "Triton", cv1: "1", cv2: "2",
+			server: func() (http.Handler, *standin.Recorder) {
+				tr := standin.NewTriton("iris", false, iris("1", "2")...)
+				return tr, &tr.Recorder
+			},
+			unversioned: []string{"/v2/models/iris/infer", "/v2/models/iris"},
+			calls: []call{
+				{"unpinned infer", "POST", "/v2/models/iris/infer", irisInfer, "stable", "/v2/models/iris/versions/1/infer", `"model_version":"1"`},
+				{"pinned infer", "POST", "/v2/models/iris/versions/stable/infer", irisInfer, "stable", "/v2/models/iris/versions/1/infer", `"model_version":"1"`},
+				{"pinned to the other", "POST", "/v2/models/iris/versions/canary/infer", irisInfer, "canary", "/v2/models/iris/versions/2/infer", `"model_version":"2"`},
+				{"pinned metadata", "GET", "/v2/models/iris/versions/canary", "", "canary", "/v2/models/iris/versions/2", `"versions":["2"]`},
+				{"unpinned metadata", "GET", "/v2/models/iris", "", "stable", "/v2/models/iris/versions/1", `"versions":["1"]`},
+				{"pinned ready", "GET", "/v2/models/iris/versions/canary/ready", "", "canary", "/v2/models/iris/versions/2/ready", ""},
+			}},
+		{desc: "TF Serving", cv1: "1", cv2: "2", extra: `health_check: {path: "/v1/models/{model}"}`,
+			server: func() (http.Handler, *standin.Recorder) {
+				tf := standin.NewTFServing("iris", iris("1", "2")...)
+				return tf, &tf.Recorder
+			},
+			unversioned: []string{"/v1/models/iris:predict"},
+			calls: []call{
+				{"unpinned predict", "POST", "/v1/models/iris:predict", irisPredict, "stable", "/v1/models/iris/versions/1:predict", `"predictions"`},
+				{"pinned predict", "POST", "/v1/models/iris/versions/canary:predict", irisPredict, "canary", "/v1/models/iris/versions/2:predict", `"predictions"`},
+				{"pinned status", "GET", "/v1/models/iris/versions/canary", "", "canary", "/v1/models/iris/versions/2", `"version": "2"`},
+				{"unpinned status", "GET", "/v1/models/iris", "", "stable", "/v1/models/iris/versions/1", `"version": "1"`},
+			}},
+		{desc: "MLServer", cv1: "v0.1.0", cv2: "v0.2.0",
+			server: func() (http.Handler, *standin.Recorder) {
+				ml := standin.NewMLServer("iris", iris("v0.1.0", "v0.2.0")...)
+				return ml, &ml.Recorder
+			},
+			unversioned: []string{"/v2/models/iris/infer"},
+			calls: []call{
+				{"unpinned infer", "POST", "/v2/models/iris/infer", irisInfer, "stable", "/v2/models/iris/versions/v0.1.0/infer", `"model_version":"v0.1.0"`},
+				{"pinned infer", "POST", "/v2/models/iris/versions/canary/infer", irisInfer, "canary", "/v2/models/iris/versions/v0.2.0/infer", `"model_version":"v0.2.0"`},
+				{"pinned ready", "GET", "/v2/models/iris/versions/stable/ready", "", "stable", "/v2/models/iris/versions/v0.1.0/ready", ""},
+			}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
-			before := tr.PathCount(tt.container)
-			r := h.do(tt.method, tt.path, tt.body, "X-API-Key", key)
-			if r.code != 200 || r.header.Get(HeaderVersion) != tt.version || !strings.Contains(r.body, tt.wantBody) {
-				t.Fatalf("got %d (version %q) %s, want 200 from %s containing %s", r.code, r.header.Get(HeaderVersion), r.body, tt.version, tt.wantBody)
+			srv, rec := tt.server()
+			u, _ := standin.Start(t, srv)
+			h := startGateway(t, "tenants:\n"+tenantYAML("acme", "iris", tt.extra, "stable:1:"+u+"@"+tt.cv1, "canary:0:"+u+"@"+tt.cv2))
+			key, _ := testKey("acme")
+			for _, c := range tt.calls {
+				before := rec.PathCount(c.container)
+				r := h.do(c.method, c.path, c.body, "X-API-Key", key)
+				if r.code != 200 || r.header.Get(HeaderVersion) != c.version || !strings.Contains(r.body, c.wantBody) {
+					t.Errorf("%s: got %d (version %q) %s, want 200 from %s containing %s", c.desc, r.code, r.header.Get(HeaderVersion), r.body, c.version, c.wantBody)
+				}
+				if got := rec.PathCount(c.container) - before; got != 1 {
+					t.Errorf("%s: the container got %s %d times, want once (paths: %v)", c.desc, c.container, got, rec.Paths())
+				}
 			}
-			if got := tr.PathCount(tt.container) - before; got != 1 {
-				t.Errorf("Triton got %s %d times, want once (paths: %v)", tt.container, got, tr.Paths())
+			for _, p := range tt.unversioned {
+				if n := rec.PathCount(p); n != 0 {
+					t.Errorf("the container got the unversioned path %s %d times, want never", p, n)
+				}
 			}
 		})
-	}
-	if n := tr.PathCount("/v2/models/iris/infer"); n != 0 {
-		t.Errorf("Triton got the unversioned infer path %d times, want never", n)
 	}
 }
 
