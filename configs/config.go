@@ -237,6 +237,20 @@ type Version struct {
 	// Endpoints are base URLs (http:// or https://) of the version's
 	// replicas; at least one, at most MaxEndpointsPerVersion (64).
 	Endpoints []string `mapstructure:"endpoints" json:"endpoints"`
+	// ContainerVersion is the version the model container knows this
+	// version by. Default "": requests routed to this version are sent to
+	// its endpoints on the unversioned path (/v2/models/M/infer,
+	// /v2/models/M, /v2/models/M/ready, /v1/models/M:predict, :explain,
+	// /v1/models/M), whatever the client's path named: the gateway's
+	// version names are its own routing labels, unknown to most containers
+	// (KServe answers every /versions/ path 501 or 404). Set, every request
+	// routed to this version — chosen by the split, pinned, fallen back to
+	// or copied as its shadow — is sent on the versioned path naming it
+	// (/v2/models/M/versions/{container_version}/infer,
+	// /v1/models/M/versions/{container_version}:predict, ...), e.g. Triton's
+	// or TF Serving's "1", MLServer's "v0.1.0". Same rule as names:
+	// [A-Za-z0-9._-], at most MaxNameLen characters, not "." or "..".
+	ContainerVersion string `mapstructure:"container_version" json:"container_version,omitempty"`
 }
 
 // Shadow mirrors a share of a model's primary requests to another version.

@@ -247,6 +247,9 @@ func (v *validator) model(p string, m *Model) {
 			}
 			names[ver.Name] = i
 		}
+		if cv := ver.ContainerVersion; cv != "" && !ValidName(cv) {
+			v.add(vp+".container_version", "must be 1-%d characters of A-Z a-z 0-9 . _ -, got %q", MaxNameLen, cv)
+		}
 		if ver.Weight < 0 {
 			v.add(vp+".weight", "must not be negative")
 		} else {

@@ -54,6 +54,7 @@ func TestBadConfigs(t *testing.T) {
 			`tenants[0].name: must be 1-63 characters of A-Z a-z 0-9 . _ -, got "ac me"`,
 			`tenants[0].models[0].name: must be 1-128 characters of A-Z a-z 0-9 . _ -, got "../etc"`,
 			"tenants[0].models[0].versions[0].name: is required",
+			`tenants[0].models[0].versions[1].container_version: must be 1-128 characters of A-Z a-z 0-9 . _ -, got "../1"`,
 			`tenants[1].name: must be 1-63 characters of A-Z a-z 0-9 . _ -, got "ac me"`,
 			"tenants[1].api_keys: at least one key is required",
 			"tenants[1].models: at least one model is required",
@@ -154,6 +155,9 @@ func TestDefaults(t *testing.T) {
 	fm := full.Tenants[0].Models[0]
 	if fm.Timeout != 2*time.Second || fm.StickyHeader != "X-User-ID" || fm.Fallback != "v1" {
 		t.Errorf("got model %+v, want the file's values", fm)
+	}
+	if cv := []string{fm.Versions[0].ContainerVersion, fm.Versions[1].ContainerVersion}; cv[0] != "" || cv[1] != "2" {
+		t.Errorf("got container versions %q, want the default \"\" for v1 and the file's \"2\" for v2", cv)
 	}
 	sh := fm.Shadow
 	if sh == nil || sh.Version != "v3" || sh.SharePercent() != 100 || sh.Tolerance != 0.001 ||

@@ -49,14 +49,24 @@ func benchGateway(b *testing.B, extra string, backends ...string) *Gateway {
 // metrics) per iteration. Compare with BenchmarkDirect, the same upstream
 // call without the gateway.
 func BenchmarkHandler(b *testing.B) {
-	for _, bc := range []struct{ name, extra string }{
-		{"weighted", ""},
-		{"sticky", "sticky_header: X-User-ID"},
-		{"limited", "limits: {requests_per_second: 1000000000, burst: 1000000000, max_in_flight: 64, max_queue: 8, max_queue_wait: 1s}"},
+	for _, bc := range []struct {
+		name, extra string
+		path        string // default /v2/models/fraud/infer
+		cv          string // "@" and the versions' container_version, or ""
+	}{
+		{name: "weighted"},
+		{name: "sticky", extra: "sticky_header: X-User-ID"},
+		{name: "limited", extra: "limits: {requests_per_second: 1000000000, burst: 1000000000, max_in_flight: 64, max_queue: 8, max_queue_wait: 1s}"},
+		{name: "pinned", path: "/v2/models/fraud/versions/v2/infer"},
+		{name: "container_version", cv: "@1"},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			g := benchGateway(b, bc.extra, startFastBackend(b))
-			runHandler(b, g, "X-User-ID", "user-42")
+			g := benchGateway(b, bc.extra, startFastBackend(b)+bc.cv)
+			path := bc.path
+			if path == "" {
+				path = "/v2/models/fraud/infer"
+			}
+			runHandlerPath(b, g, path, "X-User-ID", "user-42")
 		})
 	}
 }
@@ -67,11 +77,17 @@ func BenchmarkHandler(b *testing.B) {
 // once (Init allocates a fake connection), so allocs/op is the handler's.
 func runHandler(b *testing.B, g *Gateway, headers ...string) {
 	b.Helper()
+	runHandlerPath(b, g, "/v2/models/fraud/infer", headers...)
+}
+
+// runHandlerPath is runHandler for a POST to path.
+func runHandlerPath(b *testing.B, g *Gateway, path string, headers ...string) {
+	b.Helper()
 	handler := g.app.Handler()
 	key, _ := testKey("acme")
 	var req fasthttp.Request
 	req.Header.SetMethod("POST")
-	req.SetRequestURI("/v2/models/fraud/infer")
+	req.SetRequestURI(path)
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/json")
 	for i := 0; i+1 < len(headers); i += 2 {

@@ -57,11 +57,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	if !rt.Kind.Proxied() {
 		return g.handleLocal(ctx, rt)
 	}
-	if string(ctx.Method()) != rt.Kind.Method() {
-		// Refused before authentication: counted without tenant, like 401.
-		g.metrics.Rejected("", "", observability.ReasonMethod)
-		writeError(ctx, errMethodNotAllowed) // resets the response: Allow after it
-		ctx.Response.Header.Set(fiber.HeaderAllow, rt.Kind.Method())
+	if g.wrongMethod(ctx, rt.Kind) {
 		return nil
 	}
 
@@ -126,7 +122,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	var idBuf [maxRequestIDLen]byte
 	rid := requestID(h.Peek(HeaderRequestID), idBuf[:])
 	observeRoute(ctx, tenant.name, model.name, version.name, rid)
-	prepareUpstreamRequest(&ctx.Request, tenant.value, version.value, rid)
+	prepareUpstreamRequest(&ctx.Request, version.paths.Of(rt.Kind), tenant.value, version.value, rid)
 	var copied *shadow.Job // nil unless the request is shadowed
 	if sr := model.shadow; sr != nil {
 		var key []byte // the sticky key as the container sees it
@@ -148,9 +144,24 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	return nil
 }
 
+// wrongMethod answers 405 (with Allow) and reports true when the request's
+// method is not the one kind accepts. Refused before authentication, it is
+// counted without tenant, like 401.
+func (g *Gateway) wrongMethod(ctx *fasthttp.RequestCtx, kind router.Kind) bool {
+	if string(ctx.Method()) == kind.Method() {
+		return false
+	}
+	g.metrics.Rejected("", "", observability.ReasonMethod)
+	writeError(ctx, errMethodNotAllowed) // resets the response: Allow after it
+	ctx.Response.Header.Set(fiber.HeaderAllow, kind.Method())
+	return true
+}
+
 // handleLocal answers paths the gateway serves itself.
 func (g *Gateway) handleLocal(ctx *fasthttp.RequestCtx, rt router.Route) error {
 	switch rt.Kind {
+	case router.KindServerMeta, router.KindModelList:
+		return g.handleTenant(ctx, rt.Kind)
 	case router.KindLive:
 		ctx.SetContentType("application/json")
 		ctx.SetBody(liveBody)
@@ -172,17 +183,43 @@ func (g *Gateway) handleLocal(ctx *fasthttp.RequestCtx, rt router.Route) error {
 	return nil
 }
 
+// handleTenant answers the server-level calls of the model APIs for the
+// caller's tenant, from bodies built with the snapshot: GET /v2 (OIP server
+// metadata) and GET /v2/models, GET /v1/models (the tenant's model names,
+// nothing of other tenants'). Other methods get 405, a missing or unknown
+// key 401, counted like every rejection. It does not allocate.
+func (g *Gateway) handleTenant(ctx *fasthttp.RequestCtx, kind router.Kind) error {
+	if g.wrongMethod(ctx, kind) {
+		return nil
+	}
+	snap := g.snap.Load()
+	h := &ctx.Request.Header
+	ti, ok := snap.keys.Lookup(tenants.ExtractKey(h.Peek(fiber.HeaderAuthorization), h.Peek(HeaderAPIKey)))
+	if !ok {
+		g.metrics.Rejected("", "", observability.ReasonUnauthorized)
+		return errUnauthorized
+	}
+	ctx.SetContentType("application/json")
+	if kind == router.KindServerMeta {
+		ctx.SetBody(snap.serverMeta)
+	} else {
+		ctx.SetBody(snap.tenants[ti].modelList)
+	}
+	return nil
+}
+
 // prepareUpstreamRequest turns the client's request, in place, into the one
-// the model container receives: the normalized path, no credentials, no
-// hop-by-hop headers, no client Connection header nor the headers it names,
-// no client-sent X-Modelgate-* headers nor names with '_'
+// the model container receives: path (the chosen version's container path
+// for the route, see versionRoute.paths), no credentials, no hop-by-hop
+// headers, no client Connection header nor the headers it names, no
+// client-sent X-Modelgate-* headers nor names with '_'
 // (dropRequestHeaders), and then the gateway's own headers set, which a
-// client can therefore neither remove nor spoof.
-func prepareUpstreamRequest(req *fasthttp.Request, tenant, version, rid []byte) {
-	// Send the normalized path the route was decided on, never the
-	// client's raw one ("//x/%2e%2e/m"): the container must not see a
-	// path the gateway did not check.
-	req.URI().SetPathBytes(req.URI().Path())
+// client can therefore neither remove nor spoof. The query is kept.
+func prepareUpstreamRequest(req *fasthttp.Request, path, tenant, version, rid []byte) {
+	// The path is built from the route's checked names, never the client's
+	// raw one ("//x/%2e%2e/m"): the container must not see a path the
+	// gateway did not check, nor the gateway's version names.
+	req.URI().SetPathBytes(path)
 	h := &req.Header
 	if !h.IsHTTP11() {
 		// The gateway's own version toward the container (RFC 9110 §2.5):

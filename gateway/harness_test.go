@@ -201,7 +201,8 @@ func startModel(t testing.TB, name, version string, weights ...float64) *modelse
 const inferBody = `{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","data":[1.0,0.5,-0.3,2.0]}]}`
 
 // tenantYAML renders one tenant with one model; versions are
-// "name:weight:url[,url]" strings.
+// "name:weight:url[,url][@container_version]" strings (endpoint URLs carry
+// no '@': credentials are refused).
 func tenantYAML(tenant, model, extra string, versions ...string) string {
 	_, hash := testKey(tenant)
 	var b strings.Builder
@@ -214,12 +215,16 @@ func tenantYAML(tenant, model, extra string, versions ...string) string {
 	b.WriteString("        versions:\n")
 	for _, v := range versions {
 		parts := strings.SplitN(v, ":", 3)
-		urls := strings.Split(parts[2], ",")
+		list, cv, versioned := strings.Cut(parts[2], "@")
+		urls := strings.Split(list, ",")
 		fmt.Fprintf(&b, "          - name: %s\n            weight: %s\n            endpoints: [%q", parts[0], parts[1], urls[0])
 		for _, u := range urls[1:] {
 			fmt.Fprintf(&b, ", %q", u)
 		}
 		b.WriteString("]\n")
+		if versioned {
+			fmt.Fprintf(&b, "            container_version: %q\n", cv)
+		}
 	}
 	return b.String()
 }

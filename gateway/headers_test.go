@@ -9,6 +9,7 @@ import (
 	"testing"
 	"unicode"
 
+	"github.com/modelgate/modelgate/router"
 	"github.com/valyala/fasthttp"
 )
 
@@ -180,7 +181,7 @@ func TestDropRequestHeaders(t *testing.T) {
 			// As the container's CGI server sees the prepared request:
 			// the gateway's values, once each.
 			up := parseRequest(t, raw)
-			prepareUpstreamRequest(up, []byte("acme"), []byte("v1"), []byte("rid-1"))
+			prepareUpstreamRequest(up, []byte("/v2/models/m/infer"), []byte("acme"), []byte("v1"), []byte("rid-1"))
 			if string(up.Body()) != body {
 				t.Errorf("got body %q, want %q", up.Body(), body)
 			}
@@ -315,10 +316,10 @@ func BenchmarkPrepareUpstreamRequest(b *testing.B) {
 	var resp fasthttp.Response
 	resp.Header.SetContentType("application/json")
 	rid := []byte("0123456789abcdef0123456789abcdef")
-	v := &versionRoute{name: "v1", value: []byte("v1")}
+	v := &versionRoute{name: "v1", value: []byte("v1"), paths: router.NewContainerPaths("m", "")}
 	for b.Loop() {
 		client.CopyTo(&req.Header)
-		prepareUpstreamRequest(&req, []byte("acme"), v.value, rid)
+		prepareUpstreamRequest(&req, v.paths.Of(router.KindInfer), []byte("acme"), v.value, rid)
 		setResponseHeaders(&resp.Header, rid, v)
 	}
 }

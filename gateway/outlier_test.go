@@ -24,15 +24,17 @@ func TestOneTenantsBadInputOpensNoBreaker(t *testing.T) {
 	u2, _ := standin.Start(t, k2)
 	// Breakers as strict as they go: one failure opens them, for a minute.
 	brk := "breaker: {consecutive_failures: 1, min_requests: 1, failure_ratio: 0.01, open_for: 1m}\n" + fastHealth
-	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "iris", brk, "v1:1:"+u1+","+u2)+tenantYAML("globex", "iris", brk, "v1:1:"+u1+","+u2))
+	// acme's version "kv" is the same containers, told to send them
+	// version "1": KServe answers every versioned call 501 "Model
+	// versioning not supported yet.".
+	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "iris", brk, "v1:1:"+u1+","+u2, "kv:0:"+u1+","+u2+"@1")+
+		tenantYAML("globex", "iris", brk, "v1:1:"+u1+","+u2))
 	attacker, _ := testKey("acme")
 	victim, _ := testKey("globex")
 	if r := h.do("POST", "/v2/models/iris/infer", badIrisBody, "X-API-Key", attacker); r.code != 500 || !strings.Contains(r.body, "X has 3 features") {
 		t.Fatalf("bad input: got %d %s, want KServe's 500", r.code, r.body)
 	}
-	// KServe 0.12 answers every versioned call 501 "Model versioning not
-	// supported yet." when the path names a version.
-	notImplemented := "/v2/models/iris/versions/v1/infer"
+	notImplemented := "/v2/models/iris/versions/kv/infer"
 	if r := h.do("POST", notImplemented, inferBody, "X-API-Key", attacker); r.code != 501 {
 		t.Fatalf("pinned call: got %d %s, want KServe's 501", r.code, r.body)
 	}

@@ -27,11 +27,9 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 	if o != upstream.Answered && o != upstream.TooLarge && canFallBack && time.Now().Before(deadline) {
 		version.res.fallbacks.Inc()
 		ctx.Request.Header.Set(HeaderVersion, fb.name)
-		if pinned {
-			if p, ok := router.RepinPath(ctx.Request.URI().Path(), version.name, fb.name); ok {
-				ctx.Request.URI().SetPathBytes(p)
-			}
-		}
+		// The request carries version's container path, which parses back to
+		// its kind (router.AppendContainerPath): send fb's path for that kind.
+		ctx.Request.URI().SetPathBytes(fb.paths.Of(router.ParsePath(ctx.Request.URI().Path()).Kind))
 		version = fb
 		o = g.tryVersion(ctx, model, fb, deadline, true)
 	}

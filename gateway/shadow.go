@@ -15,7 +15,7 @@ func (st *state) attachShadow(gen *keyed.Gen, mr *modelRoute) {
 		return
 	}
 	v := mr.versions[vi]
-	mr.shadow = st.shadows.Route(gen, mr.tenant, mr.cfg, shadow.Target{Name: v.name, Index: vi, Endpoints: v.endpoints}, mr.split.Prefix())
+	mr.shadow = st.shadows.Route(gen, mr.tenant, mr.cfg, shadow.Target{Name: v.name, Index: vi, Endpoints: v.endpoints, Paths: v.paths}, mr.split.Prefix())
 }
 
 // shadowView lists every configured shadow with its stats, in config

@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"encoding/json"
 	"hash/fnv"
+	"slices"
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
@@ -21,12 +23,18 @@ type snapshot struct {
 	cfg     *configs.Config
 	keys    *tenants.Directory
 	tenants []*tenantRoute
+	// serverMeta is the GET /v2 answer (OIP server metadata), the same
+	// for every tenant.
+	serverMeta []byte
 }
 
 type tenantRoute struct {
 	name   string
 	value  []byte // name, as the X-Modelgate-Tenant value
 	models map[string]*modelRoute
+	// modelList is the GET /v2/models and GET /v1/models answer: the
+	// tenant's model names, sorted, in KServe's {"models":[...]} shape.
+	modelList []byte
 }
 
 type modelRoute struct {
@@ -44,8 +52,12 @@ type modelRoute struct {
 }
 
 type versionRoute struct {
-	name      string
-	value     []byte // name, as the X-Modelgate-Version value
+	name  string
+	value []byte // name, as the X-Modelgate-Version value
+	// paths are the paths its containers receive, per request kind: the
+	// model's unversioned paths, or the versioned ones naming the
+	// version's container_version (router.AppendContainerPath).
+	paths     router.ContainerPaths
 	endpoints []*upstream.Endpoint
 	ejection  upstream.Ejection // how far open breakers may thin endpoints
 	series    *observability.Series
@@ -67,11 +79,11 @@ func (m *modelRoute) served(v *versionRoute) bool {
 // admission limiters. The caller swaps it in, then commits gen, which
 // releases whatever it did not take.
 func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
-	s := &snapshot{cfg: cfg, keys: tenants.NewDirectory(cfg.Tenants)}
+	s := &snapshot{cfg: cfg, keys: tenants.NewDirectory(cfg.Tenants), serverMeta: serverMetadata()}
 	plan := map[*upstream.Endpoint]*upstream.Settings{}
 	for ti := range cfg.Tenants {
 		t := &cfg.Tenants[ti]
-		tr := &tenantRoute{name: t.Name, value: []byte(t.Name), models: make(map[string]*modelRoute, len(t.Models))}
+		tr := &tenantRoute{name: t.Name, value: []byte(t.Name), models: make(map[string]*modelRoute, len(t.Models)), modelList: modelList(t)}
 		st.scope(gen, t.Name, "")
 		for mi := range t.Models {
 			mc := &t.Models[mi]
@@ -87,8 +99,12 @@ func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
 			}
 			health := mc.HealthCheck
 			health.Path = health.PathFor(mc.Name)
+			unversioned := router.NewContainerPaths(mc.Name, "") // shared by the versions without a container_version
 			for _, v := range mc.Versions {
-				vr := &versionRoute{name: v.Name, value: []byte(v.Name), series: st.versionSeries(gen, t.Name, mc.Name, v.Name)}
+				vr := &versionRoute{name: v.Name, value: []byte(v.Name), paths: unversioned, series: st.versionSeries(gen, t.Name, mc.Name, v.Name)}
+				if v.ContainerVersion != "" {
+					vr.paths = router.NewContainerPaths(mc.Name, v.ContainerVersion)
+				}
 				for _, u := range v.Endpoints {
 					ep := st.upstreams.Get(gen, upstream.Key{URL: u, HealthPath: health.Path})
 					if s, seen := plan[ep]; !seen {
@@ -120,4 +136,30 @@ func callerID(tenant string) uint64 {
 	h := fnv.New64a()
 	h.Write([]byte(tenant))
 	return h.Sum64() | 1
+}
+
+// serverMetadata is the GET /v2 answer: OIP server metadata naming the
+// gateway and its build version (observability.Version: "dev" unless the
+// binary was built with one), with no protocol extensions.
+func serverMetadata() []byte {
+	b, _ := json.Marshal(struct {
+		Name       string   `json:"name"`
+		Version    string   `json:"version"`
+		Extensions []string `json:"extensions"`
+	}{"modelgate", observability.Version, []string{}})
+	return b
+}
+
+// modelList is t's GET /v2/models and GET /v1/models answer: its model
+// names, sorted, as KServe lists models ({"models":["a","b"]}).
+func modelList(t *configs.Tenant) []byte {
+	names := make([]string, 0, len(t.Models))
+	for _, m := range t.Models {
+		names = append(names, m.Name)
+	}
+	slices.Sort(names)
+	b, _ := json.Marshal(struct {
+		Models []string `json:"models"`
+	}{names})
+	return b
 }

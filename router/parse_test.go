@@ -11,6 +11,9 @@ func TestParsePath(t *testing.T) {
 	}{
 		{"/v2/health/live", KindLive, "", ""},
 		{"/v2/health/ready", KindReady, "", ""},
+		{"/v2", KindServerMeta, "", ""},
+		{"/v2/models", KindModelList, "", ""},
+		{"/v1/models", KindModelList, "", ""},
 		{"/v2/models/fraud/infer", KindInfer, "fraud", ""},
 		{"/v2/models/fraud/versions/v2/infer", KindInfer, "fraud", "v2"},
 		{"/v2/models/fraud", KindModelMeta, "fraud", ""},
@@ -26,6 +29,10 @@ func TestParsePath(t *testing.T) {
 
 		{"/", KindNotFound, "", ""},
 		{"/v2/health", KindNotFound, "", ""},
+		{"/v2/", KindNotFound, "", ""},
+		{"/v1", KindNotFound, "", ""},
+		{"/v1/models/", KindNotFound, "", ""},
+		{"/v2/modelsx", KindNotFound, "", ""},
 		{"/v2/models/", KindNotFound, "", ""},
 		{"/v2/models/fraud/", KindNotFound, "", ""},
 		{"/v2/models/fraud/infer/", KindNotFound, "", ""},
@@ -57,19 +64,23 @@ func TestParsePath(t *testing.T) {
 
 func TestKindMethodAndProxied(t *testing.T) {
 	for _, tt := range []struct {
-		kind    Kind
-		method  string
-		proxied bool
+		kind            Kind
+		method          string
+		proxied, tenant bool
 	}{
-		{KindInfer, "POST", true}, {KindPredict, "POST", true}, {KindExplain, "POST", true},
-		{KindModelMeta, "GET", true}, {KindModelReady, "GET", true}, {KindV1Status, "GET", true},
-		{KindLive, "GET", false}, {KindReady, "GET", false}, {KindNotFound, "GET", false}, {KindBadName, "GET", false},
+		{KindInfer, "POST", true, false}, {KindPredict, "POST", true, false}, {KindExplain, "POST", true, false},
+		{KindModelMeta, "GET", true, false}, {KindModelReady, "GET", true, false}, {KindV1Status, "GET", true, false},
+		{KindServerMeta, "GET", false, true}, {KindModelList, "GET", false, true},
+		{KindLive, "GET", false, false}, {KindReady, "GET", false, false}, {KindNotFound, "GET", false, false}, {KindBadName, "GET", false, false},
 	} {
 		if got := tt.kind.Method(); got != tt.method {
 			t.Errorf("%v.Method(): got %s, want %s", tt.kind, got, tt.method)
 		}
 		if got := tt.kind.Proxied(); got != tt.proxied {
 			t.Errorf("%v.Proxied(): got %v, want %v", tt.kind, got, tt.proxied)
+		}
+		if got := tt.kind.Tenant(); got != tt.tenant {
+			t.Errorf("%v.Tenant(): got %v, want %v", tt.kind, got, tt.tenant)
 		}
 	}
 }
@@ -78,22 +89,5 @@ func TestParsePathDoesNotAllocate(t *testing.T) {
 	p := []byte("/v2/models/fraud/versions/v2/infer")
 	if n := testing.AllocsPerRun(100, func() { _ = ParsePath(p) }); n != 0 {
 		t.Errorf("got %v allocations per ParsePath, want 0", n)
-	}
-}
-
-func TestRepinPath(t *testing.T) {
-	tests := []struct{ path, want string }{
-		{"/v2/models/fraud/versions/v2/infer", "/v2/models/fraud/versions/v1/infer"},
-		{"/v2/models/fraud/versions/v2", "/v2/models/fraud/versions/v1"},
-		{"/v1/models/fraud/versions/v2:predict", "/v1/models/fraud/versions/v1:predict"},
-		{"/v2/models/versions/versions/v2/ready", "/v2/models/versions/versions/v1/ready"},
-		{"/v2/models/fraud/versions/v22/infer", ""},
-		{"/v2/models/fraud/infer", ""},
-	}
-	for _, tt := range tests {
-		got, ok := RepinPath([]byte(tt.path), "v2", "v1")
-		if string(got) != tt.want || ok != (tt.want != "") {
-			t.Errorf("RepinPath(%s): got %q %v, want %q", tt.path, got, ok, tt.want)
-		}
 	}
 }

@@ -15,6 +15,8 @@ const (
 	KindBadName                // API path with an invalid model or version name
 	KindLive                   // GET /v2/health/live (the gateway itself)
 	KindReady                  // GET /v2/health/ready (the gateway itself)
+	KindServerMeta             // GET /v2 (the gateway's OIP server metadata, for a tenant)
+	KindModelList              // GET /v2/models, GET /v1/models (the tenant's models)
 	KindInfer                  // POST /v2/models/{m}[/versions/{v}]/infer
 	KindModelMeta              // GET  /v2/models/{m}[/versions/{v}]
 	KindModelReady             // GET  /v2/models/{m}[/versions/{v}]/ready
@@ -47,9 +49,15 @@ func (k Kind) Method() string {
 // Proxied reports whether requests of this kind go to a model container.
 func (k Kind) Proxied() bool { return k >= KindInfer }
 
+// Tenant reports whether the gateway answers requests of this kind itself
+// for the caller's tenant (an API key is required): server metadata and
+// the model list.
+func (k Kind) Tenant() bool { return k == KindServerMeta || k == KindModelList }
+
 // String names the kind for logs and spans.
 func (k Kind) String() string {
-	return [...]string{"not_found", "bad_name", "live", "ready", "infer", "model_metadata", "model_ready", "predict", "explain", "v1_status"}[k]
+	return [...]string{"not_found", "bad_name", "live", "ready", "server_metadata", "model_list",
+		"infer", "model_metadata", "model_ready", "predict", "explain", "v1_status"}[k]
 }
 
 var (
@@ -72,6 +80,10 @@ func ParsePath(path []byte) Route {
 		return Route{Kind: KindLive}
 	case string(path) == "/v2/health/ready":
 		return Route{Kind: KindReady}
+	case string(path) == "/v2":
+		return Route{Kind: KindServerMeta}
+	case string(path) == "/v2/models" || string(path) == "/v1/models":
+		return Route{Kind: KindModelList}
 	}
 	return Route{}
 }
@@ -163,27 +175,4 @@ func split(p []byte, out [][]byte) (int, bool) {
 		}
 	}
 	return n, true
-}
-
-// RepinPath returns a copy of the request path with its pinned version
-// segment ("/versions/{from}" followed by "/", ":" or the end) naming to
-// instead, so a pinned request that falls back reaches the fallback's
-// container with that container's version. ok is false when the path names
-// no such segment.
-func RepinPath(path []byte, from, to string) (out []byte, ok bool) {
-	marker := "/versions/" + from
-	for off := 0; ; {
-		i := bytes.Index(path[off:], []byte(marker))
-		if i < 0 {
-			return nil, false
-		}
-		end := off + i + len(marker)
-		if end == len(path) || path[end] == '/' || path[end] == ':' {
-			out = make([]byte, 0, len(path)-len(from)+len(to))
-			out = append(out, path[:off+i+len("/versions/")]...)
-			out = append(out, to...)
-			return append(out, path[end:]...), true
-		}
-		off = end
-	}
 }

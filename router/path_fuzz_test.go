@@ -35,8 +35,10 @@ func render(r Route) string {
 }
 
 // FuzzParsePath checks ParsePath on any bytes: it never panics; a proxied
-// route has valid names that are sub-slices of the path without '/', and
-// its canonical rendering parses back to the same route; KindBadName comes
+// route has valid names that are sub-slices of the path without '/', its
+// canonical rendering parses back to the same route, and so does the
+// container path AppendContainerPath builds for it, unversioned or with a
+// container version (its own pinned version, or "1"); KindBadName comes
 // only from API prefixes. Seeds: testdata/fuzz/FuzzParsePath (run as
 // regression tests by plain `go test`).
 func FuzzParsePath(f *testing.F) {
@@ -44,7 +46,8 @@ func FuzzParsePath(f *testing.F) {
 		"/v2/models/fraud/infer", "/v2/models/fraud/versions/v1/infer", "/v2/models/fraud/ready",
 		"/v2/models/fraud", "/v1/models/fraud:predict", "/v1/models/fraud/versions/v2:explain",
 		"/v2/health/live", "/v2/models/../x", "/v2/models//infer", "/v1/models/a:b:predict",
-		"/v2/models/a/versions//infer", "/v1/models/..:predict",
+		"/v2/models/a/versions//infer", "/v1/models/..:predict", "/v2", "/v2/models", "/v1/models",
+		"/v2/models/versions/versions/versions", "/v1/models/fraud/versions/3",
 	} {
 		f.Add([]byte(s))
 	}
@@ -75,6 +78,11 @@ func FuzzParsePath(f *testing.F) {
 		if again.Kind != r.Kind || !bytes.Equal(again.Model, r.Model) || !bytes.Equal(again.Version, r.Version) {
 			t.Fatalf("%q parsed to %v %q/%q, but its canonical %q parses to %v %q/%q",
 				path, r.Kind, r.Model, r.Version, canon, again.Kind, again.Model, again.Version)
+		}
+		checkContainerPath(t, path, r, nil)
+		checkContainerPath(t, path, r, []byte("1"))
+		if r.Pinned() {
+			checkContainerPath(t, path, r, r.Version)
 		}
 	})
 }

@@ -12,11 +12,14 @@ import (
 )
 
 // Target is the version that receives a model's copies, as the routing
-// snapshot has it: its name and endpoints (read-only).
+// snapshot has it: its name, endpoints and container paths (read-only).
 type Target struct {
 	Name      string
 	Index     int // the version's index in the model's split
 	Endpoints []*upstream.Endpoint
+	// Paths are the paths the version's containers receive, per request
+	// kind (its container_version, or the unversioned paths).
+	Paths router.ContainerPaths
 }
 
 // Route is one model's shadow in one routing snapshot: immutable, built by
@@ -70,7 +73,9 @@ func (r *Route) Version() string { return r.target.Name }
 func (r *Route) Served() bool { return r.role.Used() }
 
 // Capture decides whether this request is shadowed and, if so, copies the
-// prepared upstream request (path, headers, body) into a job. Call it after
+// prepared upstream request (headers, body, query) into a job, with the
+// shadow version's container path for rt's kind in place of the primary's
+// (the two differ when their container_version does). Call it after
 // the request is prepared for the container and before it is forwarded; vi
 // is the version the split chose, key the sticky header's value (nil
 // without one). It returns nil when the request is not shadowed: it is not
@@ -109,6 +114,7 @@ func (r *Route) Capture(rt router.Route, vi int, key []byte, req *fasthttp.Reque
 	j := jobs.Get().(*Job)
 	j.route, j.held = r, n
 	req.CopyTo(&j.req)
+	j.req.URI().SetPathBytes(r.target.Paths.Of(rt.Kind))
 	return j
 }
 
