@@ -42,6 +42,9 @@ type (
 		Weight    int      `json:"weight"`
 		Share     float64  `json:"share_percent"`
 		Endpoints []string `json:"endpoints"`
+		// ContainerVersion is the version named to its containers; empty:
+		// they get the unversioned paths.
+		ContainerVersion string `json:"container_version,omitempty"`
 	}
 )
 
@@ -67,7 +70,8 @@ func configView(cfg *configs.Config) tableView {
 				if total > 0 {
 					share = 100 * float64(v.Weight) / float64(total)
 				}
-				mv.Versions = append(mv.Versions, versionView{Name: v.Name, Weight: v.Weight, Share: share, Endpoints: v.Endpoints})
+				mv.Versions = append(mv.Versions, versionView{Name: v.Name, Weight: v.Weight, Share: share, Endpoints: v.Endpoints,
+					ContainerVersion: v.ContainerVersion})
 			}
 			tw.Models = append(tw.Models, mv)
 		}

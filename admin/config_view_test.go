@@ -24,8 +24,9 @@ func TestConfigShowsNoSecrets(t *testing.T) {
 	}
 	m := view.Tenants[0].Models[0]
 	if m.Name != "fraud" || m.StickyHeader != "X-User-ID" || len(m.Versions) != 2 ||
-		m.Versions[0].Share != 75 || m.Versions[1].Share != 25 || len(m.Versions[1].Endpoints) != 2 {
-		t.Errorf("got model %+v, want fraud sticky by X-User-ID, v1 at 75%% and v2 at 25%% with two endpoints", m)
+		m.Versions[0].Share != 75 || m.Versions[1].Share != 25 || len(m.Versions[1].Endpoints) != 2 ||
+		m.Versions[0].ContainerVersion != "" || m.Versions[1].ContainerVersion != "2" {
+		t.Errorf("got model %+v, want fraud sticky by X-User-ID, v1 at 75%% and v2 (container version 2) at 25%% with two endpoints", m)
 	}
 	if m.Shadow == nil || m.Shadow.Version != "v2" || m.Shadow.Percent != 10 {
 		t.Errorf("got shadow %+v, want v2 at 10%%", m.Shadow)

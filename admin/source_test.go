@@ -37,7 +37,7 @@ func configYAML(adminSection string) string {
         shadow: {version: v2, percent: 10}
         versions:
           - {name: v1, weight: 3, endpoints: ["http://127.0.0.1:8001"]}
-          - {name: v2, weight: 1, endpoints: ["http://127.0.0.1:8002", "http://127.0.0.1:8003"]}
+          - {name: v2, weight: 1, container_version: "2", endpoints: ["http://127.0.0.1:8002", "http://127.0.0.1:8003"]}
 `, sha256Hex("key-acme")) + adminSection
 }
 
