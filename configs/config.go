@@ -365,7 +365,12 @@ func (b Breaker) SameTrip(o Breaker) bool {
 // HealthCheck configures active health checks.
 type HealthCheck struct {
 	// Path polled with GET; "{model}" in it is replaced by the model's name
-	// (the name the gateway forwards to containers, see PathFor). Default
+	// (the name the gateway forwards to containers, see PathFor), and
+	// "{version}" by each version's container_version, which every version
+	// must then have: each version's endpoints are probed on their own
+	// ("/v2/models/{model}/versions/{version}/ready" for Triton's numbered
+	// versions, "/v1/models/{model}/versions/{version}" for TF Serving's).
+	// Default
 	// "/v2/models/{model}/ready": the model's own readiness (Open Inference
 	// Protocol), not the server's. The path also decides how an answer is
 	// judged:

@@ -41,6 +41,12 @@ const (
 // (DefaultHealthPath has it).
 const ModelPlaceholder = "{model}"
 
+// VersionPlaceholder in health_check.path stands for a version's
+// container_version, so each version of a multi-version container (Triton,
+// TF Serving) is probed for its own readiness, e.g.
+// "/v2/models/{model}/versions/{version}/ready".
+const VersionPlaceholder = "{version}"
+
 // DefaultIgnoreFields are skipped by shadow comparison unless configured.
 var DefaultIgnoreFields = []string{"id", "model_version", "model_name"}
 
@@ -221,7 +227,14 @@ func (r Retry) RetryBudget() float64 {
 }
 
 // PathFor is Path with every ModelPlaceholder replaced by model, the
-// model's name (validated: [A-Za-z0-9._-], so the result needs no escaping).
-func (h HealthCheck) PathFor(model string) string {
-	return strings.ReplaceAll(h.Path, ModelPlaceholder, model)
+// model's name, and every VersionPlaceholder by containerVersion, the
+// version's container_version (both validated: [A-Za-z0-9._-], so the
+// result needs no escaping; validation refuses VersionPlaceholder in a
+// model with a version that has no container_version).
+func (h HealthCheck) PathFor(model, containerVersion string) string {
+	return strings.NewReplacer(ModelPlaceholder, model, VersionPlaceholder, containerVersion).Replace(h.Path)
 }
+
+// PerVersion reports whether Path names the version (VersionPlaceholder):
+// each version's endpoints are then probed, and judged, on their own.
+func (h HealthCheck) PerVersion() bool { return strings.Contains(h.Path, VersionPlaceholder) }

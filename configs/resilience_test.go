@@ -19,7 +19,7 @@ func TestResilienceConfig(t *testing.T) {
 			p + "breaker.open_for: must not be negative",
 			p + "breaker.interval: must not be negative",
 			p + "health_check.path: must start with /",
-			"tenants[0].models[1].health_check.path: unknown placeholder: only {model} is replaced (by the model's name)",
+			"tenants[0].models[1].health_check.path: unknown placeholder: only {model} (the model's name) and {version} (a version's container_version) are replaced",
 			p + "health_check.interval: must not be negative",
 			p + "health_check.timeout: must not be negative",
 			p + "health_check.unhealthy_after: must not be negative",
@@ -38,10 +38,29 @@ func TestResilienceConfig(t *testing.T) {
 			{"/v1/models/{model}", "iris-2.1", "/v1/models/iris-2.1"},
 			{"/v2/models/{model}/versions/1/ready", "m", "/v2/models/m/versions/1/ready"},
 			{"/ping", "iris", "/ping"},
+			{"/v2/models/{model}/versions/{version}/ready", "m", "/v2/models/m/versions/2/ready"},
+			{"/v1/models/{model}/versions/{version}", "m", "/v1/models/m/versions/2"},
 		} {
-			if got := (HealthCheck{Path: tt.path}).PathFor(tt.model); got != tt.want {
+			if got := (HealthCheck{Path: tt.path}).PathFor(tt.model, "2"); got != tt.want {
 				t.Errorf("PathFor(%q) of %q: got %q, want %q", tt.model, tt.path, got, tt.want)
 			}
+		}
+	})
+	t.Run("version placeholder needs container versions", func(t *testing.T) {
+		_, err := Parse([]byte(`
+tenants:
+  - name: acme
+    api_keys: [{sha256: "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"}]
+    models:
+      - name: iris
+        health_check: {path: "/v2/models/{model}/versions/{version}/ready"}
+        versions:
+          - {name: a, weight: 1, container_version: "1", endpoints: ["http://127.0.0.1:8001"]}
+          - {name: b, weight: 1, endpoints: ["http://127.0.0.1:8001"]}
+`))
+		want := `tenants[0].models[0].health_check.path: {version} needs a container_version on every version; versions[1] ("b") has none`
+		if err == nil || err.Error() != want {
+			t.Errorf("got %v, want %s", err, want)
 		}
 	})
 	t.Run("explicit zero budget", func(t *testing.T) {

@@ -336,8 +336,16 @@ func (v *validator) model(p string, m *Model) {
 	if !strings.HasPrefix(h.Path, "/") {
 		v.add(p+".health_check.path", "must start with /")
 	}
-	if rest := strings.ReplaceAll(h.Path, ModelPlaceholder, ""); strings.ContainsAny(rest, "{}") {
-		v.add(p+".health_check.path", "unknown placeholder: only "+ModelPlaceholder+" is replaced (by the model's name)")
+	if rest := strings.NewReplacer(ModelPlaceholder, "", VersionPlaceholder, "").Replace(h.Path); strings.ContainsAny(rest, "{}") {
+		v.add(p+".health_check.path", "unknown placeholder: only "+ModelPlaceholder+" (the model's name) and "+VersionPlaceholder+" (a version's container_version) are replaced")
+	}
+	if h.PerVersion() {
+		for i, ver := range m.Versions {
+			if ver.ContainerVersion == "" {
+				v.add(p+".health_check.path", "%s needs a container_version on every version; versions[%d] (%q) has none", VersionPlaceholder, i, ver.Name)
+				break
+			}
+		}
 	}
 	if h.Interval < 0 {
 		v.add(p+".health_check.interval", "must not be negative")

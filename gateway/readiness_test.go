@@ -275,3 +275,49 @@ func TestReadinessTorchServe(t *testing.T) {
 	ts.SetHealthy(true)
 	await.Until(t, 5*time.Second, "the /ping endpoint back", func() bool { return ping.Up() })
 }
+
+// TestReadinessPerVersion: with {version} in health_check.path each
+// version of a multi-version container is probed for its own state (here
+// TF Serving's /v1/models/M/versions/N): the version whose container
+// version is loading is out and its requests fall back, while the other
+// version of the same container keeps serving.
+func TestReadinessPerVersion(t *testing.T) {
+	tf := standin.NewTFServing("iris", standin.Version{Name: "1", Classifier: standin.Iris()}, standin.Version{Name: "2", Classifier: standin.IrisAlt()})
+	url, _ := standin.Start(t, tf)
+	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "iris", probeHealthAt("/v1/models/{model}/versions/{version}")+"\nfallback: a",
+		"a:1:"+url+"@1", "b:1:"+url+"@2"))
+	a, b := h.modelEndpoint("acme", "iris", "a"), h.modelEndpoint("acme", "iris", "b")
+	if a == b {
+		t.Fatal("both versions share one endpoint state: their verdicts could not differ")
+	}
+	key, _ := testKey("acme")
+	predict := func(path string) response {
+		return h.do("POST", path, `{"instances":[[5.1,3.5,1.4,0.2]]}`, "X-API-Key", key)
+	}
+	await.Until(t, 5*time.Second, "the first checks of both versions", func() bool {
+		return tf.PathCount("/v1/models/iris/versions/1") > 0 && tf.PathCount("/v1/models/iris/versions/2") > 0
+	})
+	if r := predict("/v1/models/iris/versions/b:predict"); r.code != 200 || r.header.Get(HeaderVersion) != "b" {
+		t.Fatalf("both loaded: got %d (version %q) %s, want 200 from b", r.code, r.header.Get(HeaderVersion), r.body)
+	}
+
+	tf.SetState("2", standin.TFStateLoading)
+	await.Until(t, 5*time.Second, "version b's endpoint out", func() bool { return !b.Up() })
+	if !a.Up() {
+		t.Fatal("version 1 AVAILABLE: a's endpoint out, want in")
+	}
+	sent := tf.PathCount("/v1/models/iris/versions/2:predict")
+	for range 10 {
+		if r := predict("/v1/models/iris:predict"); r.code != 200 || r.header.Get(HeaderVersion) != "a" {
+			t.Fatalf("b loading: got %d (version %q) %s, want 200 from a", r.code, r.header.Get(HeaderVersion), r.body)
+		}
+	}
+	if got := tf.PathCount("/v1/models/iris/versions/2:predict"); got != sent {
+		t.Errorf("b loading: its container version got %d predictions, want none", got-sent)
+	}
+	if code, body := h.readyz(); code != 200 || !slices.Equal(body.Versions, []string{"acme/iris/b"}) {
+		t.Errorf("/readyz %d %+v, want 200 listing acme/iris/b", code, body)
+	}
+	tf.SetState("2", standin.TFStateAvailable)
+	await.Until(t, 5*time.Second, "version b back", func() bool { return b.Up() })
+}

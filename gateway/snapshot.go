@@ -97,14 +97,14 @@ func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
 				stickyHeader: mc.StickyHeader,
 				scope:        st.scope(gen, t.Name, mc.Name),
 			}
-			health := mc.HealthCheck
-			health.Path = health.PathFor(mc.Name)
 			unversioned := router.NewContainerPaths(mc.Name, "") // shared by the versions without a container_version
 			for _, v := range mc.Versions {
 				vr := &versionRoute{name: v.Name, value: []byte(v.Name), paths: unversioned, series: st.versionSeries(gen, t.Name, mc.Name, v.Name)}
 				if v.ContainerVersion != "" {
 					vr.paths = router.NewContainerPaths(mc.Name, v.ContainerVersion)
 				}
+				health := mc.HealthCheck
+				health.Path = health.PathFor(mc.Name, v.ContainerVersion)
 				for _, u := range v.Endpoints {
 					ep := st.upstreams.Get(gen, upstream.Key{URL: u, HealthPath: health.Path})
 					if s, seen := plan[ep]; !seen {
