@@ -11,7 +11,8 @@
 //
 //	POST /v2/models/{m}/infer, /v2/models/{m}/versions/{v}/infer  200, fixed OIP v2 body
 //	POST /v1/models/{m}:predict, /v1/models/{m}/versions/{v}:predict  200, fixed V1 body
-//	GET  /v2/health/ready, /v2/health/live  200
+//	GET  /v2/health/ready, /v2/health/live, /v2/models/{m}/ready  200 (every model is ready:
+//	     the gateway's default health check asks for the model's readiness)
 //	POST /v1/traces  200, empty OTLP response (an OTLP/HTTP trace sink)
 //
 //	GET  /bench/counts  counts of this process, one line per listener:
@@ -44,6 +45,7 @@ var (
 	prefixV1     = []byte("/v1/models/")
 	suffixInfer  = []byte("/infer")
 	suffixPred   = []byte(":predict")
+	suffixReady  = []byte("/ready")
 	pathReady    = []byte("/v2/health/ready")
 	pathLive     = []byte("/v2/health/live")
 	pathTraces   = []byte("/v1/traces")
@@ -82,7 +84,8 @@ func handler(self *listener, all []*listener) fasthttp.RequestHandler {
 			} else {
 				ctx.Response.Header.SetContentTypeBytes(ctProtobuf)
 			}
-		case bytes.Equal(path, pathReady) || bytes.Equal(path, pathLive):
+		case bytes.Equal(path, pathReady) || bytes.Equal(path, pathLive) ||
+			!post && bytes.HasPrefix(path, prefixV2) && bytes.HasSuffix(path, suffixReady):
 			ctx.Response.Header.SetContentTypeBytes(ctJSON)
 			ctx.SetBody(readyBody)
 		case bytes.Equal(path, pathCounts):
