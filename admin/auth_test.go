@@ -1,12 +1,16 @@
 package admin
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/modelgate/modelgate/configs"
 )
 
 // protected lists the routes behind the admin token (with admin.pprof on).
 var protected = []struct{ method, path string }{
+	{"GET", "/admin/config"},
 	{"GET", "/admin/shadow"},
 	{"POST", "/admin/reload"},
 	{"GET", "/debug/pprof/"},
@@ -69,7 +73,7 @@ func TestNoTokenConfiguredDisables(t *testing.T) {
 	for _, route := range protected {
 		for _, auth := range []string{"", "Bearer " + adminToken, "Bearer "} {
 			r := serve(t, h, route.method, route.path, "Authorization", auth)
-			if r.code != 403 || r.body != jsonBody("error", "admin API disabled: admin.token_sha256 is not configured") {
+			if r.code != 403 || r.body != jsonBody("error", "admin API disabled: neither admin.token_sha256 nor admin.operators is configured") {
 				t.Errorf("%s %s with %q: got %d %q, want 403 disabled", route.method, route.path, auth, r.code, r.body)
 			}
 			if got := r.header.Get("WWW-Authenticate"); got != "" {
@@ -77,7 +81,7 @@ func TestNoTokenConfiguredDisables(t *testing.T) {
 			}
 		}
 	}
-	for _, path := range []string{"/healthz", "/readyz", "/metrics", "/admin/config"} {
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
 		if r := serve(t, h, "GET", path); r.code != 200 {
 			t.Errorf("GET %s without a token configured: got %d, want 200", path, r.code)
 		}
@@ -99,3 +103,89 @@ func TestTokenRotatesWithReload(t *testing.T) {
 		t.Errorf("new token after the rotation: got %d, want 200", r.code)
 	}
 }
+
+// operatorsYAML configures one operator of each role, a viewer scoped to
+// acme, and a second tenant globex.
+const operatorsYAML = `admin:
+  operators:
+    - {name: vera, token_sha256: "` + "VIEWER" + `", role: viewer}
+    - {name: otto, token_sha256: "` + "OPERATOR" + `", role: operator}
+    - {name: abby, token_sha256: "` + "APPROVER" + `", role: approver}
+    - {name: adam, token_sha256: "` + "ADMIN" + `", role: admin}
+    - {name: sam, token_sha256: "` + "SCOPED" + `", role: operator, tenants: [acme]}
+  pprof: true
+`
+
+func operatorsConfig() string {
+	y := operatorsYAML
+	for _, n := range []string{"VIEWER", "OPERATOR", "APPROVER", "ADMIN", "SCOPED"} {
+		y = strings.Replace(y, `"`+n+`"`, `"`+sha256Hex(strings.ToLower(n))+`"`, 1)
+	}
+	return strings.TrimSuffix(configYAML(""), "\n") + `
+  - name: globex
+    api_keys: [{sha256: "` + sha256Hex("key-globex") + `"}]
+    models:
+      - name: churn
+        shadow: {version: v2, percent: 10}
+        versions:
+          - {name: v1, weight: 1, endpoints: ["http://127.0.0.1:8011"]}
+          - {name: v2, weight: 0, endpoints: ["http://127.0.0.1:8012"]}
+` + y
+}
+
+// TestRoleBoundaries: each role may do what the roles below it may, and a
+// known token with too low a role gets 403 naming the role needed (no
+// challenge: the token is right).
+func TestRoleBoundaries(t *testing.T) {
+	h, _, _ := newHandler(t, operatorsConfig())
+	routes := []struct {
+		method, path, needs string
+	}{
+		{"GET", "/admin/config", "viewer"},
+		{"GET", "/admin/shadow", "viewer"},
+		{"POST", "/admin/reload", "operator"},
+		{"GET", "/debug/pprof/", "admin"},
+	}
+	for _, rt := range routes {
+		for _, who := range []string{"viewer", "operator", "approver", "admin"} {
+			r := serve(t, h, rt.method, rt.path, "Authorization", "Bearer "+who)
+			allowed := configsRank(who) >= configsRank(rt.needs)
+			switch {
+			case allowed && r.code != 200:
+				t.Errorf("%s %s as %s: got %d %s, want 200", rt.method, rt.path, who, r.code, r.body)
+			case !allowed && (r.code != 403 || !strings.Contains(r.body, "needs role "+rt.needs)):
+				t.Errorf("%s %s as %s: got %d %s, want 403 needing %s", rt.method, rt.path, who, r.code, r.body, rt.needs)
+			case !allowed && r.header.Get("WWW-Authenticate") != "":
+				t.Errorf("%s %s as %s: a challenge on a 403", rt.method, rt.path, who)
+			}
+		}
+	}
+}
+
+// TestScopedOperatorSeesOnlyItsTenants: an operator scoped to acme sees
+// neither globex's routing nor its shadow.
+func TestScopedOperatorSeesOnlyItsTenants(t *testing.T) {
+	h, _, _ := newHandler(t, operatorsConfig())
+	for _, tt := range []struct {
+		token string
+		want  []string
+	}{{"scoped", []string{"acme"}}, {"viewer", []string{"acme", "globex"}}} {
+		r := serve(t, h, "GET", "/admin/config", "Authorization", "Bearer "+tt.token)
+		var view tableView
+		if err := json.Unmarshal([]byte(r.body), &view); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, tv := range view.Tenants {
+			got = append(got, tv.Name)
+		}
+		if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("/admin/config as %s: tenants %v, want %v", tt.token, got, tt.want)
+		}
+		if tt.token == "scoped" && strings.Contains(r.body, "globex") {
+			t.Errorf("/admin/config as the acme operator names globex: %s", r.body)
+		}
+	}
+}
+
+func configsRank(role string) int { return configs.RoleRank(role) }

@@ -50,9 +50,12 @@ type (
 
 // configView renders cfg for GET /admin/config. Shares are percentages of
 // the model's total weight (0 when every weight is 0).
-func configView(cfg *configs.Config) tableView {
+func configView(cfg *configs.Config, sees func(tenant string) bool) tableView {
 	tv := tableView{Hash: cfg.Hash, Tenants: []tenantView{}}
 	for _, t := range cfg.Tenants {
+		if !sees(t.Name) {
+			continue
+		}
 		tw := tenantView{Name: t.Name, APIKeys: len(t.APIKeys), Limits: t.Limits}
 		for _, m := range t.Models {
 			mv := modelView{Name: m.Name, Timeout: m.Timeout.String(), StickyHeader: m.StickyHeader, Fallback: m.Fallback}

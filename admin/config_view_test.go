@@ -8,10 +8,10 @@ import (
 
 // TestConfigShowsNoSecrets: GET /admin/config shows the routing table
 // (shares, key counts, the shadow) and none of the keys, key hashes or the
-// admin token hash; it needs no token.
+// admin token hash, to a viewer (the admin token here).
 func TestConfigShowsNoSecrets(t *testing.T) {
 	h, src, _ := newHandler(t, configYAML(withToken))
-	r := serve(t, h, "GET", "/admin/config")
+	r := serve(t, h, "GET", "/admin/config", "Authorization", "Bearer "+adminToken)
 	if r.code != 200 || r.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("got %d %q, want 200 JSON", r.code, r.header.Get("Content-Type"))
 	}
@@ -45,7 +45,7 @@ func TestConfigViewZeroWeights(t *testing.T) {
 	for i := range cfg.Tenants[0].Models[0].Versions {
 		cfg.Tenants[0].Models[0].Versions[i].Weight = 0
 	}
-	for _, v := range configView(cfg).Tenants[0].Models[0].Versions {
+	for _, v := range configView(cfg, func(string) bool { return true }).Tenants[0].Models[0].Versions {
 		if v.Share != 0 {
 			t.Errorf("version %s: share %v, want 0", v.Name, v.Share)
 		}

@@ -33,8 +33,9 @@ type Source interface {
 	// Readiness reports whether the gateway is ready for traffic, and the
 	// JSON-encodable GET /readyz body saying why.
 	Readiness() (ready bool, body any)
-	// ShadowView returns the JSON-encodable GET /admin/shadow body.
-	ShadowView() any
+	// ShadowView returns the JSON-encodable GET /admin/shadow body, with
+	// the shadows of the tenants sees admits only.
+	ShadowView(sees func(tenant string) bool) any
 }
 
 // Reloader reloads the config file on POST /admin/reload.
@@ -72,13 +73,14 @@ func Handler(src Source, reloader Reloader, reg *prometheus.Registry) http.Handl
 	}))
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
-	mux.HandleFunc("GET /admin/config", a.config)
-	mux.Handle("GET /admin/shadow", a.requireToken(http.HandlerFunc(a.shadow)))
-	mux.Handle("POST /admin/reload", a.requireToken(http.HandlerFunc(a.reload))) // reload.go
+	viewer := func(h http.HandlerFunc) http.Handler { return a.require(configs.RoleViewer, h) }
+	mux.Handle("GET /admin/config", viewer(a.config))
+	mux.Handle("GET /admin/shadow", viewer(a.shadow))
+	mux.Handle("POST /admin/reload", a.require(configs.RoleOperator, http.HandlerFunc(a.reload))) // reload.go
 	if src.Config().Admin.Pprof {
-		mux.Handle("/debug/pprof/", a.requireToken(http.HandlerFunc(pprof.Index)))
-		mux.Handle("/debug/pprof/profile", a.requireToken(http.HandlerFunc(pprof.Profile)))
-		mux.Handle("/debug/pprof/trace", a.requireToken(http.HandlerFunc(pprof.Trace)))
+		mux.Handle("/debug/pprof/", a.require(configs.RoleAdmin, http.HandlerFunc(pprof.Index)))
+		mux.Handle("/debug/pprof/profile", a.require(configs.RoleAdmin, http.HandlerFunc(pprof.Profile)))
+		mux.Handle("/debug/pprof/trace", a.require(configs.RoleAdmin, http.HandlerFunc(pprof.Trace)))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such admin path"})
@@ -90,6 +92,9 @@ func Handler(src Source, reloader Reloader, reg *prometheus.Registry) http.Handl
 type api struct {
 	src      Source
 	reloader Reloader
+	// onRefused, if set, is told of every request require refused
+	// (principal nil when unknown).
+	onRefused func(req *http.Request, p *Principal, status int)
 }
 
 func (a *api) healthz(w http.ResponseWriter, _ *http.Request) {
@@ -105,12 +110,12 @@ func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, body)
 }
 
-func (a *api) config(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, configView(a.src.Config())) // config_view.go
+func (a *api) config(w http.ResponseWriter, req *http.Request) {
+	writeJSON(w, http.StatusOK, configView(a.src.Config(), principalOf(req).Sees)) // config_view.go
 }
 
-func (a *api) shadow(w http.ResponseWriter, _ *http.Request) {
-	writeJSON(w, http.StatusOK, a.src.ShadowView())
+func (a *api) shadow(w http.ResponseWriter, req *http.Request) {
+	writeJSON(w, http.StatusOK, a.src.ShadowView(principalOf(req).Sees))
 }
 
 // writeJSON answers code with v as indented JSON.

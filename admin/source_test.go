@@ -70,9 +70,9 @@ func newSource(t *testing.T, yamlText string) *source {
 	return s
 }
 
-func (s *source) Config() *configs.Config { return s.cfg.Load() }
-func (s *source) Readiness() (bool, any)  { return s.ready.Load(), s.body }
-func (s *source) ShadowView() any         { return s.shadow }
+func (s *source) Config() *configs.Config          { return s.cfg.Load() }
+func (s *source) Readiness() (bool, any)           { return s.ready.Load(), s.body }
+func (s *source) ShadowView(func(string) bool) any { return s.shadow }
 
 // parseReloader reloads its source from the YAML in next, as the gateway's
 // reload loop reloads from the file: configs.Parse's error leaves the

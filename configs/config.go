@@ -116,13 +116,62 @@ type TLS struct {
 
 // Admin configures the admin API.
 type Admin struct {
-	// TokenSHA256 is the hex SHA-256 of the bearer token that POST
-	// /admin/reload and the other mutating or sensitive admin endpoints
-	// require. Empty disables them (they answer 403).
+	// TokenSHA256 is the hex SHA-256 of a bearer token with role admin
+	// (every admin endpoint), named "admin" in the audit log: the same as
+	// an operator {name: admin, role: admin}. Empty: no such token.
 	TokenSHA256 string `mapstructure:"token_sha256" json:"-"`
+	// Operators are the people and tools allowed on the admin API, each
+	// with a bearer token, a role and optionally a tenant scope. Every
+	// admin endpoint but /metrics, /healthz and /readyz needs one of them
+	// (or TokenSHA256); with none configured those endpoints answer 403.
+	Operators []Operator `mapstructure:"operators" json:"-"`
 	// Pprof exposes /debug/pprof/ on the admin listener behind the admin
 	// token. Default false.
 	Pprof bool `mapstructure:"pprof" json:"pprof"`
+}
+
+// Operator is one user of the admin API.
+type Operator struct {
+	// Name identifies the operator in the audit log and in revisions;
+	// required, unique, [A-Za-z0-9._-].
+	Name string `mapstructure:"name" json:"name"`
+	// TokenSHA256 is the hex SHA-256 of the operator's bearer token;
+	// required, unique among operators and admin.token_sha256.
+	TokenSHA256 string `mapstructure:"token_sha256" json:"-"`
+	// Role is one of RoleViewer (read), RoleOperator (viewer, and change
+	// weights, roll back, reload), RoleApprover (operator, and approve
+	// rollout steps) and RoleAdmin (everything, pprof included). Required.
+	Role string `mapstructure:"role" json:"role"`
+	// Tenants, if set, scope the operator to those tenants (each must be a
+	// configured tenant): other tenants' routes, revisions and audit
+	// entries are invisible to it (404, not 403), and actions over every
+	// tenant (reload, rollback of the whole routing) are refused (403).
+	// Empty: every tenant.
+	Tenants []string `mapstructure:"tenants" json:"tenants,omitempty"`
+}
+
+// The roles of the admin API, each allowed what the ones before it are.
+const (
+	RoleViewer   = "viewer"
+	RoleOperator = "operator"
+	RoleApprover = "approver"
+	RoleAdmin    = "admin"
+)
+
+// RoleRank orders the roles (0 for an unknown one): a role may do what
+// every role of a lower rank may.
+func RoleRank(role string) int {
+	switch role {
+	case RoleViewer:
+		return 1
+	case RoleOperator:
+		return 2
+	case RoleApprover:
+		return 3
+	case RoleAdmin:
+		return 4
+	}
+	return 0
 }
 
 // Logging configures the structured (JSON) logs.

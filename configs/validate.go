@@ -68,6 +68,7 @@ func (c *Config) Validate() error {
 	if h := c.Admin.TokenSHA256; h != "" && !isSHA256Hex(h) {
 		v.add("admin.token_sha256", "must be 64 hex characters (the SHA-256 of the token)")
 	}
+	v.operators(c)
 	switch c.Logging.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -143,6 +144,48 @@ func (c *Config) Validate() error {
 		return nil
 	}
 	return v.errs
+}
+
+// operators checks admin.operators: names and tokens unique (tokens also
+// against admin.token_sha256), roles known, tenant scopes naming
+// configured tenants.
+func (v *validator) operators(c *Config) {
+	names := map[string]int{}
+	tokens := map[string]string{}
+	if h := c.Admin.TokenSHA256; isSHA256Hex(h) {
+		tokens[strings.ToLower(h)] = "admin.token_sha256"
+	}
+	tenants := map[string]bool{}
+	for _, t := range c.Tenants {
+		tenants[t.Name] = true
+	}
+	for i, o := range c.Admin.Operators {
+		p := fmt.Sprintf("admin.operators[%d]", i)
+		switch j, dup := names[o.Name]; {
+		case !ValidName(o.Name):
+			v.add(p+".name", "must be 1-128 characters of A-Z a-z 0-9 . _ -, got %q", o.Name)
+		case dup:
+			v.add(p+".name", "duplicate operator %q (also admin.operators[%d])", o.Name, j)
+		default:
+			names[o.Name] = i
+		}
+		switch h := strings.ToLower(o.TokenSHA256); {
+		case !isSHA256Hex(h):
+			v.add(p+".token_sha256", "must be 64 hex characters (the SHA-256 of the token)")
+		case tokens[h] != "":
+			v.add(p+".token_sha256", "token already belongs to %s", tokens[h])
+		default:
+			tokens[h] = p
+		}
+		if RoleRank(o.Role) == 0 {
+			v.add(p+".role", "must be one of %s, %s, %s, %s, got %q", RoleViewer, RoleOperator, RoleApprover, RoleAdmin, o.Role)
+		}
+		for j, t := range o.Tenants {
+			if !tenants[t] {
+				v.add(fmt.Sprintf("%s.tenants[%d]", p, j), "names no tenant: %q", t)
+			}
+		}
+	}
 }
 
 func (v *validator) server(s *Server) {

@@ -82,6 +82,14 @@ func TestBadConfigs(t *testing.T) {
 			"tenants[0].models[0].breaker.failure_ratio: must be between 0 and 1",
 			"tenants[0].models[0].retry.budget: must be between 0 and 1",
 		}},
+		{"operators.bad.yaml", []string{
+			"admin.operators[0].token_sha256: token already belongs to admin.token_sha256",
+			`admin.operators[1].name: duplicate operator "alice" (also admin.operators[0])`,
+			`admin.operators[1].role: must be one of viewer, operator, approver, admin, got "boss"`,
+			`admin.operators[2].name: must be 1-128 characters of A-Z a-z 0-9 . _ -, got "b c"`,
+			"admin.operators[2].token_sha256: must be 64 hex characters (the SHA-256 of the token)",
+			`admin.operators[2].tenants[1]: names no tenant: "globex"`,
+		}},
 		{"upstream.bad.yaml", []string{
 			"server.max_answer_bytes: must not be negative",
 			"tenants[0].models[0].versions[0].endpoints: at most 64 endpoints, got 65",

@@ -431,7 +431,7 @@ func TestNothingSensitiveExported(t *testing.T) {
 		t.Errorf("unknown-key rejections = %v, want 3, counted without a tenant", got)
 	}
 	for _, path := range []string{"/metrics", "/admin/config"} {
-		body := h.doAdmin("GET", path, "").body
+		body := h.doAdmin("GET", path, "", "Authorization", "Bearer "+adminToken).body
 		for _, secret := range []string{key, hash, tenants.HashKey("wrong-" + key), tenants.HashKey(adminToken), "0.5,-0.3"} {
 			if strings.Contains(body, secret) {
 				t.Errorf("%s contains %q", path, secret)

@@ -20,10 +20,13 @@ func (st *state) attachShadow(gen *keyed.Gen, mr *modelRoute) {
 
 // shadowView lists every configured shadow with its stats, in config
 // order (GET /admin/shadow).
-func (g *Gateway) shadowView() shadow.ListView {
+func (g *Gateway) shadowView(sees func(tenant string) bool) shadow.ListView {
 	snap := g.snap.Load()
 	out := shadow.ListView{Shadows: []shadow.StatsView{}}
 	for ti, t := range snap.cfg.Tenants {
+		if !sees(t.Name) {
+			continue
+		}
 		for _, mc := range t.Models {
 			if sr := snap.tenants[ti].models[mc.Name].shadow; sr != nil {
 				out.Shadows = append(out.Shadows, sr.View())
@@ -33,5 +36,6 @@ func (g *Gateway) shadowView() shadow.ListView {
 	return out
 }
 
-// ShadowView is the GET /admin/shadow body (admin.Source).
-func (g *Gateway) ShadowView() any { return g.shadowView() }
+// ShadowView is the GET /admin/shadow body (admin.Source), with the
+// shadows of the tenants sees admits.
+func (g *Gateway) ShadowView(sees func(tenant string) bool) any { return g.shadowView(sees) }

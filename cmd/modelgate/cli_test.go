@@ -128,7 +128,8 @@ func TestDemo(t *testing.T) {
 		{desc: "metadata", method: "GET", url: "http://" + gw + "/v2/models/fraud", headers: []string{"X-API-Key", "demo-key"}, wantCode: 200, wantBody: `"name":"fraud"`},
 		{desc: "ready", method: "GET", url: "http://" + gw + "/v2/health/ready", wantCode: 200, wantBody: `"ready":true`},
 		{desc: "metrics", method: "GET", url: "http://" + admin + "/metrics", wantCode: 200, wantBody: `modelgate_requests_total{code="200",model="fraud",role="primary",tenant="demo"`},
-		{desc: "config", method: "GET", url: "http://" + admin + "/admin/config", wantCode: 200, wantBody: `"name": "demo"`},
+		{desc: "config", method: "GET", url: "http://" + admin + "/admin/config", headers: []string{"Authorization", "Bearer demo-admin-token"}, wantCode: 200, wantBody: `"name": "demo"`},
+		{desc: "config needs a token", method: "GET", url: "http://" + admin + "/admin/config", wantCode: 401, wantBody: `"error"`},
 		{desc: "shadow view", method: "GET", url: "http://" + admin + "/admin/shadow", headers: []string{"Authorization", "Bearer demo-admin-token"}, wantCode: 200, wantBody: `"version": "v2"`},
 		{desc: "reload", method: "POST", url: "http://" + admin + "/admin/reload", headers: []string{"Authorization", "Bearer demo-admin-token"}, wantCode: 200, wantBody: `"status": "reloaded"`},
 	}

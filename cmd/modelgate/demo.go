@@ -128,7 +128,7 @@ Try (copy and paste):
 
   # metrics, effective routing table, live reload
   curl -s http://%[2]s/metrics | grep '^modelgate_'
-  curl -s http://%[2]s/admin/config
+  curl -s -H 'Authorization: Bearer %[4]s' http://%[2]s/admin/config
 
   # shadow: every v1 request is also sent to v2 and the answers compared
   curl -s -H 'Authorization: Bearer %[4]s' http://%[2]s/admin/shadow
