@@ -78,8 +78,8 @@ func authenticate(cfg *configs.Config, req *http.Request) (p *Principal, configu
 //     WWW-Authenticate: Bearer realm="modelgate-admin";
 //   - a known token whose role is too low: 403 naming the role needed.
 //
-// No answer says anything about the configured tokens. refused, if set,
-// is told of every refusal (the audit log records them).
+// No answer says anything about the configured tokens. Refused mutations
+// are audited.
 func (a *api) require(role string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		p, configured := authenticate(a.src.Config(), req)
@@ -100,9 +100,5 @@ func (a *api) require(role string, next http.Handler) http.Handler {
 	})
 }
 
-// refused reports a refused admin request to the audit hook, if any.
-func (a *api) refused(req *http.Request, p *Principal, status int) {
-	if a.onRefused != nil {
-		a.onRefused(req, p, status)
-	}
-}
+// refused records a refused admin request in the audit log (audit.go).
+func (a *api) refused(req *http.Request, p *Principal, status int) { a.auditRefused(req, p, status) }

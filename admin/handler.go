@@ -52,20 +52,27 @@ type Reloader interface {
 //	GET  /metrics        reg in the Prometheus text or OpenMetrics format (negotiated)
 //	GET  /healthz        200 {"status": "ok"} while the process serves HTTP
 //	GET  /readyz         src.Readiness's body: 200 when ready, else 503
-//	GET  /admin/config   the serving routing table without keys, key hashes or the admin token hash
-//	GET  /admin/shadow   src.ShadowView (admin token)
-//	POST /admin/reload   reloads through reloader (admin token; statuses in reloadFailure)
+//	GET  /admin/config   the serving routing table without keys, key hashes or the admin token hash (viewer)
+//	GET  /admin/shadow   src.ShadowView (viewer)
+//	POST /admin/reload   reloads through reloader (operator, unscoped; statuses in reloadFailure)
+//	     /admin/routes, /admin/revisions..., weights, rollback: with WithControl (routes.go)
+//	GET  /admin/audit    with WithAudit (audit.go)
 //	     /debug/pprof/   net/http/pprof's index, profiles and trace (admin token), only
 //	                     when admin.pprof is set in the config serving when Handler is called
 //	     anything else   404 {"error": "no such admin path"}, also for a known path with
 //	                     another method
 //
-// "Admin token" routes answer 403 while admin.token_sha256 is unset and 401
-// with WWW-Authenticate for a missing or wrong token (see requireToken).
+// Every route but /metrics, /healthz and /readyz needs a principal of the
+// role named (see require: 401 for a missing or wrong token, 403 for too
+// low a role or when no token is configured at all); a scoped principal
+// sees only its tenants.
 // reg must not be nil; promhttp registers its own error counter in it
 // (once, however many handlers share reg).
-func Handler(src Source, reloader Reloader, reg *prometheus.Registry) http.Handler {
+func Handler(src Source, reloader Reloader, reg *prometheus.Registry, opts ...Option) http.Handler {
 	a := &api{src: src, reloader: reloader}
+	for _, o := range opts {
+		o(a)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		EnableOpenMetrics: true,
@@ -77,6 +84,17 @@ func Handler(src Source, reloader Reloader, reg *prometheus.Registry) http.Handl
 	mux.Handle("GET /admin/config", viewer(a.config))
 	mux.Handle("GET /admin/shadow", viewer(a.shadow))
 	mux.Handle("POST /admin/reload", a.require(configs.RoleOperator, http.HandlerFunc(a.reload))) // reload.go
+	if a.ctl != nil {                                                                             // routes.go
+		mux.Handle("GET /admin/routes", viewer(a.routes))
+		mux.Handle("GET /admin/revisions", viewer(a.revisions))
+		mux.Handle("GET /admin/revisions/{n}", viewer(a.revisionOne))
+		mux.Handle("GET /admin/revisions/{n}/diff", viewer(a.revisionDiff))
+		mux.Handle("PUT /admin/tenants/{tenant}/models/{model}/weights", a.require(configs.RoleOperator, http.HandlerFunc(a.setWeights)))
+		mux.Handle("POST /admin/rollback", a.require(configs.RoleOperator, http.HandlerFunc(a.rollback)))
+	}
+	if a.audit != nil { // audit.go
+		mux.Handle("GET /admin/audit", viewer(a.auditLog))
+	}
 	if src.Config().Admin.Pprof {
 		mux.Handle("/debug/pprof/", a.require(configs.RoleAdmin, http.HandlerFunc(pprof.Index)))
 		mux.Handle("/debug/pprof/profile", a.require(configs.RoleAdmin, http.HandlerFunc(pprof.Profile)))
@@ -92,10 +110,22 @@ func Handler(src Source, reloader Reloader, reg *prometheus.Registry) http.Handl
 type api struct {
 	src      Source
 	reloader Reloader
-	// onRefused, if set, is told of every request require refused
-	// (principal nil when unknown).
-	onRefused func(req *http.Request, p *Principal, status int)
+	ctl      Control // nil: no routing endpoints
+	audit    Auditor // nil: nothing audited, no /admin/audit
 }
+
+// Option adds an optional part to Handler.
+type Option func(*api)
+
+// WithControl serves the control plane's endpoints: GET /admin/routes,
+// GET /admin/revisions[/{n}[/diff]], PUT
+// /admin/tenants/{tenant}/models/{model}/weights, POST /admin/rollback
+// (routes.go).
+func WithControl(c Control) Option { return func(a *api) { a.ctl = c } }
+
+// WithAudit records every admin mutation, and every refused one, in log
+// and serves GET /admin/audit from it (audit.go).
+func WithAudit(log Auditor) Option { return func(a *api) { a.audit = log } }
 
 func (a *api) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

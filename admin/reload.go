@@ -15,15 +15,26 @@ const reloadTimeout = 30 * time.Second
 
 // reload serves POST /admin/reload (behind the admin token): 200 with the
 // hash of the config serving afterwards, else reloadFailure's answer.
+// A scoped operator may not reload: the file holds every tenant's
+// routing (403).
 func (a *api) reload(w http.ResponseWriter, req *http.Request) {
+	p := principalOf(req)
+	rec := a.auditStart(req, p, "reload", "", "")
+	if p.Scoped() {
+		a.finish(w, rec, http.StatusForbidden, map[string]string{"error": "a reload applies every tenant's routing: it needs an operator without a tenant scope"})
+		return
+	}
 	ctx, cancel := context.WithTimeout(req.Context(), reloadTimeout)
 	defer cancel()
 	if err := a.reloader.Reload(ctx); err != nil {
 		code, body := reloadFailure(err)
-		writeJSON(w, code, body)
+		a.finish(w, rec, code, body)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "reloaded", "hash": a.src.Config().Hash})
+	if a.ctl != nil {
+		rec.After = a.ctl.Running()
+	}
+	a.finish(w, rec, http.StatusOK, map[string]string{"status": "reloaded", "hash": a.src.Config().Hash})
 }
 
 // reloadFailure maps a failed reload's error, wrapped or not, to its answer.

@@ -266,9 +266,9 @@ start_peer() { # PEER MODE
     modelgate)
       URL="http://127.0.0.1:$P_MG"
       if [[ $mode == 1p ]]; then # plain with the runtime's default of one P on one pinned CPU
-        GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$TMP/modelgate" serve --config "$TMP/modelgate-plain.yaml" >"$logf" 2>&1 &
+        GOMAXPROCS=1 taskset -c "$SERVER_CPU" "$TMP/modelgate" serve --config "$TMP/modelgate-plain.yaml" --data-dir "$TMP/data-1p" >"$logf" 2>&1 &
       else
-        taskset -c "$SERVER_CPU" "$TMP/modelgate" serve --config "$TMP/modelgate-$mode.yaml" >"$logf" 2>&1 &
+        taskset -c "$SERVER_CPU" "$TMP/modelgate" serve --config "$TMP/modelgate-$mode.yaml" --data-dir "$TMP/data-$mode" >"$logf" 2>&1 &
       fi
       ;;
   esac

@@ -125,9 +125,13 @@ type Admin struct {
 	// admin endpoint but /metrics, /healthz and /readyz needs one of them
 	// (or TokenSHA256); with none configured those endpoints answer 403.
 	Operators []Operator `mapstructure:"operators" json:"-"`
-	// Pprof exposes /debug/pprof/ on the admin listener behind the admin
-	// token. Default false.
+	// Pprof exposes /debug/pprof/ on the admin listener to role admin.
+	// Default false.
 	Pprof bool `mapstructure:"pprof" json:"pprof"`
+	// KeepRevisions is how many routing revisions the data directory keeps
+	// (the oldest are deleted beyond it; numbers are never reused). Read
+	// at start. Default 200.
+	KeepRevisions int `mapstructure:"keep_revisions" json:"keep_revisions"`
 }
 
 // Operator is one user of the admin API.

@@ -34,6 +34,7 @@ const (
 	DefaultHealthHealthyAfter    = 2
 	DefaultTLSMinVersion         = "1.2"
 	DefaultLogLevel              = "info"
+	DefaultKeepRevisions         = 200
 	DefaultTracingServiceName    = "modelgate"
 )
 
@@ -66,6 +67,7 @@ func DefaultConfig() Config {
 			IdleTimeout:     DefaultIdleTimeout,
 			ShutdownTimeout: DefaultShutdownTimeout,
 		},
+		Admin:   Admin{KeepRevisions: DefaultKeepRevisions},
 		Logging: Logging{Level: DefaultLogLevel},
 		Tracing: Tracing{ServiceName: DefaultTracingServiceName},
 	}
@@ -120,6 +122,7 @@ func (c *Config) SetDefaults() {
 	def := DefaultConfig()
 	fillZero(&c.Server, def.Server)
 	fillZero(&c.Logging, def.Logging)
+	fillZero(&c.Admin, def.Admin)
 	fillZero(&c.Tracing, def.Tracing)
 	for _, t := range []*TLS{c.Server.TLS, c.Server.AdminTLS} {
 		if t != nil {

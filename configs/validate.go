@@ -69,6 +69,9 @@ func (c *Config) Validate() error {
 		v.add("admin.token_sha256", "must be 64 hex characters (the SHA-256 of the token)")
 	}
 	v.operators(c)
+	if c.Admin.KeepRevisions < 0 {
+		v.add("admin.keep_revisions", "must not be negative")
+	}
 	switch c.Logging.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -25,6 +25,10 @@ type Reloader struct {
 	reqs    chan chan error
 	trig    chan struct{} // capacity 1: triggers during a reload coalesce into one more
 	stopped chan struct{} // closed when Run returns
+	// Apply, if set, applies a changed file instead of the gateway's own
+	// Apply: the control plane's ApplyFile, which makes it a revision
+	// first. Its error fails the reload (nothing changed).
+	Apply func(*configs.Config) error
 	// Applied, if set, is called (on the reload goroutine) after each
 	// successful apply of a changed file, e.g. to reconfigure tracing or
 	// logging.
@@ -130,7 +134,11 @@ func (r *Reloader) commit(cause string, cfg *configs.Config, st stagedTLS) error
 		tlsSettingsChanged(g.static, cfg.Server) {
 		g.log.Warn("server listener settings changed; they take effect after a restart", "cause", cause)
 	}
-	if err := g.Apply(cfg); err != nil {
+	apply := g.Apply
+	if r.Apply != nil {
+		apply = r.Apply
+	}
+	if err := apply(cfg); err != nil {
 		return err
 	}
 	if r.Applied != nil {

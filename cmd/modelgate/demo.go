@@ -88,7 +88,9 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "modelgate demo: embedded config invalid (a bug):\n%v\n", err)
 		return 1
 	}
-	err = serve(ctx, path, cfg, stderr, func(traffic, admin net.Addr) {
+	// A fresh history each run: revisions and the audit log live beside
+	// the demo config and go with it.
+	err = serve(ctx, path, filepath.Join(dir, "data"), cfg, stderr, func(traffic, admin net.Addr) {
 		printDemoHelp(stdout, traffic.String(), admin.String(), path, urls)
 	})
 	if err != nil {

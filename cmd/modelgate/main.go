@@ -28,7 +28,10 @@ var version, revision string
 const usage = `modelgate: a model-serving gateway
 
 Usage:
-  modelgate serve --config FILE      run the gateway
+  modelgate serve --config FILE [--data-dir DIR]
+                                     run the gateway; DIR keeps routing revisions and the
+                                     audit log (default $MODELGATE_DATA_DIR, else
+                                     $XDG_STATE_HOME/modelgate or ~/.local/state/modelgate)
   modelgate validate --config FILE   check a config file (exit 1 with one line per mistake)
   modelgate demo [--listen ADDR] [--admin-listen ADDR]
                                      run the gateway with two example model versions on loopback
@@ -55,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 		fs.SetOutput(stderr)
 		path := fs.String("config", "modelgate.yaml", "config file")
+		dataDir := fs.String("data-dir", defaultDataDir(), "directory of the routing revisions and the audit log (env "+EnvDataDir+")")
 		if fs.Parse(rest) != nil {
 			return 2
 		}
@@ -63,7 +67,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "modelgate: %s: invalid config:\n%v\n", *path, err)
 			return 1
 		}
-		if err := serve(ctx, *path, cfg, stderr, nil); err != nil {
+		if err := serve(ctx, *path, *dataDir, cfg, stderr, nil); err != nil {
 			fmt.Fprintf(stderr, "modelgate: %v\n", err)
 			return 1
 		}

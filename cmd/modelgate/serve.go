@@ -26,7 +26,7 @@ import (
 // listeners accept connections. If a listener cannot open (address taken,
 // certificate not loading), everything New started is released before the
 // error returns.
-func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writer, started func(traffic, adminAddr net.Addr)) error {
+func serve(ctx context.Context, path, dataDir string, cfg *configs.Config, logOut io.Writer, started func(traffic, adminAddr net.Addr)) error {
 	log := observability.NewLogger(logOut, cfg.Logging.Level)
 	metrics := observability.NewMetrics()
 	metrics.Reloaded(true, cfg.Hash, float64(time.Now().Unix()))
@@ -47,6 +47,16 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 		return errors.Join(err, gw.Close(), tracing.Shutdown(sctx))
 	}
 
+	// The control plane decides the routing before traffic is served: the
+	// file's, or the latest revision's when the file is unchanged since.
+	cp, err := openControlPlane(dataDir, cfg, gw, log.Logger, metrics.Registry)
+	if err != nil {
+		return fail(err)
+	}
+	defer cp.Close() // last: after the admin listener stopped (shutdown)
+	if err := cp.start(cfg); err != nil {
+		return fail(err)
+	}
 	ln, err := gw.Listen()
 	if err != nil {
 		return fail(err)
@@ -63,6 +73,7 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 		adminLn = tls.NewListener(adminLn, tc)
 	}
 	reloader := gateway.NewReloader(path, gw)
+	reloader.Apply = cp.plane.ApplyFile // a changed file becomes a revision
 	reloader.Applied = func(c *configs.Config) {
 		log.SetLevel(c.Logging.Level)
 		if err := tracing.ApplyConfig(c.Tracing); err != nil {
@@ -70,7 +81,7 @@ func serve(ctx context.Context, path string, cfg *configs.Config, logOut io.Writ
 		}
 	}
 	adminSrv := &http.Server{
-		Handler:           admin.Handler(gw, reloader, metrics.Registry),
+		Handler:           admin.Handler(gw, reloader, metrics.Registry, admin.WithControl(cp.plane), admin.WithAudit(cp.audit)),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Handshake and protocol errors of admin clients go to the JSON log.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),

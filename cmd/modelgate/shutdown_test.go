@@ -89,7 +89,7 @@ func TestServeListenFailureLeaksNothing(t *testing.T) {
 	defer taken.Close()
 	path, cfg := writeConfig(t, configText(taken.Addr().String(), primary, shadow))
 	existing := goleak.IgnoreCurrent()
-	err = serve(context.Background(), path, cfg, io.Discard, nil)
+	err = serve(context.Background(), path, t.TempDir(), cfg, io.Discard, nil)
 	if err == nil || !strings.Contains(err.Error(), "listening for traffic on "+taken.Addr().String()) {
 		t.Fatalf("serve on a taken port: got %v, want the listen error", err)
 	}
@@ -109,7 +109,7 @@ func TestServeShutdownStopsReloadsFirst(t *testing.T) {
 	addrs := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, path, cfg, io.Discard, func(traffic, admin net.Addr) { addrs <- [2]string{traffic.String(), admin.String()} })
+		done <- serve(ctx, path, t.TempDir(), cfg, io.Discard, func(traffic, admin net.Addr) { addrs <- [2]string{traffic.String(), admin.String()} })
 	}()
 	var a [2]string
 	select {

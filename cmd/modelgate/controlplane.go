@@ -1,0 +1,86 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/modelgate/modelgate/audit"
+	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/control"
+	"github.com/modelgate/modelgate/revision"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// EnvDataDir names the data directory when --data-dir is not given.
+const EnvDataDir = "MODELGATE_DATA_DIR"
+
+// defaultDataDir is where serve keeps revisions and the audit log without
+// --data-dir or MODELGATE_DATA_DIR: $XDG_STATE_HOME/modelgate, else
+// ~/.local/state/modelgate, else ./modelgate-data.
+func defaultDataDir() string {
+	if d := os.Getenv(EnvDataDir); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "modelgate")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "modelgate")
+	}
+	return "modelgate-data"
+}
+
+// controlPlane is the state the control plane keeps in the data
+// directory: the revision store, the audit log and the Plane over them.
+type controlPlane struct {
+	store *revision.Store
+	audit *audit.Log
+	plane *control.Plane
+}
+
+// openControlPlane opens DIR/revisions.db and DIR/audit.log and a Plane
+// applying to gw. Start it before traffic is served; close it last.
+func openControlPlane(dir string, cfg *configs.Config, gw control.Gateway, log *slog.Logger, reg prometheus.Registerer) (*controlPlane, error) {
+	store, err := revision.Open(dir, cfg.Admin.KeepRevisions)
+	if err != nil {
+		return nil, err
+	}
+	alog, err := audit.Open(filepath.Join(dir, "audit.log"))
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if alog.Recovered() {
+		log.Warn("audit log: a torn last line from a crash was removed", "path", filepath.Join(dir, "audit.log"))
+	}
+	cp := &controlPlane{store: store, audit: alog}
+	cp.plane = control.New(store, gw, log, reg, func(d control.Decision) {
+		e := audit.Entry{Actor: "file", Role: "system", Action: d.Action, Reason: d.Reason, Status: 200}
+		if d.Before != nil {
+			e.BeforeRevision, e.BeforeHash = d.Before.N, d.Before.Hash
+		}
+		if d.After != nil {
+			e.AfterRevision, e.AfterHash = d.After.N, d.After.Hash
+		}
+		if _, err := alog.Append(e); err != nil {
+			log.Error("audit log write failed", "action", d.Action, "err", err)
+		}
+	})
+	return cp, nil
+}
+
+// Close closes the store and the audit log.
+func (cp *controlPlane) Close() error {
+	return errors.Join(cp.store.Close(), cp.audit.Close())
+}
+
+// start resumes or begins the revision history (control.Plane.Start).
+func (cp *controlPlane) start(cfg *configs.Config) error {
+	if err := cp.plane.Start(cfg); err != nil {
+		return fmt.Errorf("control plane: %w", err)
+	}
+	return nil
+}
