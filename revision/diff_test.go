@@ -543,4 +543,3 @@ func mutate(v reflect.Value, k *int, at string, path *string) bool {
 	}
 	return true
 }
-
