@@ -20,7 +20,8 @@ import (
 // (case-insensitively) and endpoints by URL; the order they are listed in
 // does not matter, nor does the order of shadow ignore_fields (a set), and
 // a model without limits is the same as one with all-zero (unlimited)
-// limits. Diff(a, b) is empty exactly when Canonical(a) and Canonical(b)
+// limits. For validated routings (names, key hashes and endpoints unique,
+// no NaN), Diff(a, b) is empty exactly when Canonical(a) and Canonical(b)
 // are reflect.DeepEqual; it is nil then.
 //
 // The order is fixed: tenants by name; within a tenant, its own changes
