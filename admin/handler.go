@@ -91,6 +91,7 @@ func Handler(src Source, reloader Reloader, reg *prometheus.Registry, opts ...Op
 		mux.Handle("GET /admin/revisions/{n}/diff", viewer(a.revisionDiff))
 		mux.Handle("PUT /admin/tenants/{tenant}/models/{model}/weights", a.require(configs.RoleOperator, http.HandlerFunc(a.setWeights)))
 		mux.Handle("POST /admin/rollback", a.require(configs.RoleOperator, http.HandlerFunc(a.rollback)))
+		mux.Handle("POST /admin/plan", viewer(a.plan)) // plan.go
 	}
 	if a.audit != nil { // audit.go
 		mux.Handle("GET /admin/audit", viewer(a.auditLog))
