@@ -3,6 +3,7 @@
 //	modelgate serve --config FILE     run the gateway
 //	modelgate validate --config FILE  check a config; one line per mistake
 //	modelgate demo                    gateway + two example model versions on loopback
+//	modelgate audit verify FILE       check an audit log's hash chain
 //	modelgate version                 print the build
 package main
 
@@ -35,6 +36,8 @@ Usage:
   modelgate validate --config FILE   check a config file (exit 1 with one line per mistake)
   modelgate demo [--listen ADDR] [--admin-listen ADDR]
                                      run the gateway with two example model versions on loopback
+  modelgate audit verify [--partial] FILE
+                                     check an audit log's hash chain (exit 1 naming the first bad entry)
   modelgate version                  print version information
 `
 
@@ -82,6 +85,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return validate(*path, stdout, stderr)
 	case "demo":
 		return demo(ctx, rest, stdout, stderr)
+	case "audit":
+		return auditCmd(rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "modelgate %s (revision %s)\n", observability.Version, observability.Revision)
 		return 0
