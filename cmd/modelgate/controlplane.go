@@ -53,8 +53,8 @@ func openControlPlane(dir string, cfg *configs.Config, gw control.Gateway, log *
 		store.Close()
 		return nil, err
 	}
-	if alog.Recovered() {
-		log.Warn("audit log: a torn last line from a crash was removed", "path", filepath.Join(dir, "audit.log"))
+	if rec := alog.Recovered(); rec.Bytes > 0 {
+		log.Warn("audit log: removed a torn last line left by a crash", "path", alog.Path(), "bytes", rec.Bytes, "offset", rec.Offset)
 	}
 	cp := &controlPlane{store: store, audit: alog}
 	cp.plane = control.New(store, gw, log, reg, func(d control.Decision) {
