@@ -10,7 +10,7 @@ import (
 	"github.com/modelgate/modelgate/audit"
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/control"
-	"github.com/modelgate/modelgate/revision"
+	revstore "github.com/modelgate/modelgate/revision"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -36,7 +36,7 @@ func defaultDataDir() string {
 // controlPlane is the state the control plane keeps in the data
 // directory: the revision store, the audit log and the Plane over them.
 type controlPlane struct {
-	store *revision.Store
+	store *revstore.Store
 	audit *audit.Log
 	plane *control.Plane
 }
@@ -44,7 +44,7 @@ type controlPlane struct {
 // openControlPlane opens DIR/revisions.db and DIR/audit.log and a Plane
 // applying to gw. Start it before traffic is served; close it last.
 func openControlPlane(dir string, cfg *configs.Config, gw control.Gateway, log *slog.Logger, reg prometheus.Registerer) (*controlPlane, error) {
-	store, err := revision.Open(dir, cfg.Admin.KeepRevisions)
+	store, err := revstore.Open(dir, cfg.Admin.KeepRevisions)
 	if err != nil {
 		return nil, err
 	}
