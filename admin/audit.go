@@ -62,7 +62,11 @@ func (a *api) auditRefused(req *http.Request, p *Principal, status int) {
 	if a.audit == nil || req.Method == http.MethodGet {
 		return // reads are not audited, refused or not
 	}
-	e := audit.Entry{Remote: remoteHost(req), Action: "refused " + req.Method + " " + req.URL.Path, Status: status}
+	action := "forbidden"
+	if status == http.StatusUnauthorized {
+		action = audit.ActionLoginFailed
+	}
+	e := audit.Entry{Remote: remoteHost(req), Action: action, Reason: req.Method + " " + req.URL.Path, Status: status}
 	if p != nil {
 		e.Actor, e.Role = p.Name, p.Role
 	}
