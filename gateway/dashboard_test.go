@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelgate/modelgate/internal/await"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -111,20 +110,31 @@ func TestDashboardMetricsExist(t *testing.T) {
 	key, _ := testKey("acme")
 	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
 	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", "wrong")
-	var exposed map[string]bool
-	await.Until(t, 10*time.Second, "the shadow comparison recorded", func() bool {
-		exposed = exposedNames(h)
-		return exposed["modelgate_shadow_top1_total"] && exposed["modelgate_shadow_duration_seconds_bucket"]
-	})
-	for _, q := range queries {
-		names := metricName.FindAllString(q.expr, -1)
-		if len(names) == 0 {
-			t.Errorf("%s: no modelgate metric in %q", q.where, q.expr)
-		}
-		for _, n := range names {
-			if !exposed[n] {
-				t.Errorf("%s: metric %s is not exported by the gateway", q.where, n)
+	// The shadow worker records its metrics one after the other, after
+	// the client's answer: wait until every name the queries use is
+	// exported (or time out and name the missing ones).
+	missing := func(exposed map[string]bool) []string {
+		var out []string
+		for _, q := range queries {
+			for _, n := range metricName.FindAllString(q.expr, -1) {
+				if !exposed[n] {
+					out = append(out, q.where+": metric "+n+" is not exported by the gateway")
+				}
 			}
+		}
+		return out
+	}
+	var left []string
+	deadline := time.Now().Add(10 * time.Second)
+	for left = missing(exposedNames(h)); len(left) > 0 && time.Now().Before(deadline); left = missing(exposedNames(h)) {
+		time.Sleep(10 * time.Millisecond) // polling for the condition, bounded by deadline
+	}
+	for _, l := range left {
+		t.Error(l)
+	}
+	for _, q := range queries {
+		if len(metricName.FindAllString(q.expr, -1)) == 0 {
+			t.Errorf("%s: no modelgate metric in %q", q.where, q.expr)
 		}
 	}
 }
