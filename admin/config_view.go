@@ -64,16 +64,9 @@ func configView(cfg *configs.Config, sees func(tenant string) bool) tableView {
 					RelativeTolerance: sh.RelativeTolerance, IgnoreFields: sh.IgnoreFields, MaxInFlight: sh.MaxInFlight,
 					MaxQueue: sh.QueueLen(), MaxQueueBytes: sh.MaxQueueBytes, MaxBodyBytes: sh.MaxBodyBytes, Timeout: sh.Timeout.String()}
 			}
-			total := 0
-			for _, v := range m.Versions {
-				total += v.Weight
-			}
-			for _, v := range m.Versions {
-				share := 0.0
-				if total > 0 {
-					share = 100 * float64(v.Weight) / float64(total)
-				}
-				mv.Versions = append(mv.Versions, versionView{Name: v.Name, Weight: v.Weight, Share: share, Endpoints: v.Endpoints,
+			shares := sharesOf(m.Versions)
+			for i, v := range m.Versions {
+				mv.Versions = append(mv.Versions, versionView{Name: v.Name, Weight: v.Weight, Share: shares[i], Endpoints: v.Endpoints,
 					ContainerVersion: v.ContainerVersion})
 			}
 			tw.Models = append(tw.Models, mv)
@@ -81,4 +74,20 @@ func configView(cfg *configs.Config, sees func(tenant string) bool) tableView {
 		tv.Tenants = append(tv.Tenants, tw)
 	}
 	return tv
+}
+
+// sharesOf is each version's share of the model's total weight, in
+// percent (all 0 when every weight is 0).
+func sharesOf(vs []configs.Version) []float64 {
+	total := 0
+	for _, v := range vs {
+		total += v.Weight
+	}
+	out := make([]float64, len(vs))
+	for i, v := range vs {
+		if total > 0 {
+			out[i] = 100 * float64(v.Weight) / float64(total)
+		}
+	}
+	return out
 }

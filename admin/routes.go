@@ -99,20 +99,13 @@ func routingView(r *revision.Revision, sees func(string) bool) []routeTenantView
 			if m.Shadow != nil {
 				mv.Shadow = m.Shadow.Version
 			}
-			total := 0
-			for _, v := range m.Versions {
-				total += v.Weight
-			}
-			for _, v := range m.Versions {
-				share := 0.0
-				if total > 0 {
-					share = 100 * float64(v.Weight) / float64(total)
-				}
+			shares := sharesOf(m.Versions)
+			for i, v := range m.Versions {
 				src := r.WeightSources[t.Name+"/"+m.Name+"/"+v.Name]
 				if src == "" {
 					src = revision.SourceFile
 				}
-				mv.Versions = append(mv.Versions, routeVersionView{Name: v.Name, Weight: v.Weight, Share: share,
+				mv.Versions = append(mv.Versions, routeVersionView{Name: v.Name, Weight: v.Weight, Share: shares[i],
 					WeightSource: src, ContainerVersion: v.ContainerVersion, Endpoints: v.Endpoints})
 			}
 			tv.Models = append(tv.Models, mv)

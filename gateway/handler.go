@@ -67,14 +67,11 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 		g.metrics.Rejected("", "", "body_too_large")
 		return errBodyTooLarge
 	}
-	snap := g.snap.Load()
 	h := &ctx.Request.Header
-	ti, ok := snap.keys.Lookup(tenants.ExtractKey(h.Peek(fiber.HeaderAuthorization), h.Peek(HeaderAPIKey)))
-	if !ok {
-		g.metrics.Rejected("", "", observability.ReasonUnauthorized)
+	tenant := g.caller(g.snap.Load(), h)
+	if tenant == nil {
 		return errUnauthorized
 	}
-	tenant := snap.tenants[ti]
 	model := tenant.models[string(rt.Model)]
 	if model == nil {
 		// Same answer as for a model that exists nowhere: no leak of other
@@ -157,6 +154,17 @@ func (g *Gateway) wrongMethod(ctx *fasthttp.RequestCtx, kind router.Kind) bool {
 	return true
 }
 
+// caller is the tenant whose API key the request presents in snap, or nil
+// (counted as rejected, unauthorized). It does not allocate.
+func (g *Gateway) caller(snap *snapshot, h *fasthttp.RequestHeader) *tenantRoute {
+	ti, ok := snap.keys.Lookup(tenants.ExtractKey(h.Peek(fiber.HeaderAuthorization), h.Peek(HeaderAPIKey)))
+	if !ok {
+		g.metrics.Rejected("", "", observability.ReasonUnauthorized)
+		return nil
+	}
+	return snap.tenants[ti]
+}
+
 // handleLocal answers paths the gateway serves itself.
 func (g *Gateway) handleLocal(ctx *fasthttp.RequestCtx, rt router.Route) error {
 	switch rt.Kind {
@@ -193,17 +201,15 @@ func (g *Gateway) handleTenant(ctx *fasthttp.RequestCtx, kind router.Kind) error
 		return nil
 	}
 	snap := g.snap.Load()
-	h := &ctx.Request.Header
-	ti, ok := snap.keys.Lookup(tenants.ExtractKey(h.Peek(fiber.HeaderAuthorization), h.Peek(HeaderAPIKey)))
-	if !ok {
-		g.metrics.Rejected("", "", observability.ReasonUnauthorized)
+	tenant := g.caller(snap, &ctx.Request.Header)
+	if tenant == nil {
 		return errUnauthorized
 	}
 	ctx.SetContentType("application/json")
 	if kind == router.KindServerMeta {
 		ctx.SetBody(snap.serverMeta)
 	} else {
-		ctx.SetBody(snap.tenants[ti].modelList)
+		ctx.SetBody(tenant.modelList)
 	}
 	return nil
 }
