@@ -194,7 +194,10 @@ func (c *ctl) call(method, path string, body []byte, contentType, ifMatch string
 		return nil, &reachError{admin: c.admin, err: unwrapURLError(err)}
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
+	if err == nil && len(b) > maxAnswer {
+		err = fmt.Errorf("longer than %d MiB", maxAnswer>>20)
+	}
 	if err != nil {
 		return nil, &reachError{admin: c.admin, err: fmt.Errorf("reading the answer: %w", err)}
 	}
