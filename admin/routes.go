@@ -236,7 +236,9 @@ func (a *api) setWeights(w http.ResponseWriter, req *http.Request) {
 	tenant, model := req.PathValue("tenant"), req.PathValue("model")
 	rec := a.auditStart(req, p, "weights", tenant, model)
 	if !p.Sees(tenant) {
-		tenant, model = "", "" // not recorded under a tenant the principal cannot see
+		// Not recorded under a tenant the principal cannot see. The names
+		// still go to SetWeights, whose visible check answers exactly as
+		// for a tenant that does not exist (the 404 must not tell them apart).
 		rec.Tenant, rec.Model = "", ""
 	}
 	var body weightsRequest

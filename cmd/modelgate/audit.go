@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -10,7 +11,7 @@ import (
 	"github.com/modelgate/modelgate/audit"
 )
 
-const auditUsage = `Usage:
+const auditVerifyUsage = `Usage:
   modelgate audit verify [--partial] FILE
       check the hash chain of an audit log (as the gateway writes it, or an
       export of one); exit 0 when intact, 1 naming the first bad entry,
@@ -18,25 +19,25 @@ const auditUsage = `Usage:
       a failure; --partial accepts gaps, for exports of a filtered query.
 `
 
-// auditCmd runs "modelgate audit …"; only "verify" so far.
-func auditCmd(args []string, stdout, stderr io.Writer) int {
+// auditUsage is both audit commands' usage.
+var auditUsage = auditListUsage + auditVerifyUsage[len("Usage:\n"):]
+
+// auditCmd runs "modelgate audit verify …", or lists entries through the
+// admin API ("modelgate audit [flags]", ctl_audit.go).
+func auditCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "verify" {
-		if len(args) > 0 {
-			fmt.Fprintf(stderr, "modelgate audit: unknown subcommand %q\n\n", args[0])
-		}
-		fmt.Fprint(stderr, auditUsage)
-		return 2
+		return auditList(ctx, args, stdout, stderr)
 	}
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, auditUsage) }
+	fs.Usage = func() { fmt.Fprint(stderr, auditVerifyUsage) }
 	partial := fs.Bool("partial", false, "accept seq gaps (an export of a filtered query)")
 	files, ok := parseInterspersed(fs, args[1:])
 	if !ok {
 		return 2
 	}
 	if len(files) != 1 {
-		fmt.Fprintf(stderr, "modelgate audit verify: want one FILE, got %d\n\n%s", len(files), auditUsage)
+		fmt.Fprintf(stderr, "modelgate audit verify: want one FILE, got %d\n\n%s", len(files), auditVerifyUsage)
 		return 2
 	}
 	return auditVerify(files[0], *partial, stdout, stderr)

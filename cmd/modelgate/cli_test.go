@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -90,7 +92,8 @@ tenants:
 }
 
 // TestDemo runs the demo on free ports, then runs the curl commands it
-// printed (as HTTP requests) and checks each answers.
+// printed (as HTTP requests) and the CLI commands it printed (through
+// run), and checks each answers.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var out testlog.Buffer
@@ -150,6 +153,77 @@ func TestDemo(t *testing.T) {
 			}
 		})
 	}
+
+	// The CLI commands it printed work when pasted: run them through run
+	// with the environment they set.
+	cliLines := map[string]string{}
+	for _, l := range strings.Split(printed, "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "MODELGATE_ADMIN=") {
+			words := shellWords(t, l)
+			cliLines[words[2+len(shellWords(t, selfCommand()))]] = l
+		}
+	}
+	for _, cmd := range []string{"routes", "weights", "plan", "revisions", "rollback", "audit"} {
+		if cliLines[cmd] == "" {
+			t.Errorf("demo help lacks a %q CLI command", cmd)
+		}
+	}
+	for _, want := range []string{"MODELGATE_ADMIN=http://" + admin + " MODELGATE_ADMIN_TOKEN=demo-operator-token " + selfCommand() +
+		` weights demo/fraud v1=50 v2=50 --reason "try 50/50"`, `rollback 1 --reason "back"`, "demo-viewer-token"} {
+		if !strings.Contains(printed, want) {
+			t.Errorf("demo help lacks %q", want)
+		}
+	}
+	demoCLI := func(cmd string) string {
+		t.Helper()
+		words := shellWords(t, cliLines[cmd])
+		for _, w := range words[:2] {
+			k, v, _ := strings.Cut(w, "=")
+			t.Setenv(k, v)
+		}
+		self := shellWords(t, selfCommand())
+		if !slices.Equal(words[2:2+len(self)], self) {
+			t.Fatalf("%s: does not run %q", cliLines[cmd], selfCommand())
+		}
+		var out, errOut bytes.Buffer
+		if code := run(ctx, words[2+len(self):], &out, &errOut); code != 0 {
+			t.Errorf("%s: exit %d, stderr %s", cliLines[cmd], code, errOut.String())
+		}
+		return out.String()
+	}
+	weights := func() string {
+		req, _ := http.NewRequest("GET", "http://"+admin+"/admin/routes", nil)
+		req.Header.Set("Authorization", "Bearer "+demoAdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var rb routesBody
+		if err := json.NewDecoder(resp.Body).Decode(&rb); err != nil {
+			t.Fatal(err)
+		}
+		return rb.weights("demo", "fraud")
+	}
+	if out := demoCLI("routes"); !strings.Contains(out, "v1 (fallback)  90") {
+		t.Errorf("demo routes:\n%s", out)
+	}
+	demoCLI("weights")
+	if got := weights(); got != "v1=50(api) v2=50(api)" {
+		t.Errorf("after the demo's weights command: %s, want v1=50 v2=50", got)
+	}
+	if out := demoCLI("plan"); !strings.Contains(out, "demo/fraud: 40.0% of sticky users would switch version (v2→v1 40.0%)") {
+		t.Errorf("demo plan:\n%s", out)
+	}
+	demoCLI("revisions")
+	demoCLI("rollback")
+	if got := weights(); got != "v1=90(file) v2=10(file)" {
+		t.Errorf("after the demo's rollback command: %s, want the file's v1=90 v2=10", got)
+	}
+	if out := demoCLI("audit"); !strings.Contains(out, "try 50/50") || !strings.Contains(out, "back") {
+		t.Errorf("demo audit:\n%s", out)
+	}
+
 	cancel()
 	select {
 	case code := <-done:
@@ -159,4 +233,52 @@ func TestDemo(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("demo did not stop after cancel")
 	}
+}
+
+// shellWords splits a command line as a POSIX shell would, for the
+// quoting the demo help uses: words apart by spaces, '…' literal, "…" with
+// \" and \\ escapes, \ escaping outside quotes.
+func shellWords(t *testing.T, line string) []string {
+	t.Helper()
+	var words []string
+	var w strings.Builder
+	inWord := false
+	for i := 0; i < len(line); i++ {
+		switch c := line[i]; {
+		case c == ' ' || c == '\t':
+			if inWord {
+				words, inWord = append(words, w.String()), false
+				w.Reset()
+			}
+		case c == '\'':
+			j := strings.IndexByte(line[i+1:], '\'')
+			if j < 0 {
+				t.Fatalf("unterminated ' in %s", line)
+			}
+			w.WriteString(line[i+1 : i+1+j])
+			i, inWord = i+1+j, true
+		case c == '"':
+			for i++; i < len(line) && line[i] != '"'; i++ {
+				if line[i] == '\\' && i+1 < len(line) && (line[i+1] == '"' || line[i+1] == '\\') {
+					i++
+				}
+				w.WriteByte(line[i])
+			}
+			if i >= len(line) {
+				t.Fatalf("unterminated \" in %s", line)
+			}
+			inWord = true
+		case c == '\\' && i+1 < len(line):
+			i++
+			w.WriteByte(line[i])
+			inWord = true
+		default:
+			w.WriteByte(c)
+			inWord = true
+		}
+	}
+	if inWord {
+		words = append(words, w.String())
+	}
+	return words
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/internal/modelserver"
@@ -16,8 +17,10 @@ import (
 
 // Demo credentials, printed by `modelgate demo`. Never use them elsewhere.
 const (
-	demoKey        = "demo-key"
-	demoAdminToken = "demo-admin-token"
+	demoKey           = "demo-key"
+	demoAdminToken    = "demo-admin-token"
+	demoViewerToken   = "demo-viewer-token"   // operator "vera", role viewer
+	demoOperatorToken = "demo-operator-token" // operator "otto", role operator
 )
 
 // demoModels are the two versions of the example model the demo starts: v2
@@ -36,6 +39,9 @@ server:
   admin_listen: %q
 admin:
   token_sha256: %q   # sha256 of %q
+  operators:
+    - {name: vera, role: viewer, token_sha256: %q}     # sha256 of %q
+    - {name: otto, role: operator, token_sha256: %q}   # sha256 of %q
 tenants:
   - name: demo
     api_keys:
@@ -78,6 +84,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "modelgate.yaml")
 	text := fmt.Sprintf(demoConfig, *listen, *adminListen, tenants.HashKey(demoAdminToken), demoAdminToken,
+		tenants.HashKey(demoViewerToken), demoViewerToken, tenants.HashKey(demoOperatorToken), demoOperatorToken,
 		tenants.HashKey(demoKey), demoKey, urls[0], urls[1])
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
@@ -91,7 +98,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	// A fresh history each run: revisions and the audit log live beside
 	// the demo config and go with it.
 	err = serve(ctx, path, filepath.Join(dir, "data"), cfg, stderr, func(traffic, admin net.Addr) {
-		printDemoHelp(stdout, traffic.String(), admin.String(), path, urls)
+		printDemoHelp(stdout, traffic.String(), admin.String(), path, urls, selfCommand())
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
@@ -100,10 +107,33 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func printDemoHelp(w io.Writer, traffic, admin, path string, urls []string) {
+// selfCommand is how to run this binary again from a shell: os.Args[0] as
+// invoked ("modelgate", "./modelgate"), or "go run ./cmd/modelgate" when
+// it is a temporary binary of go run or go test.
+func selfCommand() string {
+	self := os.Args[0]
+	if self == "" || strings.Contains(filepath.ToSlash(self), "/go-build") {
+		return "go run ./cmd/modelgate"
+	}
+	return shellQuote(self)
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./:=@%+-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// printDemoHelp prints the demo's addresses, credentials and commands
+// that work when pasted; self runs this binary (selfCommand).
+func printDemoHelp(w io.Writer, traffic, admin, path string, urls []string, self string) {
+	viewer := "MODELGATE_ADMIN=http://" + admin + " MODELGATE_ADMIN_TOKEN=" + demoViewerToken + " " + self
+	operator := "MODELGATE_ADMIN=http://" + admin + " MODELGATE_ADMIN_TOKEN=" + demoOperatorToken + " " + self
 	fmt.Fprintf(w, `modelgate demo is running.
   gateway:  http://%[1]s   (tenant "demo", API key %[3]q)
-  admin:    http://%[2]s   (admin token %[4]q)
+  admin:    http://%[2]s   (admin token %[4]q; viewer "vera" %[8]q, operator "otto" %[9]q)
   models:   fraud v1 at %[5]s (weight 90), fraud v2 at %[6]s (weight 10, also shadowed)
   config:   %[7]s  (edit and save: reloaded live)
 
@@ -137,6 +167,15 @@ Try (copy and paste):
   curl -s http://%[2]s/metrics | grep '^modelgate_shadow_'
   curl -si -X POST -H 'Authorization: Bearer %[4]s' http://%[2]s/admin/reload
 
+  # operate routing with the CLI: the viewer reads, the operator changes and rolls back
+  %[10]s routes
+  %[11]s weights demo/fraud v1=50 v2=50 --reason "try 50/50"
+  %[10]s plan --config %[12]s
+  %[10]s revisions
+  %[11]s rollback 1 --reason "back"
+  %[10]s audit
+
 Press Ctrl-C to stop.
-`, traffic, admin, demoKey, demoAdminToken, urls[0], urls[1], path)
+`, traffic, admin, demoKey, demoAdminToken, urls[0], urls[1], path, demoViewerToken, demoOperatorToken,
+		viewer, operator, shellQuote(path))
 }

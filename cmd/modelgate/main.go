@@ -5,6 +5,15 @@
 //	modelgate demo                    gateway + two example model versions on loopback
 //	modelgate audit verify FILE       check an audit log's hash chain
 //	modelgate version                 print the build
+//
+// and the operator CLI, which talks to a running gateway's admin API
+// (ctl*.go):
+//
+//	modelgate routes [TENANT[/MODEL]]              the routing served, weights and their sources
+//	modelgate weights TENANT/MODEL v1=90 v2=10     set a split (If-Match of what it read)
+//	modelgate revisions | diff N [M] | rollback N  the routing history; restore a revision
+//	modelgate plan --config FILE                   what a reload of FILE would change, sticky users moved
+//	modelgate audit [--tenant T] [--since 1h]      the audit log
 package main
 
 import (
@@ -39,6 +48,26 @@ Usage:
   modelgate audit verify [--partial] FILE
                                      check an audit log's hash chain (exit 1 naming the first bad entry)
   modelgate version                  print version information
+
+Operator CLI (talks to a running gateway's admin API):
+  modelgate routes [TENANT[/MODEL]]  the routing served: weights, shares, who set them, endpoints,
+                                     the running revision and drift from the file
+  modelgate weights TENANT/MODEL VERSION=WEIGHT... [--reason TEXT] [--if-match N]
+                                     set a model's complete split, if the routing is still the
+                                     revision read just before (else exit 3)
+  modelgate revisions [--limit N] [--before N]
+                                     the routing revisions, newest first
+  modelgate diff N [M]               what changed from revision M (default N-1) to N
+  modelgate rollback N [--reason TEXT] [--if-match M]
+                                     restore revision N's routing as a new revision
+  modelgate plan --config FILE       what a reload of FILE would change, with the share of sticky
+                                     users that would switch version; its mistakes (exit 1)
+  modelgate audit [--tenant T] [--actor A] [--since 1h] [--until TIME] [--limit N]
+                                     the audit log's entries (-o json: JSON lines for audit verify)
+  Flags of each: --admin URL (env MODELGATE_ADMIN, default http://127.0.0.1:9090),
+  --token TOKEN (env MODELGATE_ADMIN_TOKEN), -o table|json; before or after the arguments.
+  Exit codes: 0 done; 1 refused or failed (the server's error on stderr); 2 usage;
+  3 conflict (412: the routing changed since it was read: rerun); 4 401/403 (token or role).
 `
 
 func main() {
@@ -86,7 +115,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		return demo(ctx, rest, stdout, stderr)
 	case "audit":
-		return auditCmd(rest, stdout, stderr)
+		return auditCmd(ctx, rest, stdout, stderr)
+	case "routes":
+		return routesCmd(ctx, rest, stdout, stderr)
+	case "weights":
+		return weightsCmd(ctx, rest, stdout, stderr)
+	case "revisions":
+		return revisionsCmd(ctx, rest, stdout, stderr)
+	case "diff":
+		return diffCmd(ctx, rest, stdout, stderr)
+	case "rollback":
+		return rollbackCmd(ctx, rest, stdout, stderr)
+	case "plan":
+		return planCmd(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "modelgate %s (revision %s)\n", observability.Version, observability.Revision)
 		return 0
