@@ -255,6 +255,9 @@ func (a *api) setWeights(w http.ResponseWriter, req *http.Request) {
 func (a *api) rollback(w http.ResponseWriter, req *http.Request) {
 	p := principalOf(req)
 	rec := a.auditStart(req, p, "rollback", "", "")
+	if len(p.Tenants) == 1 {
+		rec.Tenant = p.Tenants[0] // a scoped rollback touches that tenant only: its audit entry is the tenant's
+	}
 	var body rollbackRequest
 	ifMatch, err := decodeMutation(req, &body)
 	if err == nil && body.To == 0 {
