@@ -39,7 +39,7 @@ type Store interface {
 	Append(r *revision.Revision) (*revision.Revision, error)
 	Latest() (*revision.Revision, bool, error)
 	Get(n uint64) (*revision.Revision, bool, error)
-	List(before uint64, limit int) ([]*revision.Revision, error)
+	Summaries(before uint64, limit int) ([]*revision.Revision, error)
 }
 
 // Gateway is what the Plane drives: the traffic side's Apply (gateway.Gateway).
@@ -285,9 +285,10 @@ func (p *Plane) FileHash() string {
 }
 
 // Revisions lists stored revisions newest first, those numbered below
-// before (0: from the newest), at most limit.
+// before (0: from the newest), at most limit, without their routing
+// (Revision has it).
 func (p *Plane) Revisions(before uint64, limit int) ([]*revision.Revision, error) {
-	return p.store.List(before, limit)
+	return p.store.Summaries(before, limit)
 }
 
 // Revision returns stored revision n.

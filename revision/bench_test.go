@@ -67,3 +67,28 @@ func storedSize(b *testing.B, s *Store) int {
 	}
 	return n
 }
+
+// BenchmarkListPage: a page of 50 revisions of a 2,000-tenant routing,
+// whole (List) and as summaries (Summaries, what GET /admin/revisions
+// reads).
+func BenchmarkListPage(b *testing.B) {
+	s := openStore(b, b.TempDir(), 0)
+	for i := range 50 {
+		if _, err := s.Append(&Revision{Source: SourceAPI, Actor: "bench", Routing: testRouting(2000, uint64(i))}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name string
+		list func(uint64, int) ([]*Revision, error)
+	}{{"List", s.List}, {"Summaries", s.Summaries}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if rs, err := bc.list(0, 50); err != nil || len(rs) != 50 {
+					b.Fatal(len(rs), err)
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package revision
 
 import (
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -31,6 +32,7 @@ const (
 
 var (
 	bucketRevisions = []byte("revisions") // big-endian N → value (encoding.go)
+	bucketSummaries = []byte("summaries") // big-endian N → JSON of the revision without routing and weight sources
 	bucketMeta      = []byte("meta")
 	keyLastN        = []byte("last_n") // big-endian N of the last revision ever appended
 )
@@ -118,6 +120,9 @@ func (s *Store) init(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
+	if err := backfillSummaries(tx, revs); err != nil {
+		return err
+	}
 	if k, _ := revs.Cursor().Last(); k != nil {
 		n, err := keyN(k)
 		if err != nil {
@@ -183,10 +188,55 @@ func (s *Store) appendTx(tx *bolt.Tx, r *Revision, routing []byte) error {
 	if err := revs.Put(k[:], v); err != nil {
 		return err
 	}
+	sum, err := encodeSummary(r)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketSummaries).Put(k[:], sum); err != nil {
+		return err
+	}
 	if err := meta.Put(keyLastN, k[:]); err != nil {
 		return err
 	}
-	return s.trim(revs, r.N)
+	if err := s.trim(revs, r.N); err != nil {
+		return err
+	}
+	return s.trim(tx.Bucket(bucketSummaries), r.N)
+}
+
+// encodeSummary is the summaries bucket's value of r: r without its
+// routing and weight sources, plain JSON (small: no compression).
+func encodeSummary(r *Revision) ([]byte, error) {
+	sum := *r
+	sum.Routing, sum.WeightSources = nil, nil
+	b, err := json.Marshal(&sum)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the summary of revision %d: %w", r.N, err)
+	}
+	return b, nil
+}
+
+// backfillSummaries creates the summaries bucket, filling it from the
+// revisions when it is new (a store written before summaries existed).
+func backfillSummaries(tx *bolt.Tx, revs *bolt.Bucket) error {
+	if tx.Bucket(bucketSummaries) != nil {
+		return nil
+	}
+	sums, err := tx.CreateBucket(bucketSummaries)
+	if err != nil {
+		return err
+	}
+	return revs.ForEach(func(k, v []byte) error {
+		r, err := decodeAt(k, v)
+		if err != nil {
+			return err
+		}
+		b, err := encodeSummary(r)
+		if err != nil {
+			return err
+		}
+		return sums.Put(k, b)
+	})
 }
 
 // trim deletes the revisions beyond s.keep below newest: those numbered
@@ -282,6 +332,44 @@ func (s *Store) List(before uint64, limit int) ([]*Revision, error) {
 				return err
 			}
 			out = append(out, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("revision store %s: %w", s.path, err)
+	}
+	return out, nil
+}
+
+// Summaries is List without the revisions' Routing and WeightSources
+// (nil): what a listing shows, read from a bucket of small summaries
+// written in the same transaction as each revision, so a page costs the
+// same whatever the routing's size. Get returns a whole revision.
+func (s *Store) Summaries(before uint64, limit int) ([]*Revision, error) {
+	if limit <= 0 {
+		limit = DefaultListLimit
+	}
+	limit = min(limit, MaxListLimit)
+	var out []*Revision
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketSummaries).Cursor()
+		var k, v []byte
+		if before == 0 {
+			k, v = c.Last()
+		} else {
+			b := nKey(before)
+			if k, _ = c.Seek(b[:]); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil && len(out) < limit; k, v = c.Prev() {
+			var r Revision
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("decoding the summary of revision %x: %w", k, err)
+			}
+			out = append(out, &r)
 		}
 		return nil
 	})
