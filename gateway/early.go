@@ -47,13 +47,14 @@ func (g *Gateway) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConf
 		return fasthttp.RequestConfig{}
 	}
 	var code []byte
-	ti, known := g.snap.Load().keys.Lookup(tenants.ExtractKey(h.Peek(fiber.HeaderAuthorization), h.Peek(HeaderAPIKey)))
+	snap := g.snap.Load()
+	ti, known := snap.keys.Lookup(tenants.ExtractKey(h.Peek(fiber.HeaderAuthorization), h.Peek(HeaderAPIKey)))
 	switch {
 	case int64(cl) > g.maxBody:
 		code = refused413
 	case !known:
 		code = refused401
-	case len(h.Peek(fiber.HeaderExpect)) > 0 && !g.servesModel(h, ti):
+	case len(h.Peek(fiber.HeaderExpect)) > 0 && !servesModel(snap, h, ti):
 		code = refused404
 	default:
 		return fasthttp.RequestConfig{}
@@ -66,10 +67,10 @@ func (g *Gateway) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConf
 }
 
 // servesModel reports whether the raw request path is not a proxied path
-// naming a model tenant ti lacks. The path is not normalized yet (handle
+// naming a model tenant ti of snap lacks. The path is not normalized yet (handle
 // decides on the normalized one): a path that does not parse as it is
 // counts as served, and handle refuses it after the body as usual.
-func (g *Gateway) servesModel(h *fasthttp.RequestHeader, ti int) bool {
+func servesModel(snap *snapshot, h *fasthttp.RequestHeader, ti int) bool {
 	path := h.RequestURI()
 	if i := bytes.IndexByte(path, '?'); i >= 0 {
 		path = path[:i]
@@ -78,7 +79,6 @@ func (g *Gateway) servesModel(h *fasthttp.RequestHeader, ti int) bool {
 	if !rt.Kind.Proxied() {
 		return true
 	}
-	snap := g.snap.Load()
 	return ti >= len(snap.tenants) || snap.tenants[ti].models[string(rt.Model)] != nil
 }
 

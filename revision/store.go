@@ -308,37 +308,7 @@ func (s *Store) Get(n uint64) (*Revision, bool, error) {
 // until a page is shorter than limit. Each revision is decoded whole,
 // routing included.
 func (s *Store) List(before uint64, limit int) ([]*Revision, error) {
-	if limit <= 0 {
-		limit = DefaultListLimit
-	}
-	limit = min(limit, MaxListLimit)
-	var out []*Revision
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketRevisions).Cursor()
-		var k, v []byte
-		if before == 0 {
-			k, v = c.Last()
-		} else {
-			b := nKey(before)
-			if k, _ = c.Seek(b[:]); k == nil {
-				k, v = c.Last()
-			} else {
-				k, v = c.Prev()
-			}
-		}
-		for ; k != nil && len(out) < limit; k, v = c.Prev() {
-			r, err := decodeAt(k, v)
-			if err != nil {
-				return err
-			}
-			out = append(out, r)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("revision store %s: %w", s.path, err)
-	}
-	return out, nil
+	return s.page(bucketRevisions, before, limit, decodeAt)
 }
 
 // Summaries is List without the revisions' Routing and WeightSources
@@ -346,13 +316,25 @@ func (s *Store) List(before uint64, limit int) ([]*Revision, error) {
 // written in the same transaction as each revision, so a page costs the
 // same whatever the routing's size. Get returns a whole revision.
 func (s *Store) Summaries(before uint64, limit int) ([]*Revision, error) {
+	return s.page(bucketSummaries, before, limit, func(k, v []byte) (*Revision, error) {
+		var r Revision
+		if err := json.Unmarshal(v, &r); err != nil {
+			return nil, fmt.Errorf("decoding the summary of revision %x: %w", k, err)
+		}
+		return &r, nil
+	})
+}
+
+// page walks bucket newest first from below before (0: the newest),
+// decoding at most limit values (List's defaults and cap).
+func (s *Store) page(bucket []byte, before uint64, limit int, decode func(k, v []byte) (*Revision, error)) ([]*Revision, error) {
 	if limit <= 0 {
 		limit = DefaultListLimit
 	}
 	limit = min(limit, MaxListLimit)
 	var out []*Revision
 	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketSummaries).Cursor()
+		c := tx.Bucket(bucket).Cursor()
 		var k, v []byte
 		if before == 0 {
 			k, v = c.Last()
@@ -365,11 +347,11 @@ func (s *Store) Summaries(before uint64, limit int) ([]*Revision, error) {
 			}
 		}
 		for ; k != nil && len(out) < limit; k, v = c.Prev() {
-			var r Revision
-			if err := json.Unmarshal(v, &r); err != nil {
-				return fmt.Errorf("decoding the summary of revision %x: %w", k, err)
+			r, err := decode(k, v)
+			if err != nil {
+				return err
 			}
-			out = append(out, &r)
+			out = append(out, r)
 		}
 		return nil
 	})
