@@ -278,6 +278,8 @@ type Model struct {
 	LogPayloads bool `mapstructure:"log_payloads" json:"log_payloads,omitempty"`
 	// Versions are the model's versions; at least one with positive weight.
 	Versions []Version `mapstructure:"versions" json:"versions"`
+	// Rollout, when set, releases one version progressively (rollout.go).
+	Rollout *Rollout `mapstructure:"rollout" json:"rollout,omitempty"`
 }
 
 // Version is one deployed version of a model.

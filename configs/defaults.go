@@ -155,6 +155,9 @@ func (m *Model) setDefaults() {
 		def.Timeout = m.Timeout
 		fillZero(sh, def)
 	}
+	if m.Rollout != nil {
+		m.Rollout.setDefaults()
+	}
 }
 
 // fillZero sets every zero field of *dst to def's, recursing into struct

@@ -411,6 +411,9 @@ func (v *validator) model(p string, m *Model) {
 	if !inRange(m.Retry.RetryBudget(), 0, 1) {
 		v.add(p+".retry.budget", "must be between 0 and 1")
 	}
+	if m.Rollout != nil {
+		v.rollout(p+".rollout", m)
+	}
 }
 
 func (v *validator) url(p, raw string) {
