@@ -57,6 +57,7 @@ type Reloader interface {
 //	POST /admin/reload   reloads through reloader (operator, unscoped; statuses in reloadFailure)
 //	     /admin/routes, /admin/revisions..., weights, rollback: with WithControl (routes.go)
 //	GET  /admin/audit    with WithAudit (audit.go)
+//	     /admin/rollouts...  with WithRollouts (rollouts.go)
 //	     /debug/pprof/   net/http/pprof's index, profiles and trace (admin token), only
 //	                     when admin.pprof is set in the config serving when Handler is called
 //	     anything else   404 {"error": "no such admin path"}, also for a known path with
@@ -96,6 +97,9 @@ func Handler(src Source, reloader Reloader, reg *prometheus.Registry, opts ...Op
 	if a.audit != nil { // audit.go
 		mux.Handle("GET /admin/audit", viewer(a.auditLog))
 	}
+	if a.rollouts != nil { // rollouts.go
+		a.rolloutRoutes(mux)
+	}
 	if src.Config().Admin.Pprof {
 		mux.Handle("/debug/pprof/", a.require(configs.RoleAdmin, http.HandlerFunc(pprof.Index)))
 		mux.Handle("/debug/pprof/profile", a.require(configs.RoleAdmin, http.HandlerFunc(pprof.Profile)))
@@ -113,6 +117,7 @@ type api struct {
 	reloader Reloader
 	ctl      Control // nil: no routing endpoints
 	audit    Auditor // nil: nothing audited, no /admin/audit
+	rollouts Rollouts // nil: no /admin/rollouts
 }
 
 // Option adds an optional part to Handler.

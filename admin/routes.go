@@ -299,6 +299,8 @@ func (a *api) answerMutation(w http.ResponseWriter, rec auditRecord, r *revision
 		a.finish(w, rec, http.StatusPreconditionFailed, map[string]any{"error": err.Error(), "running": a.ctl.Running().N})
 	case errors.Is(err, control.ErrNotFound):
 		a.finish(w, rec, http.StatusNotFound, map[string]string{"error": err.Error()})
+	case errors.Is(err, control.ErrOwned):
+		a.finish(w, rec, http.StatusConflict, map[string]string{"error": err.Error()})
 	case errors.As(err, &invalid):
 		a.finish(w, rec, http.StatusUnprocessableEntity, map[string]string{"error": invalid.Error(), "path": invalid.Path})
 	case errors.Is(err, configs.ErrShuttingDown):

@@ -47,6 +47,22 @@ type Gateway interface {
 	Apply(cfg *configs.Config) error
 }
 
+// Owner owns some models' weights (the rollout controller). The Plane
+// passes every routing it commits through Overlay, so a file reload, an
+// operator's change or a rollback never undoes what the owner set, and
+// refuses SetWeights on a model the owner Owns. Both are called with the
+// Plane's lock held: they must not call back into the Plane.
+type Owner interface {
+	// Overlay returns routing with the owned models as the owner sets
+	// them; it never modifies routing (copy what changes, share the rest).
+	Overlay(routing []configs.Tenant) []configs.Tenant
+	// Owns reports whether tenant/model's weights are the owner's now.
+	Owns(tenant, model string) bool
+}
+
+// ErrOwned: the model's weights belong to an active rollout (409).
+var ErrOwned = errors.New("the model's weights are owned by its rollout: pause, abort or finish it, or remove the rollout block from the config file")
+
 // Decision is an automated change the Plane made (a file revision, a
 // resume at start), for the audit log. Operators' changes are recorded
 // by the admin API, which knows who asked.
@@ -64,6 +80,7 @@ type Plane struct {
 	gw      Gateway
 	log     *slog.Logger
 	decided func(Decision) // nil: not recorded
+	owner   Owner          // nil: no overlay
 
 	mu      sync.Mutex // serializes Start, ApplyFile, SetWeights, Rollback
 	file    *configs.Config
@@ -86,6 +103,13 @@ func New(store Store, gw Gateway, log *slog.Logger, reg prometheus.Registerer, d
 	}
 	reg.MustRegister(p.driftGauge, p.revGauge)
 	return p
+}
+
+// SetOwner makes o the owner of the models it Owns; call it before Start.
+func (p *Plane) SetOwner(o Owner) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.owner = o
 }
 
 // Errors of the Plane's operations, mapped to statuses by the admin API.
@@ -115,6 +139,20 @@ func (p *Plane) Start(file *configs.Config) error {
 		return fmt.Errorf("reading the latest revision: %w", err)
 	}
 	if ok && latest.FileHash == file.Hash {
+		if p.owner != nil {
+			if routing := p.owner.Overlay(latest.Routing); revision.RoutingHash(routing) != latest.Hash {
+				// The owner's state is newer than the latest revision
+				// (it was saved, then the gateway stopped before the
+				// revision was): resume it as a revision of its own.
+				r, err := p.commit(latest, &revision.Revision{Source: revision.SourceRollout, Actor: "rollout",
+					Reason: "rollout state resumed at start", Routing: routing})
+				if err != nil {
+					return err
+				}
+				p.decide(Decision{Action: "start_resume", Before: latest, After: r, Reason: r.Reason, AppliedChanges: r.Changes})
+				return nil
+			}
+		}
 		if err := p.gw.Apply(p.effective(latest.Routing)); err != nil {
 			return err
 		}
@@ -179,6 +217,9 @@ func (p *Plane) SetWeights(actor string, visible func(string) bool, tenant, mode
 	if ifMatch != 0 && ifMatch != before.N {
 		return nil, ErrStale
 	}
+	if p.owner != nil && p.owner.Owns(tenant, model) && visible(tenant) {
+		return nil, ErrOwned
+	}
 	routing, err := withWeights(before.Routing, visible, tenant, model, weights)
 	if err != nil {
 		return nil, err
@@ -218,10 +259,31 @@ func (p *Plane) Rollback(actor string, scope []string, to uint64, ifMatch uint64
 	return p.commit(before, &revision.Revision{Source: revision.SourceRollback, Actor: actor, Reason: reason, Routing: routing})
 }
 
+// Reapply commits the running routing through the owner's Overlay as a
+// revision of source "rollout" by actor: the owner calls it after changing
+// what it overlays. Nothing is stored when the overlay changes nothing
+// (the running revision is returned).
+func (p *Plane) Reapply(actor, reason string) (*revision.Revision, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	before := p.running.Load()
+	if before == nil {
+		return nil, errors.New("the control plane has not started")
+	}
+	if p.owner == nil || revision.RoutingHash(p.owner.Overlay(before.Routing)) == before.Hash {
+		return before, nil
+	}
+	return p.commit(before, &revision.Revision{Source: revision.SourceRollout, Actor: actor, Reason: reason, Routing: before.Routing})
+}
+
 // commit validates r's routing with the file's other settings, stores r on
 // top of before (its number, time, hash, changes and weight sources) and
-// applies it. Called with p.mu held.
+// applies it. The owner's overlay is applied to r's routing first. Called
+// with p.mu held.
 func (p *Plane) commit(before, r *revision.Revision) (*revision.Revision, error) {
+	if p.owner != nil {
+		r.Routing = p.owner.Overlay(r.Routing)
+	}
 	cfg := p.effective(r.Routing)
 	if err := cfg.Validate(); err != nil {
 		return nil, &InvalidError{Path: "routing", Msg: err.Error()}

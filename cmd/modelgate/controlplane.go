@@ -11,6 +11,7 @@ import (
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/control"
 	revstore "github.com/modelgate/modelgate/revision"
+	"github.com/modelgate/modelgate/rollout"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -34,16 +35,19 @@ func defaultDataDir() string {
 }
 
 // controlPlane is the state the control plane keeps in the data
-// directory: the revision store, the audit log and the Plane over them.
+// directory: the revision store, the audit log, the Plane over them and
+// the rollout controller that owns the weights of models in a rollout.
 type controlPlane struct {
-	store *revstore.Store
-	audit *audit.Log
-	plane *control.Plane
+	store    *revstore.Store
+	audit    *audit.Log
+	plane    *control.Plane
+	rollouts *rollout.Controller
 }
 
-// openControlPlane opens DIR/revisions.db and DIR/audit.log and a Plane
-// applying to gw. Start it before traffic is served; close it last.
-func openControlPlane(dir string, cfg *configs.Config, gw control.Gateway, log *slog.Logger, reg prometheus.Registerer) (*controlPlane, error) {
+// openControlPlane opens DIR/revisions.db, DIR/audit.log and
+// DIR/rollouts.json, a Plane applying to gw and the rollout controller
+// reading stats. Start it before traffic is served; close it last.
+func openControlPlane(dir string, cfg *configs.Config, gw control.Gateway, stats rollout.Stats, log *slog.Logger, reg prometheus.Registerer) (*controlPlane, error) {
 	store, err := revstore.Open(dir, cfg.Admin.KeepRevisions)
 	if err != nil {
 		return nil, err
@@ -69,6 +73,16 @@ func openControlPlane(dir string, cfg *configs.Config, gw control.Gateway, log *
 			log.Error("audit log write failed", "action", d.Action, "err", err)
 		}
 	})
+	rstore, err := rollout.OpenStore(dir)
+	if err == nil {
+		cp.rollouts, err = rollout.New(rollout.Options{Plane: cp.plane, Stats: stats, Store: rstore, Audit: alog,
+			Log: log, Registerer: reg})
+	}
+	if err != nil {
+		cp.Close()
+		return nil, fmt.Errorf("rollout state: %w", err)
+	}
+	cp.plane.SetOwner(cp.rollouts)
 	return cp, nil
 }
 

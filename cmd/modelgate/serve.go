@@ -49,7 +49,7 @@ func serve(ctx context.Context, path, dataDir string, cfg *configs.Config, logOu
 
 	// The control plane decides the routing before traffic is served: the
 	// file's, or the latest revision's when the file is unchanged since.
-	cp, err := openControlPlane(dataDir, cfg, gw, log.Logger, metrics.Registry)
+	cp, err := openControlPlane(dataDir, cfg, gw, metrics, log.Logger, metrics.Registry)
 	if err != nil {
 		return fail(err)
 	}
@@ -81,7 +81,7 @@ func serve(ctx context.Context, path, dataDir string, cfg *configs.Config, logOu
 		}
 	}
 	adminSrv := &http.Server{
-		Handler:           admin.Handler(gw, reloader, metrics.Registry, admin.WithControl(cp.plane), admin.WithAudit(cp.audit)),
+		Handler:           admin.Handler(gw, reloader, metrics.Registry, admin.WithControl(cp.plane), admin.WithAudit(cp.audit), admin.WithRollouts(cp.rollouts)),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Handshake and protocol errors of admin clients go to the JSON log.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
@@ -95,10 +95,14 @@ func serve(ctx context.Context, path, dataDir string, cfg *configs.Config, logOu
 	if err != nil {
 		return fail(err, ln, adminLn)
 	}
-	loopDone := make(chan struct{})
+	loopDone, rolloutsDone := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(loopDone)
 		reloader.Run(loopCtx, changes)
+	}()
+	go func() {
+		defer close(rolloutsDone)
+		cp.rollouts.Run(loopCtx)
 	}()
 	errc := make(chan error, 2)
 	go func() {
@@ -137,14 +141,15 @@ loop:
 			break loop
 		}
 	}
-	shutdown(log, cfg.Server.ShutdownTimeout, func() { stopLoop(); <-loopDone }, gw, tracing, adminSrv)
+	shutdown(log, cfg.Server.ShutdownTimeout, func() { stopLoop(); <-loopDone; <-rolloutsDone }, gw, tracing, adminSrv)
 	return runErr
 }
 
 // shutdown stops serve in one order:
 //
-//  1. triggers: the file watch and the reload loop stop (a reload in
-//     progress finishes first); from then on POST /admin/reload answers 503
+//  1. triggers: the file watch, the reload loop and the rollout
+//     controller stop (a reload or rollout step in progress finishes
+//     first); from then on POST /admin/reload answers 503
 //     and SIGHUP is ignored, so nothing re-creates endpoints, checkers or
 //     a tracer below;
 //  2. drain: the traffic listener stops accepting and in-flight requests
