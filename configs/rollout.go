@@ -281,6 +281,9 @@ func (v *validator) rollout(p string, m *Model) {
 		switch {
 		case s.Shadow != nil:
 			v.hold(sp+".shadow", s.Shadow)
+			if lastWeight(r.Steps[:i]) > 0 {
+				v.add(sp+".shadow", "must come before every weight step: a shadow step takes the canary's traffic away")
+			}
 		case s.Weight != nil:
 			if w := *s.Weight; w < 1 || w > 100 {
 				v.add(sp+".weight", "must be between 1 and 100 (the canary's percent), got %d", w)

@@ -55,12 +55,21 @@ func weightsAt(before map[string]int, canary string, pct int) map[string]int {
 		}
 	}
 	out[canary] = pct * sum
-	d := 0
+	d, total := 0, 0
 	for _, w := range out {
 		d = gcd(d, w)
+		total += w
+	}
+	// Divide by the largest divisor of d that keeps the total at 100 or
+	// more, so the weights read as percents when they can.
+	k := d
+	for ; k > 1; k-- {
+		if d%k == 0 && total/k >= 100 {
+			break
+		}
 	}
 	for v := range out {
-		out[v] /= d
+		out[v] /= k
 	}
 	return out
 }
