@@ -115,8 +115,8 @@ func Handler(src Source, reloader Reloader, reg *prometheus.Registry, opts ...Op
 type api struct {
 	src      Source
 	reloader Reloader
-	ctl      Control // nil: no routing endpoints
-	audit    Auditor // nil: nothing audited, no /admin/audit
+	ctl      Control  // nil: no routing endpoints
+	audit    Auditor  // nil: nothing audited, no /admin/audit
 	rollouts Rollouts // nil: no /admin/rollouts
 }
 

@@ -31,7 +31,7 @@ type State struct {
 	StepStarted time.Time `json:"step_started"`
 	// WindowSince is when the current window began (the step's start, a
 	// resume, or a restart).
-	WindowSince time.Time `json:"window_since"`
+	WindowSince time.Time      `json:"window_since"`
 	Weights     map[string]int `json:"weights"`
 	Before      map[string]int `json:"before"`
 	Shadowing   bool           `json:"shadowing"`

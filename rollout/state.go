@@ -115,11 +115,11 @@ type Status struct {
 	Approvals         []Approval `json:"approvals,omitempty"`
 	ApprovalsRequired int        `json:"approvals_required,omitempty"`
 	// Window is the current step's evidence; Verdicts the last look's.
-	Window   WindowView     `json:"window"`
+	Window   WindowView      `json:"window"`
 	Verdicts []judge.Verdict `json:"verdicts,omitempty"`
-	Looks    int            `json:"looks"`
-	Started  time.Time      `json:"started"`
-	Ended    *time.Time     `json:"ended,omitempty"`
+	Looks    int             `json:"looks"`
+	Started  time.Time       `json:"started"`
+	Ended    *time.Time      `json:"ended,omitempty"`
 	// Revision is the routing revision of the rollout's last change.
 	Revision uint64 `json:"revision,omitempty"`
 	// Decisions, newest last: only in the single-rollout view.

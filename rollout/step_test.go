@@ -122,11 +122,11 @@ func TestDecideInconclusivePolicies(t *testing.T) {
 func TestSimulatedSteps(t *testing.T) {
 	const runs, confidence = 1000, 0.95
 	for _, tc := range []struct {
-		name         string
-		pc, pb       float64
-		maxFail      float64
-		maxPass      float64
-		minPass      float64
+		name    string
+		pc, pb  float64
+		maxFail float64
+		maxPass float64
+		minPass float64
 	}{
 		{name: "equal versions", pc: 0.02, pb: 0.02, maxFail: 1 - confidence, maxPass: 1, minPass: 0.9},
 		{name: "canary at the limit (+1%)", pc: 0.03, pb: 0.02, maxFail: 1, maxPass: 1 - confidence},

@@ -6,5 +6,9 @@ import (
 )
 
 // TEMPORARY stub until the stats branch lands.
-func PrimaryWindow(end, start observability.VersionCounts) (judge.Window, error) { return judge.Window{}, nil }
-func ShadowWindow(end, start observability.VersionCounts) (judge.Window, error)  { return judge.Window{}, nil }
+func PrimaryWindow(end, start observability.VersionCounts) (judge.Window, error) {
+	return judge.Window{}, nil
+}
+func ShadowWindow(end, start observability.VersionCounts) (judge.Window, error) {
+	return judge.Window{}, nil
+}
