@@ -154,3 +154,24 @@ func TestResetInjection(t *testing.T) {
 		t.Errorf("after SetResetConnections(false): got %d, want 200", got.status)
 	}
 }
+
+func TestFailRatio(t *testing.T) {
+	h := NewHandler(Options{Model: Model{Name: "m", Version: "1", Weights: []float64{1}}})
+	h.SetFailRatio(503, 0.03)
+	failed := 0
+	for range 1000 {
+		if status, fail := h.failShare(); fail {
+			failed++
+			if status != 503 {
+				t.Fatalf("status %d", status)
+			}
+		}
+	}
+	if failed != 30 {
+		t.Fatalf("%d of 1000 failed at ratio 0.03, want exactly 30", failed)
+	}
+	h.SetFailRatio(0, 0)
+	if _, fail := h.failShare(); fail {
+		t.Fatal("ratio 0 failed a request")
+	}
+}

@@ -62,6 +62,8 @@ type Server struct {
 
 	delay      atomic.Int64 // time.Duration
 	failStatus atomic.Int32
+	failPerMil atomic.Int64 // SetFailRatio's share, in 1/1,000,000
+	failCount  atomic.Int64 // infer/predict requests counted for it
 	notReady   atomic.Bool
 	probes     atomic.Int64
 	reset      atomic.Bool
@@ -102,6 +104,30 @@ func (s *Server) SetFailStatus(status int) {
 		status = http.StatusInternalServerError
 	}
 	s.failStatus.Store(int32(status))
+}
+
+// SetFailRatio makes a share ratio (0–1) of infer/predict requests answer
+// status with a JSON error, spread evenly and deterministically: of the
+// first n requests counted since, exactly ⌊n·ratio⌋ fail (a canary with
+// "3% errors"). SetFailStatus, when set, wins. 0 disables it.
+func (s *Server) SetFailRatio(status int, ratio float64) {
+	if status < 400 || status > 599 {
+		status = http.StatusInternalServerError
+	}
+	s.failCount.Store(0)
+	s.failPerMil.Store(int64(min(max(ratio, 0), 1)*1e6) | int64(status)<<32)
+}
+
+// failShare reports whether this request is one SetFailRatio fails, and
+// with which status.
+func (s *Server) failShare() (int, bool) {
+	v := s.failPerMil.Load()
+	perMil, status := v&(1<<32-1), int(v>>32)
+	if perMil == 0 {
+		return 0, false
+	}
+	n := s.failCount.Add(1)
+	return status, n*perMil/1e6 > (n-1)*perMil/1e6
 }
 
 // SetResetConnections makes infer/predict requests, once their body is read
@@ -240,6 +266,10 @@ func (s *Server) injectFaults(w http.ResponseWriter, r *http.Request) bool {
 	}
 	if status := int(s.failStatus.Load()); status != 0 {
 		writeError(w, status, fmt.Sprintf("injected failure (status %d)", status))
+		return false
+	}
+	if status, fail := s.failShare(); fail {
+		writeError(w, status, fmt.Sprintf("injected failure (status %d, a share of requests)", status))
 		return false
 	}
 	return true
