@@ -93,12 +93,13 @@ type RolloutStep struct {
 // MaxDuration (on_inconclusive) if it has not passed or failed by then.
 type Hold struct {
 	// MinRequests is the canary's requests in the step (weight steps) or
-	// compared shadow answers (shadow steps) before it may pass. Default
-	// 500 (weight) or 1000 (shadow).
-	MinRequests int `mapstructure:"min_requests" json:"min_requests"`
-	// MinDuration is the least time in the step. Default 1m (weight), 0
-	// (shadow).
-	MinDuration time.Duration `mapstructure:"min_duration" json:"min_duration"`
+	// compared shadow answers (shadow steps) before it may pass; an
+	// explicit 0 is kept. Default 500 (weight) or 1000 (shadow). Read it
+	// with Requests.
+	MinRequests *int `mapstructure:"min_requests" json:"min_requests"`
+	// MinDuration is the least time in the step; an explicit 0 is kept.
+	// Default 1m (weight), 0 (shadow). Read it with Least.
+	MinDuration *time.Duration `mapstructure:"min_duration" json:"min_duration"`
 	// MaxDuration ends an undecided step. Default 1h; at least
 	// MinDuration.
 	MaxDuration time.Duration `mapstructure:"max_duration" json:"max_duration"`
@@ -185,15 +186,31 @@ func (r *Rollout) setDefaults() {
 }
 
 func (h *Hold) setDefaults(minRequests int, minDuration time.Duration) {
-	if h.MinRequests == 0 {
-		h.MinRequests = minRequests
+	if h.MinRequests == nil {
+		h.MinRequests = ptr(minRequests)
 	}
-	if h.MinDuration == 0 {
-		h.MinDuration = minDuration
+	if h.MinDuration == nil {
+		h.MinDuration = ptr(minDuration)
 	}
 	if h.MaxDuration == 0 {
-		h.MaxDuration = max(DefaultHoldMaxDuration, h.MinDuration)
+		h.MaxDuration = max(DefaultHoldMaxDuration, *h.MinDuration)
 	}
+}
+
+// Requests returns MinRequests (0 when unset).
+func (h *Hold) Requests() int {
+	if h.MinRequests == nil {
+		return 0
+	}
+	return *h.MinRequests
+}
+
+// Least returns MinDuration (0 when unset).
+func (h *Hold) Least() time.Duration {
+	if h.MinDuration == nil {
+		return 0
+	}
+	return *h.MinDuration
 }
 
 // Judged reports whether gate (one of GateNames) is judged: not in Skip.
@@ -354,14 +371,14 @@ func (v *validator) rollout(p string, m *Model) {
 }
 
 func (v *validator) hold(p string, h *Hold) {
-	if h.MinRequests < 0 {
+	if h.Requests() < 0 {
 		v.add(p+".min_requests", "must not be negative")
 	}
-	if h.MinDuration < 0 {
+	if h.Least() < 0 {
 		v.add(p+".min_duration", "must not be negative")
 	}
-	if h.MaxDuration < h.MinDuration {
-		v.add(p+".max_duration", "must be at least min_duration (%s)", h.MinDuration)
+	if h.MaxDuration < h.Least() {
+		v.add(p+".max_duration", "must be at least min_duration (%s)", h.Least())
 	}
 }
 

@@ -26,6 +26,8 @@ func TestRolloutDefaults(t *testing.T) {
           steps:
             - shadow: {}
             - weight: 5
+            - weight: 6
+              hold: {min_requests: 0, min_duration: 0s}
             - approve: {}
             - weight: 100
               hold: {min_duration: 2h}
@@ -46,19 +48,22 @@ func TestRolloutDefaults(t *testing.T) {
 		r.Gates.Limit("min_shadow_agreement") != 0.99 || r.Gates.Limit("min_top1_agreement") != 0.995 {
 		t.Errorf("gate defaults: %+v", r.Gates)
 	}
-	if h := r.Steps[0].Shadow; h.MinRequests != 1000 || h.MinDuration != 0 || h.MaxDuration != time.Hour {
+	if h := r.Steps[0].Shadow; h.Requests() != 1000 || h.Least() != 0 || h.MaxDuration != time.Hour {
 		t.Errorf("shadow step defaults: %+v", h)
 	}
-	if h := r.Steps[1].Hold; h.MinRequests != 500 || h.MinDuration != time.Minute || h.MaxDuration != time.Hour {
+	if h := r.Steps[1].Hold; h.Requests() != 500 || h.Least() != time.Minute || h.MaxDuration != time.Hour {
 		t.Errorf("weight step defaults: %+v", h)
 	}
-	if r.Steps[2].Approve.Required != 1 {
-		t.Errorf("approve default: %+v", r.Steps[2].Approve)
+	if h := r.Steps[2].Hold; h.Requests() != 0 || h.Least() != 0 {
+		t.Errorf("explicit zeros replaced by defaults: %d %s", h.Requests(), h.Least())
 	}
-	if h := r.Steps[3].Hold; h.MaxDuration != 2*time.Hour {
+	if r.Steps[3].Approve.Required != 1 {
+		t.Errorf("approve default: %+v", r.Steps[3].Approve)
+	}
+	if h := r.Steps[4].Hold; h.MaxDuration != 2*time.Hour {
 		t.Errorf("max_duration below a longer min_duration: %+v", h)
 	}
-	if kinds := []string{r.Steps[0].Kind(), r.Steps[1].Kind(), r.Steps[2].Kind()}; !slices.Equal(kinds, []string{"shadow", "weight", "approve"}) {
+	if kinds := []string{r.Steps[0].Kind(), r.Steps[1].Kind(), r.Steps[3].Kind()}; !slices.Equal(kinds, []string{"shadow", "weight", "approve"}) {
 		t.Errorf("kinds %v", kinds)
 	}
 }

@@ -3,6 +3,7 @@ package rollout_test
 import (
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -105,7 +106,7 @@ func TestApprovals(t *testing.T) {
 
 	// The audit log has each operator action, refused ones included, and
 	// the rollout's own steps.
-	entries, err := s.alog.Query(audit.Filter{Model: "fraud"})
+	entries, err := s.alog.Query(audit.Filter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,15 +123,4 @@ func TestApprovals(t *testing.T) {
 	}
 }
 
-func itoa(n int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + func() string { return fmtInt(n) }()) }
-
-func fmtInt(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; n > 0; n /= 10 {
-		b = append([]byte{byte('0' + n%10)}, b...)
-	}
-	return string(b)
-}
+func itoa(n int) string { return strconv.Itoa(n) }

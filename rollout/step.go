@@ -123,7 +123,7 @@ func decide(st *State, r *configs.Rollout, ev evidence, now time.Time) outcome {
 		hold = step.Hold
 	}
 	inStep := now.Sub(st.StepStarted)
-	holdMet := hold != nil && n >= uint64(hold.MinRequests) && inStep >= hold.MinDuration
+	holdMet := hold != nil && n >= uint64(hold.Requests()) && inStep >= hold.Least()
 	timedOut := hold != nil && inStep >= hold.MaxDuration
 	due := false
 	if st.NextLook == 0 {

@@ -35,7 +35,7 @@ func weightStep(w int, hold configs.Hold) configs.RolloutStep {
 func errWindow(n, errs uint64) judge.Window { return judge.Window{Requests: n, Errors: errs} }
 
 func TestDecideNoTrafficNeverPasses(t *testing.T) {
-	m := testRollout(t, weightStep(5, configs.Hold{MinRequests: 0, MinDuration: time.Minute, MaxDuration: 10 * time.Minute}),
+	m := testRollout(t, weightStep(5, configs.Hold{MinRequests: ptr(0), MinDuration: ptr(time.Minute), MaxDuration: 10 * time.Minute}),
 		weightStep(100, configs.Hold{}))
 	st := start("acme", m, t0)
 	for now := t0; now.Before(t0.Add(10 * time.Minute)); now = now.Add(time.Second) {
@@ -57,7 +57,7 @@ func TestDecideNoTrafficNeverPasses(t *testing.T) {
 }
 
 func TestDecideFailsAtTheFirstDueLook(t *testing.T) {
-	m := testRollout(t, weightStep(25, configs.Hold{MinRequests: 2000, MinDuration: time.Hour}), weightStep(100, configs.Hold{}))
+	m := testRollout(t, weightStep(25, configs.Hold{MinRequests: ptr(2000), MinDuration: ptr(time.Hour)}), weightStep(100, configs.Hold{}))
 	m.Rollout.Gates.Skip = []string{judge.GateP99Ratio}
 	st := start("acme", m, t0)
 	if o := decide(st, m.Rollout, evidence{canary: errWindow(99, 99), baseline: errWindow(300, 0), baselineStep: -1}, t0.Add(time.Second)); o.looked {
@@ -82,7 +82,7 @@ func TestDecideFailsAtTheFirstDueLook(t *testing.T) {
 }
 
 func TestDecidePassWaitsForTheHold(t *testing.T) {
-	m := testRollout(t, weightStep(50, configs.Hold{MinRequests: 500, MinDuration: time.Minute}), weightStep(100, configs.Hold{}))
+	m := testRollout(t, weightStep(50, configs.Hold{MinRequests: ptr(500), MinDuration: ptr(time.Minute)}), weightStep(100, configs.Hold{}))
 	m.Rollout.Gates.Skip = []string{judge.GateP99Ratio}
 	st := start("acme", m, t0)
 	ev := evidence{canary: errWindow(5000, 0), baseline: errWindow(5000, 0), baselineStep: -1}
@@ -103,7 +103,7 @@ func TestDecidePassWaitsForTheHold(t *testing.T) {
 
 func TestDecideInconclusivePolicies(t *testing.T) {
 	for policy, want := range map[string]string{configs.RolloutPause: ActionPaused, configs.RolloutRollback: ActionRolledBack, configs.RolloutProceed: ActionAdvanced} {
-		m := testRollout(t, weightStep(5, configs.Hold{MinRequests: 100000, MaxDuration: time.Hour}), weightStep(100, configs.Hold{}))
+		m := testRollout(t, weightStep(5, configs.Hold{MinRequests: ptr(100000), MaxDuration: time.Hour}), weightStep(100, configs.Hold{}))
 		m.Rollout.OnInconclusive = policy
 		st := start("acme", m, t0)
 		o := decide(st, m.Rollout, evidence{canary: errWindow(50, 0), baseline: errWindow(950, 0), baselineStep: -1}, t0.Add(time.Hour))
@@ -135,7 +135,7 @@ func TestSimulatedSteps(t *testing.T) {
 			r := rand.New(rand.NewPCG(7, 11))
 			var fails, passes, undecided int
 			for range runs {
-				m := testRollout(t, weightStep(10, configs.Hold{MinRequests: 500, MaxDuration: 200 * time.Second}), weightStep(100, configs.Hold{}))
+				m := testRollout(t, weightStep(10, configs.Hold{MinRequests: ptr(500), MaxDuration: 200 * time.Second}), weightStep(100, configs.Hold{}))
 				m.Rollout.Gates.Skip = []string{judge.GateP99Ratio}
 				m.Rollout.Confidence = confidence
 				st := start("acme", m, t0)
@@ -192,3 +192,5 @@ func binomial(r *rand.Rand, n int, p float64) uint64 {
 		}
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
