@@ -54,8 +54,10 @@ type Gateway interface {
 // Plane's lock held: they must not call back into the Plane.
 type Owner interface {
 	// Overlay returns routing with the owned models as the owner sets
-	// them; it never modifies routing (copy what changes, share the rest).
-	Overlay(routing []configs.Tenant) []configs.Tenant
+	// them, file being the config file's tenants (what an owned model
+	// returns to where the owner sets nothing, e.g. its shadow); it never
+	// modifies routing (copy what changes, share the rest).
+	Overlay(routing, file []configs.Tenant) []configs.Tenant
 	// Owns reports whether tenant/model's weights are the owner's now.
 	Owns(tenant, model string) bool
 }
@@ -140,7 +142,7 @@ func (p *Plane) Start(file *configs.Config) error {
 	}
 	if ok && latest.FileHash == file.Hash {
 		if p.owner != nil {
-			if routing := p.owner.Overlay(latest.Routing); revision.RoutingHash(routing) != latest.Hash {
+			if routing := p.owner.Overlay(latest.Routing, file.Tenants); revision.RoutingHash(routing) != latest.Hash {
 				// The owner's state is newer than the latest revision
 				// (it was saved, then the gateway stopped before the
 				// revision was): resume it as a revision of its own.
@@ -270,7 +272,7 @@ func (p *Plane) Reapply(actor, reason string) (*revision.Revision, error) {
 	if before == nil {
 		return nil, errors.New("the control plane has not started")
 	}
-	if p.owner == nil || revision.RoutingHash(p.owner.Overlay(before.Routing)) == before.Hash {
+	if p.owner == nil || revision.RoutingHash(p.owner.Overlay(before.Routing, p.file.Tenants)) == before.Hash {
 		return before, nil
 	}
 	return p.commit(before, &revision.Revision{Source: revision.SourceRollout, Actor: actor, Reason: reason, Routing: before.Routing})
@@ -282,7 +284,7 @@ func (p *Plane) Reapply(actor, reason string) (*revision.Revision, error) {
 // with p.mu held.
 func (p *Plane) commit(before, r *revision.Revision) (*revision.Revision, error) {
 	if p.owner != nil {
-		r.Routing = p.owner.Overlay(r.Routing)
+		r.Routing = p.owner.Overlay(r.Routing, p.file.Tenants)
 	}
 	cfg := p.effective(r.Routing)
 	if err := cfg.Validate(); err != nil {

@@ -102,8 +102,10 @@ func New(o Options) (*Controller, error) {
 }
 
 // Overlay implements control.Owner: routing with each model whose rollout
-// block names the canary of a known rollout set as that rollout sets it.
-func (c *Controller) Overlay(routing []configs.Tenant) []configs.Tenant {
+// block names the canary of a known rollout set as that rollout sets it:
+// its weights, and its shadow (the rollout's while it shadows the canary,
+// else the file's).
+func (c *Controller) Overlay(routing, file []configs.Tenant) []configs.Tenant {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := routing
@@ -115,7 +117,7 @@ func (c *Controller) Overlay(routing []configs.Tenant) []configs.Tenant {
 			if m.Rollout == nil || st == nil || st.Canary != m.Rollout.Canary {
 				continue
 			}
-			nm, changed := overlaid(*m, st.Weights, st.Canary, st.Shadowing)
+			nm, changed := overlaid(*m, fileShadow(file, routing[ti].Name, m.Name), st.Weights, st.Canary, st.Shadowing)
 			if !changed {
 				continue
 			}

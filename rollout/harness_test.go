@@ -164,8 +164,13 @@ func startStack(t *testing.T, text, dir string) *stack {
 	adminSrv := &http.Server{Handler: admin.Handler(gw, s.reloader, s.metrics.Registry,
 		admin.WithControl(s.plane), admin.WithAudit(s.alog), admin.WithRollouts(s.ctrl))}
 	ctx, cancel := context.WithCancel(context.Background())
+	changes, err := configs.Watch(ctx, s.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
+	go func() { defer wg.Done(); s.reloader.Run(ctx, changes) }()
 	go func() { defer wg.Done(); s.ctrl.Run(ctx) }()
 	go func() { defer wg.Done(); _ = adminSrv.Serve(adminLn) }()
 	serveDone := make(chan error, 1)
@@ -242,11 +247,17 @@ func (s *stack) infer(user string) (int, string) {
 // passes, then fails the test. It returns the requests sent.
 func (s *stack) drive(timeout time.Duration, what string, until func() bool) int {
 	s.t.Helper()
+	return s.driveWith(4, timeout, what, until)
+}
+
+// driveWith is drive with clients concurrent clients.
+func (s *stack) driveWith(clients int, timeout time.Duration, what string, until func() bool) int {
+	s.t.Helper()
 	done := make(chan struct{})
 	var sent sync.WaitGroup
 	var n int64
 	var mu sync.Mutex
-	for range 4 {
+	for range clients {
 		sent.Add(1)
 		go func() {
 			defer sent.Done()

@@ -2,6 +2,7 @@ package rollout
 
 import (
 	"maps"
+	"reflect"
 	"slices"
 
 	"github.com/modelgate/modelgate/configs"
@@ -115,11 +116,12 @@ func defaultBaseline(m *configs.Model, canary string) string {
 }
 
 // overlaid returns m as the rollout sets it: weights (versions it does
-// not name get 0) and, when shadowing, a shadow of the canary — the
-// model's own shadow settings when they name the canary, else the shadow
-// defaults (100% of requests). It reports whether anything changed; m is
-// never modified.
-func overlaid(m configs.Model, weights map[string]int, canary string, shadowing bool) (configs.Model, bool) {
+// not name get 0) and its shadow: when shadowing, a shadow of the canary —
+// own, the file's shadow settings when they name the canary, else the
+// shadow defaults (100% of requests); when not, own (the file's shadow,
+// nil for none). It reports whether anything changed; m is never
+// modified.
+func overlaid(m configs.Model, own *configs.Shadow, weights map[string]int, canary string, shadowing bool) (configs.Model, bool) {
 	changed := false
 	for _, v := range m.Versions {
 		if v.Weight != weights[v.Name] {
@@ -133,14 +135,41 @@ func overlaid(m configs.Model, weights map[string]int, canary string, shadowing 
 			m.Versions[i].Weight = weights[m.Versions[i].Name]
 		}
 	}
-	if shadowing && (m.Shadow == nil || m.Shadow.Version != canary) {
+	want := own
+	if shadowing && (own == nil || own.Version != canary) {
 		sh := configs.DefaultShadow()
 		sh.Version = canary
 		sh.Timeout = m.Timeout
-		m.Shadow = &sh
+		want = &sh
+	}
+	if !sameShadow(m.Shadow, want) {
+		m.Shadow = want
 		changed = true
 	}
 	return m, changed
+}
+
+// sameShadow reports whether a and b are the same shadow settings.
+func sameShadow(a, b *configs.Shadow) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return reflect.DeepEqual(*a, *b)
+}
+
+// fileShadow is the shadow the file gives tenant/model (nil for none).
+func fileShadow(file []configs.Tenant, tenant, model string) *configs.Shadow {
+	for _, t := range file {
+		if t.Name != tenant {
+			continue
+		}
+		for _, m := range t.Models {
+			if m.Name == model {
+				return m.Shadow
+			}
+		}
+	}
+	return nil
 }
 
 // sameWeights reports whether a and b give every version the same weight.

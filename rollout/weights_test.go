@@ -85,23 +85,31 @@ func TestStickyUsersMoveOneWay(t *testing.T) {
 
 func TestOverlaid(t *testing.T) {
 	m := configs.Model{Name: "fraud", Timeout: 3e9, Versions: []configs.Version{{Name: "v1", Weight: 100}, {Name: "v2", Weight: 0}}}
-	got, changed := overlaid(m, map[string]int{"v1": 95, "v2": 5}, "v2", false)
+	got, changed := overlaid(m, nil, map[string]int{"v1": 95, "v2": 5}, "v2", false)
 	if !changed || got.Versions[0].Weight != 95 || got.Versions[1].Weight != 5 || got.Shadow != nil {
 		t.Fatalf("overlaid = %+v, %v", got, changed)
 	}
 	if m.Versions[0].Weight != 100 {
 		t.Fatal("overlaid modified its argument")
 	}
-	got, changed = overlaid(m, map[string]int{"v1": 100, "v2": 0}, "v2", true)
+	got, changed = overlaid(m, nil, map[string]int{"v1": 100, "v2": 0}, "v2", true)
 	if !changed || got.Shadow == nil || got.Shadow.Version != "v2" || got.Shadow.SharePercent() != 100 || got.Shadow.Timeout != m.Timeout {
 		t.Fatalf("shadowing overlay = %+v", got.Shadow)
 	}
-	if _, changed := overlaid(m, map[string]int{"v1": 100, "v2": 0}, "v2", false); changed {
+	if _, changed := overlaid(m, nil, map[string]int{"v1": 100, "v2": 0}, "v2", false); changed {
 		t.Fatal("an overlay with the model's own weights changed it")
 	}
-	own := m
-	own.Shadow = &configs.Shadow{Version: "v2", Tolerance: 0.1}
-	if got, _ := overlaid(own, map[string]int{"v1": 100, "v2": 0}, "v2", true); got.Shadow.Tolerance != 0.1 {
-		t.Fatal("the model's own shadow of the canary was replaced")
+	// After the shadow step, the rollout's shadow goes and the file's
+	// (none here) comes back.
+	if back, changed := overlaid(got, nil, map[string]int{"v1": 95, "v2": 5}, "v2", false); !changed || back.Shadow != nil {
+		t.Fatalf("after shadowing: %+v", back.Shadow)
+	}
+	own := &configs.Shadow{Version: "v2", Tolerance: 0.1}
+	if got, _ := overlaid(m, own, map[string]int{"v1": 100, "v2": 0}, "v2", true); got.Shadow.Tolerance != 0.1 {
+		t.Fatal("the file's shadow of the canary was replaced")
+	}
+	other := &configs.Shadow{Version: "v1"}
+	if got, _ := overlaid(m, other, map[string]int{"v1": 100, "v2": 0}, "v2", false); got.Shadow != other {
+		t.Fatal("the file's shadow did not come back after the shadow step")
 	}
 }
