@@ -63,8 +63,12 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", configs.DefaultListen, "prediction traffic address")
 	adminListen := fs.String("admin-listen", configs.DefaultAdminListen, "admin address")
+	withRollout := fs.Bool("rollout", false, "run two progressive releases end to end (a good v2, a drifting v2) and exit")
 	if fs.Parse(args) != nil {
 		return 2
+	}
+	if *withRollout {
+		return demoRollout(ctx, stdout, stderr)
 	}
 	var urls []string
 	for _, m := range demoModels {

@@ -45,6 +45,8 @@ Usage:
   modelgate validate --config FILE   check a config file (exit 1 with one line per mistake)
   modelgate demo [--listen ADDR] [--admin-listen ADDR]
                                      run the gateway with two example model versions on loopback
+  modelgate demo --rollout           two progressive releases end to end (a good v2 completes,
+                                     a drifting v2 is stopped at the shadow step), then exit
   modelgate audit verify [--partial] FILE
                                      check an audit log's hash chain (exit 1 naming the first bad entry)
   modelgate version                  print version information
