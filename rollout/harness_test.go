@@ -25,6 +25,7 @@ import (
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/revision"
 	"github.com/modelgate/modelgate/rollout"
+	"github.com/modelgate/modelgate/rollout/webhook"
 	"github.com/modelgate/modelgate/tenants"
 )
 
@@ -141,7 +142,11 @@ func startStack(t *testing.T, text, dir string) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.ctrl, err = rollout.New(rollout.Options{Plane: s.plane, Stats: s.metrics, Store: rstore, Audit: s.alog, Log: log, Registerer: s.metrics.Registry})
+	hooks := webhook.New(webhook.Options{Backoff: 10 * time.Millisecond, Log: log, Registerer: s.metrics.Registry})
+	s.ctrl, err = rollout.New(rollout.Options{Plane: s.plane, Stats: s.metrics, Store: rstore, Audit: s.alog, Log: log,
+		Registerer: s.metrics.Registry, Notify: func(h []configs.Webhook, typ string, payload []byte) {
+			hooks.Send(h, webhook.Event{Type: typ, Payload: payload})
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +192,9 @@ func startStack(t *testing.T, text, dir string) *stack {
 		wg.Wait()
 		if err := <-serveDone; err != nil {
 			t.Errorf("serve: %v", err)
+		}
+		if err := hooks.Close(sctx); err != nil {
+			t.Errorf("webhooks: %v", err)
 		}
 		store.Close()
 		s.alog.Close()

@@ -1,17 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/modelgate/modelgate/audit"
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/control"
 	revstore "github.com/modelgate/modelgate/revision"
 	"github.com/modelgate/modelgate/rollout"
+	"github.com/modelgate/modelgate/rollout/webhook"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -42,6 +45,7 @@ type controlPlane struct {
 	audit    *audit.Log
 	plane    *control.Plane
 	rollouts *rollout.Controller
+	hooks    *webhook.Sender
 }
 
 // openControlPlane opens DIR/revisions.db, DIR/audit.log and
@@ -73,10 +77,13 @@ func openControlPlane(dir string, cfg *configs.Config, gw control.Gateway, stats
 			log.Error("audit log write failed", "action", d.Action, "err", err)
 		}
 	})
+	cp.hooks = webhook.New(webhook.Options{Log: log, Registerer: reg})
 	rstore, err := rollout.OpenStore(dir)
 	if err == nil {
 		cp.rollouts, err = rollout.New(rollout.Options{Plane: cp.plane, Stats: stats, Store: rstore, Audit: alog,
-			Log: log, Registerer: reg})
+			Log: log, Registerer: reg, Notify: func(hooks []configs.Webhook, typ string, payload []byte) {
+				cp.hooks.Send(hooks, webhook.Event{Type: typ, Payload: payload})
+			}})
 	}
 	if err != nil {
 		cp.Close()
@@ -86,9 +93,19 @@ func openControlPlane(dir string, cfg *configs.Config, gw control.Gateway, stats
 	return cp, nil
 }
 
-// Close closes the store and the audit log.
+// webhookDrain bounds how long Close waits for queued rollout events.
+const webhookDrain = 3 * time.Second
+
+// Close delivers the webhook events still queued (for at most
+// webhookDrain), then closes the store and the audit log.
 func (cp *controlPlane) Close() error {
-	return errors.Join(cp.store.Close(), cp.audit.Close())
+	ctx, cancel := context.WithTimeout(context.Background(), webhookDrain)
+	defer cancel()
+	var herr error
+	if cp.hooks != nil {
+		herr = cp.hooks.Close(ctx)
+	}
+	return errors.Join(herr, cp.store.Close(), cp.audit.Close())
 }
 
 // start resumes or begins the revision history (control.Plane.Start).
