@@ -1,0 +1,122 @@
+package gateway
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// The rollout controller (package rollout) is off the request path: it
+// reads each version's counters about once per evaluation interval
+// (Metrics.VersionCounts) and applies each step as a new snapshot. These
+// measure the request path in the routing a rollout sets — a weight step
+// (canary 25%) and a shadow step (every request copied to the canary) —
+// with the controller's reads running alongside.
+
+// rolloutSteps are the extra model settings of each step's routing.
+var rolloutSteps = []struct{ name, extra, split string }{
+	{"weight_step", "rollout: {canary: v2, steps: [{weight: 25}, {weight: 100}]}", "v1:75"},
+	{"shadow_step", "rollout: {canary: v2, steps: [{shadow: {}}, {weight: 100}]}\nshadow: {version: v2, percent: 100, max_queue: 256}", "v1:100"},
+}
+
+// readCounts calls VersionCounts for both versions in a loop until stop,
+// every 10 ms: 100 times as often as the controller at its default
+// interval.
+func readCounts(g *Gateway, stop <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	for {
+		select {
+		case <-stop:
+			return
+		default:
+		}
+		g.metrics.VersionCounts("acme", "fraud", "v1")
+		g.metrics.VersionCounts("acme", "fraud", "v2")
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func rolloutGateway(b testing.TB, extra, split, backend string) *Gateway {
+	text := "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\ntenants:\n" +
+		tenantYAML("acme", "fraud", extra, split+":"+backend, "v2:25:"+backend)
+	if split == "v1:100" {
+		text = "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\ntenants:\n" +
+			tenantYAML("acme", "fraud", extra, "v1:100:"+backend, "v2:0:"+backend)
+	}
+	g := newQuietGateway(b, parseConfig(b, text))
+	b.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = g.st.shadows.Shutdown(ctx)
+	})
+	return g
+}
+
+// BenchmarkHandlerRollout is BenchmarkHandler in a rollout's routing.
+func BenchmarkHandlerRollout(b *testing.B) {
+	for _, step := range rolloutSteps {
+		b.Run(step.name, func(b *testing.B) {
+			g := rolloutGateway(b, step.extra, step.split, startFastBackend(b))
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(1)
+			go readCounts(g, stop, &wg)
+			defer func() { close(stop); wg.Wait() }()
+			runHandler(b, g)
+		})
+	}
+}
+
+// TestRolloutAllocs: a proxied request allocates nothing in a rollout's
+// routing.
+func TestRolloutAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are not meaningful under the race detector")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBody(benchResponse)
+	}}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Shutdown() })
+	for _, step := range rolloutSteps {
+		g := rolloutGateway(t, step.extra, step.split, "http://"+ln.Addr().String())
+		handler := g.app.Handler()
+		key, _ := testKey("acme")
+		var req fasthttp.Request
+		req.Header.SetMethod("POST")
+		req.SetRequestURI("/v2/models/fraud/infer")
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.SetBodyString(inferBody)
+		var ctx fasthttp.RequestCtx
+		ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)
+		serve := func() {
+			req.CopyTo(&ctx.Request)
+			ctx.Response.Reset()
+			handler(&ctx)
+			if ctx.Response.StatusCode() != 200 {
+				t.Fatalf("%s: got %d: %s", step.name, ctx.Response.StatusCode(), ctx.Response.Body())
+			}
+		}
+		for range 200 {
+			serve()
+		}
+		// AllocsPerRun counts every goroutine's allocations, so the
+		// controller's reads go between the measured runs, not beside.
+		for round := range 5 {
+			g.metrics.VersionCounts("acme", "fraud", "v1")
+			g.metrics.VersionCounts("acme", "fraud", "v2")
+			if n := testing.AllocsPerRun(100, serve); n != 0 {
+				t.Errorf("%s, round %d: got %v allocations per proxied request, want 0", step.name, round, n)
+			}
+		}
+	}
+}
