@@ -21,13 +21,17 @@ const (
 	demoAdminToken    = "demo-admin-token"
 	demoViewerToken   = "demo-viewer-token"   // operator "vera", role viewer
 	demoOperatorToken = "demo-operator-token" // operator "otto", role operator
+	demoApproverToken = "demo-approver-token" // operator "ada", role approver
 )
 
-// demoModels are the two versions of the example model the demo starts: v2
-// is v1 "retrained", so it answers slightly differently.
+// demoModels are the versions of the example models the demo starts:
+// fraud v2 is v1 "retrained", so it answers slightly differently; churn
+// v2 answers like v1 and is being released by a rollout.
 var demoModels = []modelserver.Model{
 	{Name: "fraud", Version: "v1", Weights: []float64{0.8, -0.4, 0.3, 0.1}, Bias: 0},
 	{Name: "fraud", Version: "v2", Weights: []float64{0.82, -0.38, 0.3, 0.12}, Bias: 0.01},
+	{Name: "churn", Version: "v1", Weights: []float64{-0.2, 0.7, 0.1, -0.3}, Bias: 0.1},
+	{Name: "churn", Version: "v2", Weights: []float64{-0.2, 0.7, 0.1, -0.3}, Bias: 0.1},
 }
 
 // demoConfig is the embedded default config; %s are filled with the model
@@ -42,6 +46,7 @@ admin:
   operators:
     - {name: vera, role: viewer, token_sha256: %q}     # sha256 of %q
     - {name: otto, role: operator, token_sha256: %q}   # sha256 of %q
+    - {name: ada, role: approver, token_sha256: %q}    # sha256 of %q
 tenants:
   - name: demo
     api_keys:
@@ -56,6 +61,25 @@ tenants:
         versions:
           - {name: v1, weight: 90, endpoints: [%q]}
           - {name: v2, weight: 10, endpoints: [%q]}
+      - name: churn
+        # churn v2 is being released: copies first, then 10%% of traffic,
+        # a sign-off by an approver, 50%%, 100%%. Send churn traffic to
+        # move it (README, "Progressive delivery").
+        rollout:
+          canary: v2
+          gates: {max_error_rate_increase: 0.03, max_p99_ratio: 2.5, min_shadow_agreement: 0.97, min_top1_agreement: 0.97}
+          steps:
+            - shadow: {min_requests: 200}
+            - weight: 10
+              hold: {min_requests: 100, min_duration: 20s}
+            - approve: {required: 1}
+            - weight: 50
+              hold: {min_requests: 200, min_duration: 20s}
+            - weight: 100
+              hold: {min_requests: 200, min_duration: 10s}
+        versions:
+          - {name: v1, weight: 100, endpoints: [%q]}
+          - {name: v2, weight: 0, endpoints: [%q]}
 `
 
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -89,7 +113,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	path := filepath.Join(dir, "modelgate.yaml")
 	text := fmt.Sprintf(demoConfig, *listen, *adminListen, tenants.HashKey(demoAdminToken), demoAdminToken,
 		tenants.HashKey(demoViewerToken), demoViewerToken, tenants.HashKey(demoOperatorToken), demoOperatorToken,
-		tenants.HashKey(demoKey), demoKey, urls[0], urls[1])
+		tenants.HashKey(demoApproverToken), demoApproverToken, tenants.HashKey(demoKey), demoKey, urls[0], urls[1], urls[2], urls[3])
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
 		return 1

@@ -145,6 +145,7 @@ func load(args []string) error {
 		{"/v2/models/fraud/versions/v2/infer", inferBody, *key},
 		{"/v1/models/fraud:predict", `{"instances":[[1.0,0.5,-0.3,2.0]]}`, *key},
 		{"/v2/models/fraud/infer", inferBody, "wrong-key"},
+		{"/v2/models/churn/infer", inferBody, *key}, // the demo's rollout: its shadow step judges these
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), *dur)
