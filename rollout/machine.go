@@ -31,7 +31,7 @@ type State struct {
 	StepStarted time.Time `json:"step_started"`
 	// WindowSince is when the current window began (the step's start, a
 	// resume, or a restart).
-	WindowSince time.Time `json:"window_since"`
+	WindowSince time.Time      `json:"window_since"`
 	Weights     map[string]int `json:"weights"`
 	Before      map[string]int `json:"before"`
 	Shadowing   bool           `json:"shadowing"`
@@ -146,6 +146,7 @@ func (st *State) status(r *configs.Rollout, win WindowView, now time.Time, histo
 		Looks: st.Looks, Started: st.Started, Ended: st.Ended, Revision: st.Revision}
 	if r != nil {
 		s.Steps = len(r.Steps)
+		s.Plan = planOf(r)
 		if st.Step < len(r.Steps) {
 			step := r.Steps[st.Step]
 			s.StepKind = step.Kind()

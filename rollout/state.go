@@ -106,6 +106,8 @@ type Status struct {
 	StepKind    string    `json:"step_kind"`
 	StepStarted time.Time `json:"step_started"`
 	TimeInStep  float64   `json:"time_in_step_seconds"`
+	// Plan is every step as configured (Steps of them), defaults applied.
+	Plan []StepView `json:"plan,omitempty"`
 	// Weights are the model's weights the rollout sets now; Before the
 	// weights it restores on rollback.
 	Weights   map[string]int `json:"weights"`
@@ -115,11 +117,11 @@ type Status struct {
 	Approvals         []Approval `json:"approvals,omitempty"`
 	ApprovalsRequired int        `json:"approvals_required,omitempty"`
 	// Window is the current step's evidence; Verdicts the last look's.
-	Window   WindowView     `json:"window"`
+	Window   WindowView      `json:"window"`
 	Verdicts []judge.Verdict `json:"verdicts,omitempty"`
-	Looks    int            `json:"looks"`
-	Started  time.Time      `json:"started"`
-	Ended    *time.Time     `json:"ended,omitempty"`
+	Looks    int             `json:"looks"`
+	Started  time.Time       `json:"started"`
+	Ended    *time.Time      `json:"ended,omitempty"`
 	// Revision is the routing revision of the rollout's last change.
 	Revision uint64 `json:"revision,omitempty"`
 	// Decisions, newest last: only in the single-rollout view.
