@@ -146,6 +146,7 @@ func (st *State) status(r *configs.Rollout, win WindowView, now time.Time, histo
 		Looks: st.Looks, Started: st.Started, Ended: st.Ended, Revision: st.Revision}
 	if r != nil {
 		s.Steps = len(r.Steps)
+		s.Plan = planOf(r)
 		if st.Step < len(r.Steps) {
 			step := r.Steps[st.Step]
 			s.StepKind = step.Kind()

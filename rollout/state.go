@@ -106,6 +106,8 @@ type Status struct {
 	StepKind    string    `json:"step_kind"`
 	StepStarted time.Time `json:"step_started"`
 	TimeInStep  float64   `json:"time_in_step_seconds"`
+	// Plan is every step as configured (Steps of them), defaults applied.
+	Plan []StepView `json:"plan,omitempty"`
 	// Weights are the model's weights the rollout sets now; Before the
 	// weights it restores on rollback.
 	Weights   map[string]int `json:"weights"`

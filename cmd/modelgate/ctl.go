@@ -1,10 +1,10 @@
 package main
 
 // The operator CLI: commands that talk to a running gateway's admin API
-// (routes, weights, revisions, diff, rollback, plan, audit). This file
-// holds what they share: the common flags, the HTTP client, the mapping of
-// answers to exit codes and the table output. Each command is in a
-// ctl_*.go file.
+// (routes, weights, revisions, diff, rollback, plan, audit, rollout). This
+// file holds what they share: the common flags, the HTTP client, the
+// mapping of answers to exit codes and the table output. Each command is
+// in a ctl_*.go file.
 
 import (
 	"bytes"
@@ -44,6 +44,7 @@ const (
 	exitUsage    = 2 // bad flags or arguments; nothing was sent
 	exitConflict = 3 // 412: the routing changed since it was read; read again and rerun
 	exitAuth     = 4 // 401 or 403: missing or wrong token, or too low a role
+	exitState    = 5 // 409: the state does not allow it (a rollout's phase, the same approver twice, weights a rollout owns)
 )
 
 // ctlTimeout bounds one admin request, answer included.
@@ -63,7 +64,8 @@ Flags of every command (before or after the arguments):
   -o table|json     human tables (default) or the API's JSON as is (JSON lines for audit)
 
 Exit codes: 0 done; 1 refused or failed (the server's error on stderr); 2 usage;
-3 conflict (412: the routing changed since it was read: rerun); 4 401/403 (token, role).
+3 conflict (412: the routing changed since it was read: rerun); 4 401/403 (token, role);
+5 not allowed in the current state (409: e.g. the rollout's state, the same approver twice).
 `
 
 // ctl is one CLI command's connection to the admin API and its output.
@@ -243,8 +245,8 @@ func (c *ctl) getJSON(path string, v any) (*ctlAnswer, error) {
 }
 
 // fail reports err on stderr and returns its exit code: exitConflict for
-// 412, exitAuth for 401 and 403, exitFailed otherwise. The token is never
-// part of a message.
+// 412, exitAuth for 401 and 403, exitState for 409, exitFailed otherwise.
+// The token is never part of a message.
 func (c *ctl) fail(err error) int {
 	var ae *apiError
 	var re *reachError
@@ -270,6 +272,8 @@ func (c *ctl) fail(err error) int {
 			return exitAuth
 		case http.StatusForbidden:
 			return exitAuth
+		case http.StatusConflict:
+			return exitState
 		}
 		return exitFailed
 	case errors.As(err, &re):

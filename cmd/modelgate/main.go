@@ -14,6 +14,8 @@
 //	modelgate revisions | diff N [M] | rollback N  the routing history; restore a revision
 //	modelgate plan --config FILE                   what a reload of FILE would change, sticky users moved
 //	modelgate audit [--tenant T] [--since 1h]      the audit log
+//	modelgate rollout status|watch|explain|approve|… TENANT/MODEL
+//	                                               progressive delivery (ctl_rollout*.go)
 package main
 
 import (
@@ -66,10 +68,24 @@ Operator CLI (talks to a running gateway's admin API):
                                      users that would switch version; its mistakes (exit 1)
   modelgate audit [--tenant T] [--actor A] [--since 1h] [--until TIME] [--limit N]
                                      the audit log's entries (-o json: JSON lines for audit verify)
+  modelgate rollout status [TENANT/MODEL]
+                                     every rollout as a table; one in detail: steps, weights,
+                                     approvals, the last look's verdicts
+  modelgate rollout watch TENANT/MODEL [--interval 1s]
+                                     redraw the detail until the rollout ends (exit 0 completed,
+                                     1 rolled back or aborted, 130 interrupted)
+  modelgate rollout explain TENANT/MODEL
+                                     every decision, and every verdict with its inputs
+  modelgate rollout approve|reject|promote|pause|resume|abort|retry TENANT/MODEL
+                    [--comment TEXT] [--full]
+                                     act on a rollout (reject needs --comment; --full: promote
+                                     to the last step at once)
   Flags of each: --admin URL (env MODELGATE_ADMIN, default http://127.0.0.1:9090),
   --token TOKEN (env MODELGATE_ADMIN_TOKEN), -o table|json; before or after the arguments.
   Exit codes: 0 done; 1 refused or failed (the server's error on stderr); 2 usage;
-  3 conflict (412: the routing changed since it was read: rerun); 4 401/403 (token or role).
+  3 conflict (412: the routing changed since it was read: rerun); 4 401/403 (token or role);
+  5 not allowed in the current state (409: the rollout's state, the same approver twice,
+  weights a rollout owns).
 `
 
 func main() {
@@ -130,6 +146,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return rollbackCmd(ctx, rest, stdout, stderr)
 	case "plan":
 		return planCmd(ctx, rest, stdout, stderr)
+	case "rollout":
+		return rolloutCmd(ctx, rest, stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintf(stdout, "modelgate %s (revision %s)\n", observability.Version, observability.Revision)
 		return 0
