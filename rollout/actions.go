@@ -184,6 +184,9 @@ func (c *Controller) Act(req Request) (Status, error) {
 		if st.Phase == "" {
 			st.Phase = Running
 		}
+		if st.Phase == WaitingApproval {
+			st.Reason = fmt.Sprintf("waiting for %d approval(s)", r.Steps[st.Step].Approve.Required)
+		}
 		st.PausedFrom = ""
 		st.StepStarted, st.WindowSince = now, now
 		st.Looks, st.NextLook, st.HoldLooked, st.Verdicts = 0, 0, false, nil
@@ -205,7 +208,7 @@ func (c *Controller) Act(req Request) (Status, error) {
 		st.LastBaseline = nil
 		st.enter(r, 0, now)
 		c.windows[k] = c.read(st)
-		d.Action, d.Weights = ActionRetried, st.Weights
+		d.Action, d.Weights, d.Step, d.Kind = ActionRetried, st.Weights, 0, r.Steps[0].Kind()
 		d.Reason = "retried by " + req.Actor + joinComment(req.Comment)
 		changes = append(changes, c.recordLocked(st, d, true))
 	}

@@ -171,6 +171,3 @@ func fileShadow(file []configs.Tenant, tenant, model string) *configs.Shadow {
 	}
 	return nil
 }
-
-// sameWeights reports whether a and b give every version the same weight.
-func sameWeights(a, b map[string]int) bool { return maps.Equal(a, b) }

@@ -168,7 +168,7 @@ func TestRolloutCLI(t *testing.T) {
 		gw.as("vera", "rollout", "status", "globex/fraud").want(t, 0,
 			"\nstate:      paused (no verdict after max_duration 50ms (0 canary samples): ",
 			"\n  → 0  weight  canary 5%, hold ≥500 canary requests and ≥10ms, at most 50ms\n",
-			"\nweights:    v1=19 v2=1 (canary 5%), before the rollout v1=1 v2=0\n",
+			"\nweights:    v1=95 v2=5 (canary 5%), before the rollout v1=1 v2=0\n",
 			"\nlast look:  look 1 of at most 12: inconclusive\n",
 			"\n  max_error_rate_increase  inconclusive  n/a  lower -100.00% ≤ 1% < upper +100.00%  (canary 0 req, baseline 0; 100 each needed)\n",
 			"\n  max_p99_ratio            inconclusive  n/a  lower ×0.00 ≤ ×1.5 < upper ×∞         (canary 0 req, baseline 0; 100 each needed)\n")
@@ -219,7 +219,7 @@ func TestRolloutCLI(t *testing.T) {
 		gw.as("otto", "rollout", "pause", "acme/fraud", "--comment", "freeze").want(t, 0, "acme/fraud: paused (paused by otto: freeze), step 0/2 approve")
 		gw.as("ana", "rollout", "approve", "acme/fraud").wantErr(t, 5, "the rollout is paused, not waiting for approval")
 		gw.as("ana", "rollout", "promote", "acme/fraud", "--full").wantErr(t, 5, "step 0 is a sign-off: promote never replaces approvals")
-		gw.as("otto", "rollout", "resume", "acme/fraud").want(t, 0, "acme/fraud: waiting_approval, step 0/2 approve, canary v2 0% (v1=90 v2=0), approvals 0 of 2\n")
+		gw.as("otto", "rollout", "resume", "acme/fraud").want(t, 0, "acme/fraud: waiting_approval (waiting for 2 approval(s)), step 0/2 approve, canary v2 0% (v1=90 v2=0), approvals 0 of 2\n")
 		gw.as("ana", "rollout", "promote", "acme/fraud").wantErr(t, 5, "the rollout is waiting_approval: only a running or paused step can be promoted")
 		gw.as("otto", "rollout", "abort", "acme/fraud").want(t, 0, "acme/fraud: aborted (aborted by otto), step 0/2 approve, canary v2 0% (v1=90 v2=0)")
 		gw.as("otto", "rollout", "abort", "acme/fraud").wantErr(t, 5, "the rollout is aborted")
