@@ -160,10 +160,14 @@ func TestDemo(t *testing.T) {
 	for _, l := range strings.Split(printed, "\n") {
 		if l = strings.TrimSpace(l); strings.HasPrefix(l, "MODELGATE_ADMIN=") {
 			words := shellWords(t, l)
-			cliLines[words[2+len(shellWords(t, selfCommand()))]] = l
+			cmd := words[2+len(shellWords(t, selfCommand()))]
+			if cmd == "rollout" {
+				cmd += " " + words[3+len(shellWords(t, selfCommand()))]
+			}
+			cliLines[cmd] = l
 		}
 	}
-	for _, cmd := range []string{"routes", "weights", "plan", "revisions", "rollback", "audit"} {
+	for _, cmd := range []string{"routes", "weights", "plan", "revisions", "rollback", "audit", "rollout status", "rollout watch", "rollout approve", "rollout explain"} {
 		if cliLines[cmd] == "" {
 			t.Errorf("demo help lacks a %q CLI command", cmd)
 		}
@@ -222,6 +226,14 @@ func TestDemo(t *testing.T) {
 	}
 	if out := demoCLI("audit"); !strings.Contains(out, "try 50/50") || !strings.Contains(out, "back") {
 		t.Errorf("demo audit:\n%s", out)
+	}
+	// The demo's rollout of churn v2 runs: its shadow step waits for
+	// compared answers.
+	if out := demoCLI("rollout status"); !strings.Contains(out, "rollout demo/churn: canary v2, baseline v1") || !strings.Contains(out, "0/5 shadow") {
+		t.Errorf("demo rollout status:\n%s", out)
+	}
+	if out := demoCLI("rollout explain"); !strings.Contains(out, "started") {
+		t.Errorf("demo rollout explain:\n%s", out)
 	}
 
 	cancel()

@@ -159,10 +159,13 @@ func shellQuote(s string) string {
 func printDemoHelp(w io.Writer, traffic, admin, path string, urls []string, self string) {
 	viewer := "MODELGATE_ADMIN=http://" + admin + " MODELGATE_ADMIN_TOKEN=" + demoViewerToken + " " + self
 	operator := "MODELGATE_ADMIN=http://" + admin + " MODELGATE_ADMIN_TOKEN=" + demoOperatorToken + " " + self
+	approver := "MODELGATE_ADMIN=http://" + admin + " MODELGATE_ADMIN_TOKEN=" + demoApproverToken + " " + self
 	fmt.Fprintf(w, `modelgate demo is running.
   gateway:  http://%[1]s   (tenant "demo", API key %[3]q)
-  admin:    http://%[2]s   (admin token %[4]q; viewer "vera" %[8]q, operator "otto" %[9]q)
-  models:   fraud v1 at %[5]s (weight 90), fraud v2 at %[6]s (weight 10, also shadowed)
+  admin:    http://%[2]s   (admin token %[4]q; viewer "vera" %[8]q, operator "otto" %[9]q,
+            approver "ada" "demo-approver-token")
+  models:   fraud v1 at %[5]s (weight 90), fraud v2 at %[6]s (weight 10, also shadowed);
+            churn v1 and v2, v2 released by a rollout
   config:   %[7]s  (edit and save: reloaded live)
 
 Try (copy and paste):
@@ -203,7 +206,18 @@ Try (copy and paste):
   %[11]s rollback 1 --reason "back"
   %[10]s audit
 
+  # progressive delivery: model churn's v2 is being released by a rollout (copies first, then
+  # 10%%, a sign-off, 50%%, 100%%), judged against v1 on its own traffic; send some and follow it
+  for i in $(seq 3000); do curl -s -o /dev/null -H 'X-API-Key: %[3]s' -H 'Content-Type: application/json' \
+    -d '{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","data":[1.0,0.5,-0.3,2.0]}]}' \
+    http://%[1]s/v2/models/churn/infer; done
+  %[10]s rollout status demo/churn
+  %[10]s rollout watch demo/churn
+  %[13]s rollout approve demo/churn --comment "dashboards look fine"
+  %[10]s rollout explain demo/churn
+  # or the whole feature end to end in ten seconds: %[14]s demo --rollout
+
 Press Ctrl-C to stop.
 `, traffic, admin, demoKey, demoAdminToken, urls[0], urls[1], path, demoViewerToken, demoOperatorToken,
-		viewer, operator, shellQuote(path))
+		viewer, operator, shellQuote(path), approver, self)
 }
