@@ -16,7 +16,7 @@ const (
 	DefaultMaxP99Ratio           = 1.5
 	DefaultMinShadowAgreement    = 0.99
 	DefaultMinTop1Agreement      = 0.995
-	DefaultHoldMinRequests       = 500
+	DefaultHoldMinRequests       = 1000
 	DefaultHoldMinDuration       = time.Minute
 	DefaultHoldMaxDuration       = time.Hour
 	DefaultShadowStepMinRequests = 1000
@@ -82,7 +82,7 @@ type RolloutStep struct {
 	// the rollout. Judged on error rate and p99 latency.
 	Weight *int `mapstructure:"weight" json:"weight,omitempty"`
 	// Hold is how long a weight step lasts; default
-	// {min_requests: 500, min_duration: 1m, max_duration: 1h}.
+	// {min_requests: 1000, min_duration: 1m, max_duration: 1h}.
 	Hold *Hold `mapstructure:"hold" json:"hold,omitempty"`
 	// Approve waits for Required distinct approvers (role approver or
 	// admin) while the previous step's weights stay; a reject rolls back.
@@ -94,8 +94,10 @@ type RolloutStep struct {
 type Hold struct {
 	// MinRequests is the canary's requests in the step (weight steps) or
 	// compared shadow answers (shadow steps) before it may pass; an
-	// explicit 0 is kept. Default 500 (weight) or 1000 (shadow). Read it
-	// with Requests.
+	// explicit 0 is kept. Default 1000 for both: at the default gates and
+	// confidence, the p99 gate needs about 700 requests a version before
+	// it can pass, the 1% error gate about 800, the 0.99 agreement gate
+	// about 900 compared answers. Read it with Requests.
 	MinRequests *int `mapstructure:"min_requests" json:"min_requests"`
 	// MinDuration is the least time in the step; an explicit 0 is kept.
 	// Default 1m (weight), 0 (shadow). Read it with Least.

@@ -51,7 +51,7 @@ func TestRolloutDefaults(t *testing.T) {
 	if h := r.Steps[0].Shadow; h.Requests() != 1000 || h.Least() != 0 || h.MaxDuration != time.Hour {
 		t.Errorf("shadow step defaults: %+v", h)
 	}
-	if h := r.Steps[1].Hold; h.Requests() != 500 || h.Least() != time.Minute || h.MaxDuration != time.Hour {
+	if h := r.Steps[1].Hold; h.Requests() != 1000 || h.Least() != time.Minute || h.MaxDuration != time.Hour {
 		t.Errorf("weight step defaults: %+v", h)
 	}
 	if h := r.Steps[2].Hold; h.Requests() != 0 || h.Least() != 0 {

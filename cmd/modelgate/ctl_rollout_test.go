@@ -158,7 +158,7 @@ func TestRolloutCLI(t *testing.T) {
 			"\nstate:      waiting_approval (waiting for 2 approval(s))\n",
 			"\nstep:       0/2 approve, ",
 			"\n  → 0  approve  2 distinct approval(s)\n",
-			"\n    1  weight   canary 100%, hold ≥500 canary requests and ≥1m, at most 1h\n",
+			"\n    1  weight   canary 100%, hold ≥1,000 canary requests and ≥1m, at most 1h\n",
 			"\nweights:    v1=90 v2=0 (canary 0%), before the rollout v1=90 v2=10\n",
 			"\napprovals:  0 of 2\n",
 			"\nlast look:  none in this step yet (0 looks)\n",
