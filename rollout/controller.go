@@ -360,8 +360,11 @@ func (c *Controller) carryOut(changes []change) {
 			for _, ch := range changes {
 				if st := c.states[key{ch.st.Tenant, ch.st.Model}]; st != nil && ch.routing {
 					st.Revision = r.N
-					if n := len(st.Decisions); n > 0 {
-						st.Decisions[n-1].Revision = r.N
+					for i := len(st.Decisions) - 1; i >= 0; i-- {
+						if d := &st.Decisions[i]; d.Time.Equal(ch.d.Time) && d.Action == ch.d.Action && d.Revision == 0 {
+							d.Revision = r.N
+							break
+						}
 					}
 				}
 			}

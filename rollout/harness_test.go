@@ -20,7 +20,6 @@ import (
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/control"
 	"github.com/modelgate/modelgate/gateway"
-	"github.com/modelgate/modelgate/internal/await"
 	"github.com/modelgate/modelgate/internal/modelserver"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/revision"
@@ -283,7 +282,13 @@ func (s *stack) driveWith(clients int, timeout time.Duration, what string, until
 		}()
 	}
 	defer func() { close(done); sent.Wait() }()
-	await.Until(s.t, timeout, what, until)
+	for deadline := time.Now().Add(timeout); !until(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			st, _ := s.ctrl.Get("acme", "fraud")
+			b, _ := json.MarshalIndent(st, "", "  ")
+			s.t.Fatalf("timed out after %v waiting for %s; the rollout:\n%s", timeout, what, b)
+		}
+	}
 	mu.Lock()
 	defer mu.Unlock()
 	return int(n)

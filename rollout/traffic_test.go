@@ -93,6 +93,12 @@ steps:
   - weight: 100
 `), "")
 	s.drive(90*time.Second, "the rollout to roll back", func() bool { return s.phase() == rollout.RolledBack })
+	// The phase shows at once; the revision number is recorded once the
+	// Plane has applied the rollback.
+	await.Until(t, 5*time.Second, "the rollback's revision", func() bool {
+		st := s.status(tokVic)
+		return st.Decisions[len(st.Decisions)-1].Revision != 0
+	})
 	st := s.status(tokVic)
 	if st.Step != 0 || !strings.Contains(st.Reason, judge.GateErrorRate) {
 		t.Fatalf("rolled back at step %d: %s", st.Step, st.Reason)
