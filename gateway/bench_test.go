@@ -16,7 +16,7 @@ var benchResponse = []byte(`{"model_name":"fraud","model_version":"v1","outputs"
 
 // startFastBackend serves benchResponse on loopback with fasthttp, so the
 // benchmark measures the gateway, not the example model server.
-func startFastBackend(b *testing.B) string {
+func startFastBackend(b testing.TB) string {
 	b.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -104,6 +104,31 @@ func runHandlerPath(b *testing.B, g *Gateway, path string, headers ...string) {
 		handler(&ctx)
 		if ctx.Response.StatusCode() != 200 {
 			b.Fatalf("got %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
+		}
+	}
+}
+
+// inProcess returns a function that sends one POST of inferBody to path
+// as tenant through g's whole fiber handler, failing tb on any status but
+// 200. The fasthttp context is set up once (Init allocates a fake
+// connection), so testing.AllocsPerRun of the function counts the
+// handler's allocations only.
+func inProcess(tb testing.TB, g *Gateway, tenant, path string) func() {
+	handler := g.app.Handler()
+	key, _ := testKey(tenant)
+	var req fasthttp.Request
+	req.Header.SetMethod("POST")
+	req.SetRequestURI(path)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.SetBodyString(inferBody)
+	ctx := new(fasthttp.RequestCtx)
+	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)
+	return func() {
+		req.CopyTo(&ctx.Request)
+		ctx.Response.Reset()
+		handler(ctx)
+		if ctx.Response.StatusCode() != 200 {
+			tb.Fatalf("%s: got %d: %s", path, ctx.Response.StatusCode(), ctx.Response.Body())
 		}
 	}
 }

@@ -290,28 +290,12 @@ func TestContainerPathAllocs(t *testing.T) {
 	u := "http://" + ln.Addr().String()
 	g := newQuietGateway(t, parseConfig(t, "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\ntenants:\n"+
 		tenantYAML("acme", "fraud", "health_check: {disabled: true}", "v1:1:"+u, "v2:0:"+u+"@7")))
-	handler := g.app.Handler()
-	key, _ := testKey("acme")
 	for _, tt := range []struct{ path, container string }{
 		{"/v2/models/fraud/versions/v1/infer", "/v2/models/fraud/infer"},
 		{"/v2/models/fraud/versions/v2/infer", "/v2/models/fraud/versions/7/infer"},
 		{"/v1/models/fraud/versions/v2:predict", "/v1/models/fraud/versions/7:predict"},
 	} {
-		var req fasthttp.Request
-		req.Header.SetMethod("POST")
-		req.SetRequestURI(tt.path)
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.SetBodyString(inferBody)
-		var ctx fasthttp.RequestCtx
-		ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)
-		serve := func() {
-			req.CopyTo(&ctx.Request)
-			ctx.Response.Reset()
-			handler(&ctx)
-			if ctx.Response.StatusCode() != 200 {
-				t.Fatalf("%s: got %d: %s", tt.path, ctx.Response.StatusCode(), ctx.Response.Body())
-			}
-		}
+		serve := inProcess(t, g, "acme", tt.path)
 		for range 50 {
 			serve()
 		}

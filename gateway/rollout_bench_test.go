@@ -2,12 +2,9 @@ package gateway
 
 import (
 	"context"
-	"net"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 )
 
 // The rollout controller (package rollout) is off the request path: it
@@ -77,35 +74,10 @@ func TestRolloutAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		ctx.SetBody(benchResponse)
-	}}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown() })
+	backend := startFastBackend(t)
 	for _, step := range rolloutSteps {
-		g := rolloutGateway(t, step.extra, step.split, "http://"+ln.Addr().String())
-		handler := g.app.Handler()
-		key, _ := testKey("acme")
-		var req fasthttp.Request
-		req.Header.SetMethod("POST")
-		req.SetRequestURI("/v2/models/fraud/infer")
-		req.Header.Set("Authorization", "Bearer "+key)
-		req.SetBodyString(inferBody)
-		var ctx fasthttp.RequestCtx
-		ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)
-		serve := func() {
-			req.CopyTo(&ctx.Request)
-			ctx.Response.Reset()
-			handler(&ctx)
-			if ctx.Response.StatusCode() != 200 {
-				t.Fatalf("%s: got %d: %s", step.name, ctx.Response.StatusCode(), ctx.Response.Body())
-			}
-		}
+		g := rolloutGateway(t, step.extra, step.split, backend)
+		serve := inProcess(t, g, "acme", "/v2/models/fraud/infer")
 		for range 200 {
 			serve()
 		}

@@ -2,13 +2,11 @@ package gateway
 
 import (
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/modelgate/modelgate/internal/await"
-	"github.com/valyala/fasthttp"
 )
 
 // metricLines returns the sample lines of the admin /metrics exposition
@@ -209,34 +207,8 @@ func TestHandlerAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		ctx.SetBody(benchResponse)
-	}}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Shutdown() })
-	g := newQuietGateway(t, parseConfig(t, manyTenantsYAML(2, 1, "http://"+ln.Addr().String())))
-	handler := g.app.Handler()
-	key, _ := testKey("t0")
-	var req fasthttp.Request
-	req.Header.SetMethod("POST")
-	req.SetRequestURI("/v2/models/m0/infer")
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.SetBodyString(inferBody)
-	var ctx fasthttp.RequestCtx
-	ctx.Init(&req, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5555}, nil)
-	serve := func() {
-		req.CopyTo(&ctx.Request)
-		ctx.Response.Reset()
-		handler(&ctx)
-		if ctx.Response.StatusCode() != 200 {
-			t.Fatalf("got %d: %s", ctx.Response.StatusCode(), ctx.Response.Body())
-		}
-	}
+	g := newQuietGateway(t, parseConfig(t, manyTenantsYAML(2, 1, startFastBackend(t))))
+	serve := inProcess(t, g, "t0", "/v2/models/m0/infer")
 	for range 200 { // both versions of the 90/10 split served
 		serve()
 	}
