@@ -213,8 +213,9 @@ func (c *Controller) Act(req Request) (Status, error) {
 		changes = append(changes, c.recordLocked(st, d, true))
 	}
 	c.saveLocked()
+	c.pending = append(c.pending, changes...)
 	c.mu.Unlock()
-	c.carryOut(changes)
+	c.flush()
 	s, _ := c.Get(req.Tenant, req.Model)
 	return s, nil
 }

@@ -72,6 +72,12 @@ type Controller struct {
 	states  map[key]*State
 	windows map[key]*window
 	cfgs    map[key]*configs.Rollout // the block each state runs by, as last seen
+	pending []change                 // decided, not yet carried out (flush)
+
+	// outMu serializes flush, so decisions are applied, audited and
+	// announced in the order they were made, whichever of a tick and an
+	// operator's action made them.
+	outMu sync.Mutex
 }
 
 // New returns a Controller resuming the states in o.Store. Set it as the
@@ -235,10 +241,22 @@ func (c *Controller) Tick() time.Duration {
 	}
 	if len(changes) > 0 {
 		c.saveLocked()
+		c.pending = append(c.pending, changes...)
 	}
 	c.mu.Unlock()
-	c.carryOut(changes)
+	c.flush()
 	return next
+}
+
+// flush carries out the pending changes, in the order they were decided.
+func (c *Controller) flush() {
+	c.outMu.Lock()
+	defer c.outMu.Unlock()
+	c.mu.Lock()
+	changes := c.pending
+	c.pending = nil
+	c.mu.Unlock()
+	c.carryOut(changes)
 }
 
 // evaluate is one look at an active rollout; called with c.mu held.
@@ -337,7 +355,7 @@ func (c *Controller) saveLocked() {
 }
 
 // carryOut applies the routing of changes (one Reapply for all of them),
-// then audits and announces each; called without c.mu.
+// then audits and announces each; called by flush, without c.mu.
 func (c *Controller) carryOut(changes []change) {
 	if len(changes) == 0 {
 		return
