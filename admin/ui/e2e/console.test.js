@@ -111,6 +111,13 @@ async function go(page, view) {
   await page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: VIEWS[view].link, exact: true }).click();
   await page.locator(`#view[data-view=${view}]`).waitFor();
   await page.locator(VIEWS[view].ready).first().waitFor();
+  // Accessibility basics on every view: each form control has a label,
+  // each button a name.
+  const unlabelled = await page.evaluate(() => [
+    ...[...document.querySelectorAll('input, select, textarea')].filter((e) => !e.labels.length && !e.getAttribute('aria-label')).map((e) => e.outerHTML),
+    ...[...document.querySelectorAll('button')].filter((b) => !b.textContent.trim() && !b.getAttribute('aria-label')).map((b) => b.outerHTML),
+  ]);
+  assert.deepEqual(unlabelled, [], `${view}: controls without a label or name`);
 }
 
 const shot = (page, name) => page.screenshot({ path: path.join(SHOTS, `console-${name}.png`), fullPage: true });
@@ -147,6 +154,12 @@ test('a viewer sees every view and no action button', async () => {
     const actions = await page.locator('#view [data-action], #view button.action').count();
     assert.equal(actions, 0, `${view}: ${actions} action buttons offered to a viewer`);
   }
+  // Keyboard: a focused view link and Enter open the view, and the focus
+  // moves to its heading.
+  await page.getByRole('navigation', { name: 'Views' }).getByRole('link', { name: 'Shadow' }).focus();
+  await page.keyboard.press('Enter');
+  await page.locator('#view[data-view=shadow]').waitFor();
+  await page.waitForFunction(() => document.activeElement && document.activeElement.id === 'view-title');
   // The token is in sessionStorage, and a reload keeps the session.
   assert.equal(await page.evaluate(() => sessionStorage.getItem('modelgate.console.token')), TOKENS.viewer);
   await page.reload();

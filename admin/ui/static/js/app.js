@@ -85,14 +85,16 @@ function route() {
     refresh: REFRESH,
   };
   document.title = `${views[name].title} · modelgate console`;
-  root.append(h('h1', { id: 'view-title' }, views[name].title));
+  root.append(h('h1', { id: 'view-title', tabindex: '-1' }, views[name].title));
   views[name].mount(root, ctx);
   unmount = () => { alive = false; timers.forEach(clearInterval); };
 }
 
 setUnauthorizedHandler(() => showSignIn('The API refused your token (it may have been rotated): sign in again.'));
 
-window.addEventListener('hashchange', route);
+// A view chosen from the navigation takes the focus to its heading, so
+// that keyboard and screen-reader users land on the new content.
+window.addEventListener('hashchange', () => { route(); document.getElementById('view-title')?.focus(); });
 document.addEventListener('DOMContentLoaded', async () => {
   $('signin-form').addEventListener('submit', async (ev) => {
     ev.preventDefault();
