@@ -1,7 +1,7 @@
 // Package admin is the admin listener's HTTP API: metrics, health and
 // readiness, the serving config without secrets, the shadow view, reloads
-// and, when configured, pprof. The operator console and the control plane
-// will be served from here too.
+// and, when configured, pprof; the control plane's routing, audit and
+// rollout endpoints; and the operator console (package admin/ui) at /ui/.
 //
 // admin reads the gateway only through Source and reloads only through
 // Reloader, interfaces declared here where they are consumed. It must not
@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 
+	"github.com/modelgate/modelgate/admin/ui"
 	"github.com/modelgate/modelgate/configs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -52,18 +53,24 @@ type Reloader interface {
 //	GET  /metrics        reg in the Prometheus text or OpenMetrics format (negotiated)
 //	GET  /healthz        200 {"status": "ok"} while the process serves HTTP
 //	GET  /readyz         src.Readiness's body: 200 when ready, else 503
+//	GET  /admin/whoami   the principal: name, role and tenant scope (viewer)
 //	GET  /admin/config   the serving routing table without keys, key hashes or the admin token hash (viewer)
 //	GET  /admin/shadow   src.ShadowView (viewer)
 //	POST /admin/reload   reloads through reloader (operator, unscoped; statuses in reloadFailure)
 //	     /admin/routes, /admin/revisions..., weights, rollback: with WithControl (routes.go)
+//	POST /admin/tenants/{tenant}/models/{model}/weights/plan: with WithControl (plan.go)
 //	GET  /admin/audit    with WithAudit (audit.go)
+//	GET  /admin/audit/verify  with WithAudit of an audit.Log (audit_verify.go)
+//	GET  /admin/stats    with WithStats (stats.go)
+//	GET  /ui/...         the operator console's files, no token needed (package ui);
+//	                     /ui redirects to /ui/
 //	     /admin/rollouts...  with WithRollouts (rollouts.go)
 //	     /debug/pprof/   net/http/pprof's index, profiles and trace (admin token), only
 //	                     when admin.pprof is set in the config serving when Handler is called
 //	     anything else   404 {"error": "no such admin path"}, also for a known path with
 //	                     another method
 //
-// Every route but /metrics, /healthz and /readyz needs a principal of the
+// Every route but /metrics, /healthz, /readyz and /ui/ needs a principal of the
 // role named (see require: 401 for a missing or wrong token, 403 for too
 // low a role or when no token is configured at all); a scoped principal
 // sees only its tenants.
@@ -82,6 +89,7 @@ func Handler(src Source, reloader Reloader, reg *prometheus.Registry, opts ...Op
 	mux.HandleFunc("GET /healthz", a.healthz)
 	mux.HandleFunc("GET /readyz", a.readyz)
 	viewer := func(h http.HandlerFunc) http.Handler { return a.require(configs.RoleViewer, h) }
+	mux.Handle("GET /admin/whoami", viewer(a.whoami))
 	mux.Handle("GET /admin/config", viewer(a.config))
 	mux.Handle("GET /admin/shadow", viewer(a.shadow))
 	mux.Handle("POST /admin/reload", a.require(configs.RoleOperator, http.HandlerFunc(a.reload))) // reload.go
@@ -93,10 +101,19 @@ func Handler(src Source, reloader Reloader, reg *prometheus.Registry, opts ...Op
 		mux.Handle("PUT /admin/tenants/{tenant}/models/{model}/weights", a.require(configs.RoleOperator, http.HandlerFunc(a.setWeights)))
 		mux.Handle("POST /admin/rollback", a.require(configs.RoleOperator, http.HandlerFunc(a.rollback)))
 		mux.Handle("POST /admin/plan", viewer(a.plan)) // plan.go
+		mux.Handle("POST /admin/tenants/{tenant}/models/{model}/weights/plan", viewer(a.planWeights))
 	}
 	if a.audit != nil { // audit.go
 		mux.Handle("GET /admin/audit", viewer(a.auditLog))
+		if _, ok := a.audit.(auditVerifier); ok {
+			mux.Handle("GET /admin/audit/verify", viewer(a.auditVerify)) // audit_verify.go
+		}
 	}
+	if a.stats != nil { // stats.go
+		mux.Handle("GET /admin/stats", viewer(a.statsGet))
+	}
+	mux.Handle("GET /ui/", ui.Handler("/ui/"))
+	mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusMovedPermanently))
 	if a.rollouts != nil { // rollouts.go
 		a.rolloutRoutes(mux)
 	}
@@ -118,6 +135,8 @@ type api struct {
 	ctl      Control  // nil: no routing endpoints
 	audit    Auditor  // nil: nothing audited, no /admin/audit
 	rollouts Rollouts // nil: no /admin/rollouts
+	stats    Stats    // nil: no /admin/stats
+	window   *statsWindow
 }
 
 // Option adds an optional part to Handler.
@@ -126,7 +145,7 @@ type Option func(*api)
 // WithControl serves the control plane's endpoints: GET /admin/routes,
 // GET /admin/revisions[/{n}[/diff]], PUT
 // /admin/tenants/{tenant}/models/{model}/weights, POST /admin/rollback
-// (routes.go).
+// (routes.go), POST /admin/plan and POST .../weights/plan (plan.go).
 func WithControl(c Control) Option { return func(a *api) { a.ctl = c } }
 
 // WithAudit records every admin mutation, and every refused one, in log
@@ -144,6 +163,14 @@ func (a *api) readyz(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, body)
+}
+
+// whoami answers GET /admin/whoami: who the token is, so that a client
+// (the console) offers what the role may do. Tenants is null for an
+// unscoped principal.
+func (a *api) whoami(w http.ResponseWriter, req *http.Request) {
+	p := principalOf(req)
+	writeJSON(w, http.StatusOK, map[string]any{"name": p.Name, "role": p.Role, "tenants": p.Tenants})
 }
 
 func (a *api) config(w http.ResponseWriter, req *http.Request) {

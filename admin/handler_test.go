@@ -21,6 +21,8 @@ func TestUnknownPathsAnswerJSON404(t *testing.T) {
 		{"DELETE", "/admin/config"},
 		{"GET", "/admin/reload"},
 		{"POST", "/admin/shadow"},
+		{"POST", "/ui/"},
+		{"PUT", "/ui/index.html"},
 		{"GET", "/debug/pprof/"},
 		{"GET", "/debug/pprof/profile"},
 	} {
@@ -100,5 +102,24 @@ func TestPprofBehindToken(t *testing.T) {
 	}
 	if r := serve(t, h, "GET", "/debug/pprof/trace?seconds=0.01", "Authorization", "Bearer "+adminToken); r.code != 200 {
 		t.Errorf("GET /debug/pprof/trace: got %d %s, want 200", r.code, r.body)
+	}
+}
+
+// TestConsoleMounted: the console's files load at /ui/ without a token,
+// even with none configured, under its CSP; /ui redirects there; unknown
+// files are 404.
+func TestConsoleMounted(t *testing.T) {
+	for _, cfg := range []string{configYAML(withToken), configYAML("")} {
+		h, _, _ := newHandler(t, cfg)
+		r := serve(t, h, "GET", "/ui/")
+		if r.code != 200 || !strings.Contains(r.body, "Operator token") || !strings.HasPrefix(r.header.Get("Content-Security-Policy"), "default-src 'self'") {
+			t.Errorf("GET /ui/: %d CSP %q, want 200 with the sign-in form under the CSP", r.code, r.header.Get("Content-Security-Policy"))
+		}
+		if r := serve(t, h, "GET", "/ui"); r.code != 301 || r.header.Get("Location") != "/ui/" {
+			t.Errorf("GET /ui: %d Location %q, want 301 to /ui/", r.code, r.header.Get("Location"))
+		}
+		if r := serve(t, h, "GET", "/ui/nope.js"); r.code != 404 {
+			t.Errorf("GET /ui/nope.js: %d, want 404", r.code)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/control"
 	"github.com/modelgate/modelgate/revision"
 	"github.com/modelgate/modelgate/router"
 )
@@ -83,4 +84,64 @@ func (a *api) plan(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// weightsPlanView is the POST .../weights/plan answer.
+type weightsPlanView struct {
+	Running uint64   `json:"running"`
+	Changes []string `json:"changes"`
+	// StickyHeader is the model's sticky_header; "" when it has none, and
+	// then SwitchShare is 0 and Flows empty.
+	StickyHeader string `json:"sticky_header,omitempty"`
+	// SwitchShare is the exact share (0–1) of sticky users that would
+	// switch version (router.StickySwitchShare), and Flows where they go.
+	SwitchShare float64             `json:"switch_share"`
+	Flows       []router.StickyFlow `json:"flows"`
+}
+
+// planWeights serves POST /admin/tenants/{tenant}/models/{model}/weights/plan
+// (viewer): the body is a weights change as PUT .../weights takes it; the
+// answer says what it would change against the running revision and the
+// share of the model's sticky users that would switch version. Nothing is
+// applied and nothing audited. 400 for a bad body, 404 for a tenant or
+// model that does not exist or is not the principal's, 422 for weights
+// PUT would refuse (with the field's path). It does not say whether a
+// rollout owns the model (PUT answers 409 then; GET /admin/rollouts
+// tells).
+func (a *api) planWeights(w http.ResponseWriter, req *http.Request) {
+	p := principalOf(req)
+	tenant, model := req.PathValue("tenant"), req.PathValue("model")
+	var body weightsRequest
+	if _, err := decodeMutation(req, &body); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	run := a.ctl.Running()
+	routing, err := control.WithWeights(run.Routing, p.Sees, tenant, model, body.Weights)
+	var invalid *control.InvalidError
+	switch {
+	case errors.As(err, &invalid):
+		writeJSON(w, http.StatusUnprocessableEntity, map[string]string{"error": invalid.Error(), "path": invalid.Path})
+		return
+	case err != nil:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		return
+	}
+	out := weightsPlanView{Running: run.N, Changes: visibleChanges(revision.Diff(run.Routing, routing), p), Flows: []router.StickyFlow{}}
+	old, niu := findModel(run.Routing, tenant, model), findModel(routing, tenant, model)
+	if old.StickyHeader != "" {
+		out.StickyHeader = old.StickyHeader
+		out.SwitchShare = router.StickySwitchShare(tenant, old, niu)
+		if f := router.StickyFlows(tenant, old, niu); f != nil {
+			out.Flows = f
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// findModel is tenant/model of routing, which has it.
+func findModel(routing []configs.Tenant, tenant, model string) *configs.Model {
+	ti := slices.IndexFunc(routing, func(t configs.Tenant) bool { return t.Name == tenant })
+	mi := slices.IndexFunc(routing[ti].Models, func(m configs.Model) bool { return m.Name == model })
+	return &routing[ti].Models[mi]
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 )
 
@@ -147,4 +148,23 @@ func seqPrefix(b []byte) uint64 {
 	}
 	n, _ := strconv.ParseUint(string(rest[:i]), 10, 64)
 	return n
+}
+
+// Verify checks the log's own file as the package function Verify does,
+// reading the complete lines written so far (every entry whose Append
+// returned before Verify was called, none after): the admin API's GET
+// /admin/audit/verify. A full log has no gaps and starts at seq 1.
+func (l *Log) Verify() (Report, error) {
+	l.mu.Lock()
+	size, closed := l.size, l.f == nil
+	l.mu.Unlock()
+	if closed {
+		return Report{}, ErrClosed
+	}
+	f, err := os.Open(l.path)
+	if err != nil {
+		return Report{}, fmt.Errorf("audit: %w", err)
+	}
+	defer f.Close()
+	return Verify(io.LimitReader(f, size))
 }

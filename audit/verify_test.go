@@ -1,9 +1,11 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 )
@@ -237,5 +239,40 @@ func TestVerifyEdges(t *testing.T) {
 				t.Errorf("got error %v, want %q…", err, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestLogVerify: a Log verifies its own file, and sees an entry edited
+// in place.
+func TestLogVerify(t *testing.T) {
+	path, _ := writeLog(t, 5)
+	l, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Append(sample(6)); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := l.Verify()
+	if err != nil || rep.Entries != 6 || rep.First != 1 || rep.Last != 6 || rep.Gaps != 0 {
+		t.Fatalf("Verify of an intact log: %+v, %v; want 6 entries 1…6 without gaps", rep, err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := bytes.Replace(b, []byte(`"reason":"step 3 `), []byte(`"reason":"step 9 `), 1)
+	if err := os.WriteFile(path, edited, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = l.Verify()
+	var ve *VerifyError
+	if !errors.As(err, &ve) || ve.Seq != 3 || rep.Entries != 2 {
+		t.Errorf("Verify of a log with seq 3 edited: %+v, %v; want a VerifyError at seq 3 after 2 entries", rep, err)
+	}
+	l.Close()
+	if _, err := l.Verify(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Verify of a closed log: %v, want ErrClosed", err)
 	}
 }

@@ -61,6 +61,15 @@ func withWeights(routing []configs.Tenant, visible func(string) bool, tenant, mo
 	return out, nil
 }
 
+// WithWeights is the edit SetWeights applies, without applying it:
+// routing with tenant/model's weights set to weights, validated and
+// failing as SetWeights does (an *InvalidError naming the field, or
+// ErrNotFound). routing is not modified. The admin API's weights plan
+// previews a change with it.
+func WithWeights(routing []configs.Tenant, visible func(string) bool, tenant, model string, weights map[string]int) ([]configs.Tenant, error) {
+	return withWeights(routing, visible, tenant, model, weights)
+}
+
 func sortedKeys(m map[string]int) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {

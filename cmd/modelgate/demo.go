@@ -166,6 +166,7 @@ func printDemoHelp(w io.Writer, traffic, admin, path string, urls []string, self
   gateway:  http://%[1]s   (tenant "demo", API key %[3]q)
   admin:    http://%[2]s   (admin token %[4]q; viewer "vera" %[8]q, operator "otto" %[9]q,
             approver "ada" "demo-approver-token")
+  console:  http://%[2]s/ui/   (operator console: sign in with one of the tokens above)
   models:   fraud v1 at %[5]s (weight 90), fraud v2 at %[6]s (weight 10, also shadowed);
             churn v1 and v2, v2 released by a rollout
   config:   %[7]s  (edit and save: reloaded live)

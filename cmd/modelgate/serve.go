@@ -81,7 +81,7 @@ func serve(ctx context.Context, path, dataDir string, cfg *configs.Config, logOu
 		}
 	}
 	adminSrv := &http.Server{
-		Handler:           admin.Handler(gw, reloader, metrics.Registry, admin.WithControl(cp.plane), admin.WithAudit(cp.audit), admin.WithRollouts(cp.rollouts)),
+		Handler:           admin.Handler(gw, reloader, metrics.Registry, admin.WithControl(cp.plane), admin.WithAudit(cp.audit), admin.WithRollouts(cp.rollouts), admin.WithStats(gw)),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Handshake and protocol errors of admin clients go to the JSON log.
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),

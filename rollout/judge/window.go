@@ -129,6 +129,13 @@ func (h Histogram) bucketOf(r uint64) int {
 	return len(h.Counts) - 1
 }
 
+// Quantile is the q-quantile (0 ≤ q ≤ 1) as Prometheus's
+// histogram_quantile estimates it: linear within the bucket holding rank
+// q·n, the highest finite bound when that bucket is the +Inf one, NaN with
+// no observations. It is informational (the operator console's p99); the
+// gates use the bounds of P99Ratio.
+func (h Histogram) Quantile(q float64) float64 { return h.interpolated(q) }
+
 // interpolated is the q-quantile as Prometheus's histogram_quantile
 // estimates it: linear within the bucket holding rank q·n, and the highest
 // finite bound when that bucket is the +Inf one. NaN with no observations.
