@@ -85,12 +85,14 @@ function info(r) {
 function allowed(r, who) {
   const out = [];
   const active = ['running', 'waiting_approval', 'paused'].includes(r.state);
-  if (atLeast(who, 'approver') && r.state === 'waiting_approval') out.push('approve', 'reject');
-  if (atLeast(who, 'approver') && active) out.push('promote');
+  if (atLeast(who, 'approver') && r.state === 'waiting_approval') out.push('approve');
+  if (atLeast(who, 'approver') && active) out.push('reject');
+  // The API refuses a promote over a sign-off, and of a step not running or paused.
+  if (atLeast(who, 'approver') && (r.state === 'running' || r.state === 'paused') && r.step_kind !== 'approve') out.push('promote');
   if (atLeast(who, 'operator') && (r.state === 'running' || r.state === 'waiting_approval')) out.push('pause');
   if (atLeast(who, 'operator') && r.state === 'paused') out.push('resume');
   if (atLeast(who, 'operator') && active) out.push('abort');
-  if (atLeast(who, 'operator') && (r.state === 'rolled_back' || r.state === 'aborted')) out.push('retry');
+  if (atLeast(who, 'operator') && ['rolled_back', 'aborted', 'paused'].includes(r.state)) out.push('retry');
   return out;
 }
 
