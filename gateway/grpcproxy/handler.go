@@ -210,7 +210,9 @@ func (p *Proxy) upstreamError(ctx, cctx context.Context, err error) (codes.Code,
 	case ctx.Err() != nil:
 		st := status.FromContextError(ctx.Err())
 		return st.Code(), st.Err()
-	case cctx.Err() != nil:
+	case expired(ctx):
+		return codes.DeadlineExceeded, status.Error(codes.DeadlineExceeded, "deadline exceeded")
+	case expired(cctx):
 		return codes.DeadlineExceeded, errTimeout
 	}
 	st := status.Convert(err)
@@ -218,6 +220,14 @@ func (p *Proxy) upstreamError(ctx, cctx context.Context, err error) (codes.Code,
 		return codes.Unavailable, errUpstream
 	}
 	return st.Code(), st.Err()
+}
+
+// expired reports whether ctx is done or its deadline has passed: the
+// container's own timer (it got the deadline as grpc-timeout) may reset
+// the call a moment before ctx's timer has marked ctx done.
+func expired(ctx context.Context) bool {
+	dl, ok := ctx.Deadline()
+	return ctx.Err() != nil || ok && !time.Now().Before(dl)
 }
 
 // recvError is a failure to read the request message. grpc-go's RecvMsg

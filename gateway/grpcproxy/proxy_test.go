@@ -265,14 +265,17 @@ func TestPinned(t *testing.T) {
 }
 
 func TestDeadlines(t *testing.T) {
-	slow := container(t, "fraud", "v1", modelserver.Options{Delay: time.Hour})
-	models := fmt.Sprintf(`      - name: fraud
+	// Each case has its own container, so its counts are its own.
+	slowProxy := func(t *testing.T) (*modelserver.Running, *harness) {
+		slow := container(t, "fraud", "v1", modelserver.Options{Delay: time.Hour})
+		models := fmt.Sprintf(`      - name: fraud
         timeout: 200ms
         versions:
           - {name: v1, weight: 1, endpoints: [%q], grpc_endpoints: [%q]}`, slow.URL, slow.GRPCAddr)
-	h := start(t, config(t, "", models))
-
+		return slow, start(t, config(t, "", models))
+	}
 	t.Run("model timeout", func(t *testing.T) {
+		slow, h := slowProxy(t)
 		began := time.Now()
 		_, _, err := h.infer(withKey(t.Context(), acmeKey), inferRequest("fraud"))
 		if status.Code(err) != codes.DeadlineExceeded || status.Convert(err).Message() != "model timeout exceeded" {
@@ -287,6 +290,7 @@ func TestDeadlines(t *testing.T) {
 		}
 	})
 	t.Run("client deadline shorter", func(t *testing.T) {
+		_, h := slowProxy(t)
 		ctx, cancel := context.WithTimeout(withKey(t.Context(), acmeKey), 50*time.Millisecond)
 		defer cancel()
 		_, _, err := h.infer(ctx, inferRequest("fraud"))
@@ -295,19 +299,19 @@ func TestDeadlines(t *testing.T) {
 		}
 	})
 	t.Run("client cancels", func(t *testing.T) {
-		calls, canceled := len(slow.Server.Requests()), slow.Server.Canceled()
+		slow, h := slowProxy(t)
 		ctx, cancel := context.WithCancel(withKey(t.Context(), acmeKey))
 		errc := make(chan error, 1)
 		go func() {
 			_, _, err := h.infer(ctx, inferRequest("fraud"))
 			errc <- err
 		}()
-		await.Until(t, 5*time.Second, "the call to reach the container", func() bool { return len(slow.Server.Requests()) == calls+1 })
+		await.Until(t, 5*time.Second, "the call to reach the container", func() bool { return len(slow.Server.Requests()) == 1 })
 		cancel()
 		if err := <-errc; status.Code(err) != codes.Canceled {
 			t.Errorf("got %v, want Canceled", err)
 		}
-		await.Until(t, 5*time.Second, "the container to see the cancellation", func() bool { return slow.Server.Canceled() == canceled+1 })
+		await.Until(t, 5*time.Second, "the container to see the cancellation", func() bool { return slow.Server.Canceled() == 1 })
 	})
 }
 
