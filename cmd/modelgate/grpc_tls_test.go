@@ -55,7 +55,9 @@ tenants:
 	var logs testlog.Buffer
 	addrs := make(chan listenAddrs, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, path("modelgate.yaml"), t.TempDir(), cfg, &logs, func(a listenAddrs) { addrs <- a }) }()
+	go func() {
+		done <- serve(ctx, path("modelgate.yaml"), t.TempDir(), cfg, &logs, func(a listenAddrs) { addrs <- a })
+	}()
 	var a listenAddrs
 	select {
 	case a = <-addrs:
