@@ -56,6 +56,15 @@ type Server struct {
 	// AdminListen is the address for /metrics, health and the admin API.
 	// Default "127.0.0.1:9090".
 	AdminListen string `mapstructure:"admin_listen" json:"admin_listen"`
+	// GRPCListen, when set, is the host:port of a second traffic listener
+	// serving the Open Inference Protocol over gRPC
+	// (inference.GRPCInferenceService, package gateway/grpcproxy): the same
+	// tenants, keys, models and splits as the REST listener, forwarded to
+	// each version's grpc_endpoints. Plaintext HTTP/2 (h2c), or TLS with
+	// the traffic listener's certificate when server.tls is set. It must
+	// differ from listen and admin_listen. Default "" (off). Needs a
+	// restart.
+	GRPCListen string `mapstructure:"grpc_listen" json:"grpc_listen,omitempty"`
 	// MaxBodyBytes caps a request body; larger requests get 413 and never
 	// reach a model. Default 10 MiB.
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes" json:"max_body_bytes"`
@@ -86,7 +95,8 @@ type Server struct {
 	// ShutdownTimeout bounds how long SIGTERM waits for in-flight requests.
 	// Default 15s.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout" json:"shutdown_timeout"`
-	// TLS, when set, serves prediction traffic over HTTPS.
+	// TLS, when set, serves prediction traffic over HTTPS, and gRPC
+	// traffic (grpc_listen) over TLS with the same certificate.
 	TLS *TLS `mapstructure:"tls" json:"tls,omitempty"`
 	// AdminTLS, when set, serves the admin listener over HTTPS; with
 	// client_ca_file, only clients with a certificate it signed (mTLS).
@@ -292,6 +302,12 @@ type Version struct {
 	// Endpoints are base URLs (http:// or https://) of the version's
 	// replicas; at least one, at most MaxEndpointsPerVersion (64).
 	Endpoints []string `mapstructure:"endpoints" json:"endpoints"`
+	// GRPCEndpoints are the host:port addresses of the version's replicas'
+	// OIP gRPC servers (plaintext HTTP/2), where server.grpc_listen
+	// forwards the version's gRPC calls; at most MaxEndpointsPerVersion,
+	// no duplicates. Default none: the version is not reachable over gRPC
+	// (a gRPC call routed to it gets UNAVAILABLE), REST is unaffected.
+	GRPCEndpoints []string `mapstructure:"grpc_endpoints" json:"grpc_endpoints,omitempty"`
 	// ContainerVersion is the version the model container knows this
 	// version by. Default "": requests routed to this version are sent to
 	// its endpoints on the unversioned path (/v2/models/M/infer,

@@ -54,6 +54,7 @@ func TestEnvOverridesEveryScalar(t *testing.T) {
 	valid := map[string]string{
 		"server.listen":                "127.0.0.1:18080",
 		"server.admin_listen":          "127.0.0.1:19090",
+		"server.grpc_listen":           "127.0.0.1:18081",
 		"server.tls.min_version":       "1.3",
 		"server.admin_tls.min_version": "1.3",
 		"admin.token_sha256":           strings.Repeat("ab", 32),

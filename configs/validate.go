@@ -200,6 +200,17 @@ func (v *validator) server(s *Server) {
 	if s.Listen == s.AdminListen && !strings.HasSuffix(s.Listen, ":0") {
 		v.add("server.admin_listen", "must differ from server.listen")
 	}
+	if g := s.GRPCListen; g != "" {
+		switch _, _, err := net.SplitHostPort(g); {
+		case err != nil:
+			v.add("server.grpc_listen", "must be host:port, got %q", g)
+		case strings.HasSuffix(g, ":0"):
+		case g == s.Listen:
+			v.add("server.grpc_listen", "must differ from server.listen")
+		case g == s.AdminListen:
+			v.add("server.grpc_listen", "must differ from server.admin_listen")
+		}
+	}
 	if s.MaxBodyBytes < 0 {
 		v.add("server.max_body_bytes", "must not be negative")
 	}
@@ -316,6 +327,7 @@ func (v *validator) model(p string, m *Model) {
 			}
 			seen[e] = true
 		}
+		v.grpcEndpoints(vp+".grpc_endpoints", ver.GRPCEndpoints)
 	}
 	if len(m.Versions) > 0 && total == 0 {
 		v.add(p+".versions", "at least one version must have a positive weight")
@@ -413,6 +425,28 @@ func (v *validator) model(p string, m *Model) {
 	}
 	if m.Rollout != nil {
 		v.rollout(p+".rollout", m)
+	}
+}
+
+// grpcEndpoints checks a version's grpc_endpoints: at most
+// MaxEndpointsPerVersion host:port addresses with a port, no duplicates.
+func (v *validator) grpcEndpoints(p string, addrs []string) {
+	if n := len(addrs); n > MaxEndpointsPerVersion {
+		v.add(p, "at most %d endpoints, got %d", MaxEndpointsPerVersion, n)
+	}
+	seen := map[string]bool{}
+	for i, a := range addrs {
+		ep := fmt.Sprintf("%s[%d]", p, i)
+		host, port, err := net.SplitHostPort(a)
+		switch {
+		case strings.Contains(a, "://"):
+			v.add(ep, "must be host:port without a scheme, got %q", a)
+		case err != nil || host == "" || port == "":
+			v.add(ep, "must be host:port, got %q", a)
+		case seen[a]:
+			v.add(ep, "duplicate endpoint %q", a)
+		}
+		seen[a] = true
 	}
 }
 

@@ -90,6 +90,13 @@ func TestBadConfigs(t *testing.T) {
 			"admin.operators[2].token_sha256: must be 64 hex characters (the SHA-256 of the token)",
 			`admin.operators[2].tenants[1]: names no tenant: "globex"`,
 		}},
+		{"grpc.bad.yaml", []string{
+			"server.grpc_listen: must differ from server.listen",
+			`tenants[0].models[0].versions[0].grpc_endpoints[0]: must be host:port without a scheme, got "http://127.0.0.1:9001"`,
+			`tenants[0].models[0].versions[0].grpc_endpoints[1]: must be host:port, got "127.0.0.1"`,
+			`tenants[0].models[0].versions[0].grpc_endpoints[3]: duplicate endpoint "127.0.0.1:9002"`,
+			`tenants[0].models[0].versions[0].grpc_endpoints[4]: must be host:port, got ":9003"`,
+		}},
 		{"upstream.bad.yaml", []string{
 			"server.max_answer_bytes: must not be negative",
 			"tenants[0].models[0].versions[0].endpoints: at most 64 endpoints, got 65",

@@ -128,7 +128,7 @@ func (r *Reloader) commit(cause string, cfg *configs.Config, st stagedTLS) error
 		g.log.Debug("config unchanged", "cause", cause)
 		return nil
 	}
-	if cfg.Server.Listen != g.static.Listen || cfg.Server.AdminListen != g.static.AdminListen ||
+	if cfg.Server.Listen != g.static.Listen || cfg.Server.AdminListen != g.static.AdminListen || cfg.Server.GRPCListen != g.static.GRPCListen ||
 		cfg.Server.MaxBodyBytes != g.static.MaxBodyBytes || cfg.Server.MaxAnswerBytes != g.static.MaxAnswerBytes ||
 		cfg.Server.MaxConnections != g.static.MaxConnections ||
 		tlsSettingsChanged(g.static, cfg.Server) {

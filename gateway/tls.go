@@ -117,6 +117,17 @@ func (g *Gateway) AdminTLSConfig() (*tls.Config, error) {
 	return g.tls.admin.config(), nil
 }
 
+// TrafficTLSConfig returns the traffic listener's TLS config (server.tls:
+// each handshake takes the certificate the last successful reload
+// loaded), nil when server.tls is unset. The gRPC listener
+// (server.grpc_listen) serves with it.
+func (g *Gateway) TrafficTLSConfig() (*tls.Config, error) {
+	if g.tls.err != nil {
+		return nil, g.tls.err
+	}
+	return g.tls.traffic.config(), nil
+}
+
 // wrapTLS wraps the traffic listener in TLS when server.tls is set.
 func (g *Gateway) wrapTLS(ln net.Listener) (net.Listener, error) {
 	if g.tls.err != nil {

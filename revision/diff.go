@@ -451,6 +451,8 @@ func Canonical(routing []configs.Tenant) []configs.Tenant {
 				v := &m.Versions[k]
 				slices.Sort(v.Endpoints)
 				v.Endpoints = nilIfEmpty(slices.Compact(v.Endpoints))
+				slices.Sort(v.GRPCEndpoints)
+				v.GRPCEndpoints = nilIfEmpty(slices.Compact(v.GRPCEndpoints))
 			}
 		}
 	}

@@ -59,9 +59,10 @@ pc="$work/promcheck"
 traffic=127.0.0.1:$($pc freeport)
 admin=127.0.0.1:$($pc freeport)
 prom=127.0.0.1:$($pc freeport)
+grpc=127.0.0.1:$($pc freeport)
 
 log "starting the demo: traffic $traffic, admin $admin"
-"$work/modelgate" demo -listen "$traffic" -admin-listen "$admin" >"$work/demo.out" 2>"$work/demo.log" &
+"$work/modelgate" demo -listen "$traffic" -admin-listen "$admin" -grpc-listen "$grpc" >"$work/demo.out" 2>"$work/demo.log" &
 pids+=($!)
 $pc wait "http://$admin/readyz" 30s
 $pc wait "http://$traffic/v2/health/ready" 30s

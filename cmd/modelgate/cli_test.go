@@ -99,7 +99,7 @@ func TestDemo(t *testing.T) {
 	var out testlog.Buffer
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0"}, &out, io.Discard)
+		done <- run(ctx, []string{"demo", "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--grpc-listen", "127.0.0.1:0"}, &out, io.Discard)
 	}()
 	var gw, admin string
 	addrRe := regexp.MustCompile(`gateway:\s+http://(\S+)[\s\S]*admin:\s+http://(\S+)`)

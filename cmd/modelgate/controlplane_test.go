@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,7 +39,7 @@ func startServe(t *testing.T, path, dir string) *running {
 	addrs := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, path, dir, cfg, io.Discard, func(traffic, admin net.Addr) { addrs <- [2]string{traffic.String(), admin.String()} })
+		done <- serve(ctx, path, dir, cfg, io.Discard, func(a listenAddrs) { addrs <- [2]string{a.traffic.String(), a.admin.String()} })
 	}()
 	var a [2]string
 	select {

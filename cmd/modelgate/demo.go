@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +40,7 @@ const demoConfig = `# modelgate demo config (written by 'modelgate demo'; edit i
 server:
   listen: %q
   admin_listen: %q
+  grpc_listen: %q   # OIP over gRPC; the versions' grpc_endpoints serve it
 admin:
   token_sha256: %q   # sha256 of %q
   operators:
@@ -59,8 +59,8 @@ tenants:
         fallback: v1
         shadow: {version: v2, percent: 100, tolerance: 0.001}
         versions:
-          - {name: v1, weight: 90, endpoints: [%q]}
-          - {name: v2, weight: 10, endpoints: [%q]}
+          - {name: v1, weight: 90, endpoints: [%q], grpc_endpoints: [%q]}
+          - {name: v2, weight: 10, endpoints: [%q], grpc_endpoints: [%q]}
       - name: churn
         # churn v2 is being released: copies first, then 25%% of traffic,
         # a sign-off by an approver, 50%%, 100%%. Send churn traffic to
@@ -80,8 +80,8 @@ tenants:
             - weight: 100
               hold: {min_requests: 300, min_duration: 10s}
         versions:
-          - {name: v1, weight: 100, endpoints: [%q]}
-          - {name: v2, weight: 0, endpoints: [%q]}
+          - {name: v1, weight: 100, endpoints: [%q], grpc_endpoints: [%q]}
+          - {name: v2, weight: 0, endpoints: [%q], grpc_endpoints: [%q]}
 `
 
 func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
@@ -89,6 +89,7 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", configs.DefaultListen, "prediction traffic address")
 	adminListen := fs.String("admin-listen", configs.DefaultAdminListen, "admin address")
+	grpcListen := fs.String("grpc-listen", demoGRPCListen, `gRPC (OIP) traffic address; "" for none`)
 	withRollout := fs.Bool("rollout", false, "run two progressive releases end to end (a good v2, a drifting v2) and exit")
 	if fs.Parse(args) != nil {
 		return 2
@@ -96,15 +97,16 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if *withRollout {
 		return demoRollout(ctx, stdout, stderr)
 	}
-	var urls []string
+	var urls, grpcAddrs []string
 	for _, m := range demoModels {
-		srv, err := modelserver.Start(modelserver.Options{Model: m})
+		srv, err := modelserver.Start(modelserver.Options{Model: m, GRPC: true})
 		if err != nil {
 			fmt.Fprintf(stderr, "modelgate demo: starting model %s %s: %v\n", m.Name, m.Version, err)
 			return 1
 		}
 		defer srv.Close()
 		urls = append(urls, srv.URL)
+		grpcAddrs = append(grpcAddrs, srv.GRPCAddr)
 	}
 	dir, err := os.MkdirTemp("", "modelgate-demo-")
 	if err != nil {
@@ -113,9 +115,10 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "modelgate.yaml")
-	text := fmt.Sprintf(demoConfig, *listen, *adminListen, tenants.HashKey(demoAdminToken), demoAdminToken,
+	text := fmt.Sprintf(demoConfig, *listen, *adminListen, *grpcListen, tenants.HashKey(demoAdminToken), demoAdminToken,
 		tenants.HashKey(demoViewerToken), demoViewerToken, tenants.HashKey(demoOperatorToken), demoOperatorToken,
-		tenants.HashKey(demoApproverToken), demoApproverToken, tenants.HashKey(demoKey), demoKey, urls[0], urls[1], urls[2], urls[3])
+		tenants.HashKey(demoApproverToken), demoApproverToken, tenants.HashKey(demoKey), demoKey,
+		urls[0], grpcAddrs[0], urls[1], grpcAddrs[1], urls[2], grpcAddrs[2], urls[3], grpcAddrs[3])
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
 		return 1
@@ -127,8 +130,12 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	// A fresh history each run: revisions and the audit log live beside
 	// the demo config and go with it.
-	err = serve(ctx, path, filepath.Join(dir, "data"), cfg, stderr, func(traffic, admin net.Addr) {
-		printDemoHelp(stdout, traffic.String(), admin.String(), path, urls, selfCommand())
+	err = serve(ctx, path, filepath.Join(dir, "data"), cfg, stderr, func(a listenAddrs) {
+		grpcAddr := ""
+		if a.grpc != nil {
+			grpcAddr = a.grpc.String()
+		}
+		printDemoHelp(stdout, a.traffic.String(), a.admin.String(), grpcAddr, path, urls, selfCommand())
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
@@ -156,9 +163,13 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
+// demoGRPCListen is the demo's default gRPC address.
+const demoGRPCListen = "127.0.0.1:8081"
+
 // printDemoHelp prints the demo's addresses, credentials and commands
-// that work when pasted; self runs this binary (selfCommand).
-func printDemoHelp(w io.Writer, traffic, admin, path string, urls []string, self string) {
+// that work when pasted; self runs this binary (selfCommand); grpc is the
+// gRPC listener's address ("" without one).
+func printDemoHelp(w io.Writer, traffic, admin, grpc, path string, urls []string, self string) {
 	viewer := "MODELGATE_ADMIN=http://" + admin + " MODELGATE_ADMIN_TOKEN=" + demoViewerToken + " " + self
 	operator := "MODELGATE_ADMIN=http://" + admin + " MODELGATE_ADMIN_TOKEN=" + demoOperatorToken + " " + self
 	approver := "MODELGATE_ADMIN=http://" + admin + " MODELGATE_ADMIN_TOKEN=" + demoApproverToken + " " + self
@@ -219,8 +230,18 @@ Try (copy and paste):
   %[13]s rollout approve demo/churn --comment "dashboards look fine"
   %[10]s rollout explain demo/churn
   # or the whole feature end to end in ten seconds: %[14]s demo --rollout
-
-Press Ctrl-C to stop.
 `, traffic, admin, demoKey, demoAdminToken, urls[0], urls[1], path, demoViewerToken, demoOperatorToken,
 		viewer, operator, shellQuote(path), approver, self)
+	if grpc != "" {
+		fmt.Fprintf(w, `
+  # OIP over gRPC on %[1]s, with grpcurl and the project's .proto (run from the repository's root;
+  # go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4): the same tenant, split and sticky
+  # users; the x-modelgate-version response metadata says which version served it
+  grpcurl -plaintext -import-path oip -proto inference.proto -H 'authorization: Bearer %[2]s' -v \
+    -d '{"model_name":"fraud","inputs":[{"name":"input","datatype":"FP64","shape":[1,4],"contents":{"fp64_contents":[1.0,0.5,-0.3,2.0]}}]}' \
+    %[1]s inference.GRPCInferenceService/ModelInfer
+  grpcurl -plaintext -import-path oip -proto inference.proto %[1]s inference.GRPCInferenceService/ServerReady
+`, grpc, demoKey)
+	}
+	fmt.Fprint(w, "\nPress Ctrl-C to stop.\n")
 }

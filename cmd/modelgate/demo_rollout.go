@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -128,8 +127,8 @@ func runRolloutScenario(ctx context.Context, v1 modelserver.Model, sc demoRollou
 	addrs := make(chan [2]string, 1)
 	served := make(chan error, 1)
 	go func() {
-		served <- serve(sctx, path, filepath.Join(dir, "data"), cfg, io.Discard, func(traffic, admin net.Addr) {
-			addrs <- [2]string{traffic.String(), admin.String()}
+		served <- serve(sctx, path, filepath.Join(dir, "data"), cfg, io.Discard, func(a listenAddrs) {
+			addrs <- [2]string{a.traffic.String(), a.admin.String()}
 		})
 	}()
 	var traffic, adminAddr string

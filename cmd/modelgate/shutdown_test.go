@@ -109,7 +109,7 @@ func TestServeShutdownStopsReloadsFirst(t *testing.T) {
 	addrs := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, path, t.TempDir(), cfg, io.Discard, func(traffic, admin net.Addr) { addrs <- [2]string{traffic.String(), admin.String()} })
+		done <- serve(ctx, path, t.TempDir(), cfg, io.Discard, func(a listenAddrs) { addrs <- [2]string{a.traffic.String(), a.admin.String()} })
 	}()
 	var a [2]string
 	select {

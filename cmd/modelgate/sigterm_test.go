@@ -50,7 +50,7 @@ tenants:
 	addr := make(chan net.Addr, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, path, t.TempDir(), cfg, io.Discard, func(traffic, _ net.Addr) { addr <- traffic })
+		done <- serve(ctx, path, t.TempDir(), cfg, io.Discard, func(a listenAddrs) { addr <- a.traffic })
 	}()
 	url := "http://" + (<-addr).String() + "/v2/models/fraud/infer"
 

@@ -184,7 +184,7 @@ tenants:
 	addrs := make(chan [2]string, 1)
 	done := make(chan error, 1)
 	go func() {
-		done <- serve(ctx, cfgPath, t.TempDir(), cfg, &logs, func(traffic, admin net.Addr) { addrs <- [2]string{traffic.String(), admin.String()} })
+		done <- serve(ctx, cfgPath, t.TempDir(), cfg, &logs, func(a listenAddrs) { addrs <- [2]string{a.traffic.String(), a.admin.String()} })
 	}()
 	var trafficAddr, adminAddr string
 	select {

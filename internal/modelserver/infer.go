@@ -118,41 +118,16 @@ func (s *Server) inferRows(inputs []inferInput) ([][]float64, error) {
 		return nil, fmt.Errorf("request has %d inputs; want exactly 1", len(inputs))
 	}
 	in := inputs[0]
-	if in.Datatype != "FP64" && in.Datatype != "FP32" {
-		return nil, fmt.Errorf("input datatype %s is not supported; want FP64 or FP32", quote(in.Datatype))
-	}
-	var batch, n int64
-	switch len(in.Shape) {
-	case 1:
-		batch, n = 1, in.Shape[0]
-	case 2:
-		batch, n = in.Shape[0], in.Shape[1]
-	default:
-		return nil, fmt.Errorf("input shape %v has rank %d; want [batch, features] or [features]", in.Shape, len(in.Shape))
-	}
-	if batch < 1 || n < 0 {
-		return nil, fmt.Errorf("input shape %v is invalid; want a positive batch size", in.Shape)
-	}
-	want := int64(len(s.model.Weights))
-	if n != want {
-		return nil, fmt.Errorf("input has %d features; model %s expects %d", n, quote(s.model.Name), want)
+	batch, n, err := s.inputShape(in.Datatype, in.Shape)
+	if err != nil {
+		return nil, err
 	}
 	flat, rows, err := parseData(in.Data)
 	if err != nil {
 		return nil, fmt.Errorf("input data: %w", err)
 	}
 	if rows == nil { // flat, row-major
-		if n == 0 || batch > math.MaxInt64/n {
-			return nil, fmt.Errorf("input shape %v is too large for %d data values", in.Shape, len(flat))
-		}
-		if int64(len(flat)) != batch*n {
-			return nil, fmt.Errorf("input data has %d values; shape %v needs %d", len(flat), in.Shape, batch*n)
-		}
-		rows = make([][]float64, batch)
-		for i := range rows {
-			rows[i] = flat[int64(i)*n : int64(i+1)*n]
-		}
-		return rows, nil
+		return splitRows(flat, batch, n, in.Shape)
 	}
 	if int64(len(rows)) != batch {
 		return nil, fmt.Errorf("input data has %d rows; shape %v needs %d", len(rows), in.Shape, batch)
@@ -161,6 +136,44 @@ func (s *Server) inferRows(inputs []inferInput) ([][]float64, error) {
 		if int64(len(r)) != n {
 			return nil, fmt.Errorf("input data row %d has %d values; model %s expects %d features", i, len(r), quote(s.model.Name), n)
 		}
+	}
+	return rows, nil
+}
+
+// inputShape checks an input tensor's datatype (FP64 or FP32) and shape
+// ([B, N] or [N], one row) against the model and returns B and N.
+func (s *Server) inputShape(datatype string, shape []int64) (batch, n int64, err error) {
+	if datatype != "FP64" && datatype != "FP32" {
+		return 0, 0, fmt.Errorf("input datatype %s is not supported; want FP64 or FP32", quote(datatype))
+	}
+	switch len(shape) {
+	case 1:
+		batch, n = 1, shape[0]
+	case 2:
+		batch, n = shape[0], shape[1]
+	default:
+		return 0, 0, fmt.Errorf("input shape %v has rank %d; want [batch, features] or [features]", shape, len(shape))
+	}
+	if batch < 1 || n < 0 {
+		return 0, 0, fmt.Errorf("input shape %v is invalid; want a positive batch size", shape)
+	}
+	if want := int64(len(s.model.Weights)); n != want {
+		return 0, 0, fmt.Errorf("input has %d features; model %s expects %d", n, quote(s.model.Name), want)
+	}
+	return batch, n, nil
+}
+
+// splitRows cuts flat, row-major data into batch rows of n values.
+func splitRows(flat []float64, batch, n int64, shape []int64) ([][]float64, error) {
+	if n == 0 || batch > math.MaxInt64/n {
+		return nil, fmt.Errorf("input shape %v is too large for %d data values", shape, len(flat))
+	}
+	if int64(len(flat)) != batch*n {
+		return nil, fmt.Errorf("input data has %d values; shape %v needs %d", len(flat), shape, batch*n)
+	}
+	rows := make([][]float64, batch)
+	for i := range rows {
+		rows[i] = flat[int64(i)*n : int64(i+1)*n]
 	}
 	return rows, nil
 }

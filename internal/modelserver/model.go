@@ -1,6 +1,7 @@
-// Package modelserver is a tiny, dependency-free model container used by the
+// Package modelserver is a tiny model container used by the
 // gateway's demo and integration tests. It serves a real (if small) logistic
-// regression model over the Open Inference Protocol (OIP / KServe V2) and the
+// regression model over the Open Inference Protocol (OIP / KServe V2, REST and,
+// with Options.GRPC or RegisterGRPC, gRPC) and the
 // KServe V1 / TF Serving predict API, with run-time fault injection (delay,
 // failure status, readiness) and request recording for assertions in tests.
 package modelserver

@@ -43,6 +43,15 @@ type Options struct {
 	// change a port to another runtime introduces (fault injection for
 	// shadow comparison).
 	FlatShapes bool
+	// RawOutput makes gRPC ModelInfer answers carry their tensors in
+	// raw_output_contents (little-endian FP64) instead of typed contents,
+	// unless the request's RawOutputParameter says otherwise. Default
+	// false.
+	RawOutput bool
+	// GRPC makes [Start] also serve the model over OIP gRPC on a second
+	// loopback port ([Running.GRPCAddr]; see [Server.RegisterGRPC]).
+	// Default false.
+	GRPC bool
 }
 
 // Recorded is a copy of one request received by a [Server].
@@ -59,6 +68,7 @@ type Recorded struct {
 type Server struct {
 	model      Model
 	flatShapes bool
+	rawOutput  bool
 
 	delay      atomic.Int64 // time.Duration
 	failStatus atomic.Int32
@@ -66,6 +76,7 @@ type Server struct {
 	failCount  atomic.Int64 // infer/predict requests counted for it
 	notReady   atomic.Bool
 	probes     atomic.Int64
+	canceled   atomic.Int64
 	reset      atomic.Bool
 
 	mu   sync.Mutex
@@ -75,7 +86,7 @@ type Server struct {
 // NewHandler returns a Server for opts. It does not validate opts.Model (see
 // [Model.Validate]); a model with an empty name simply matches no path.
 func NewHandler(opts Options) *Server {
-	s := &Server{model: opts.Model, flatShapes: opts.FlatShapes}
+	s := &Server{model: opts.Model, flatShapes: opts.FlatShapes, rawOutput: opts.RawOutput}
 	s.model.Weights = slices.Clone(opts.Model.Weights)
 	s.SetDelay(opts.Delay)
 	s.SetFailStatus(opts.FailStatus)
@@ -140,6 +151,11 @@ func (s *Server) SetResetConnections(on bool) { s.reset.Store(on) }
 // Readiness does not affect inference; use SetFailStatus for that.
 func (s *Server) SetReady(ready bool) { s.notReady.Store(!ready) }
 
+// Canceled returns how many infer/predict requests (HTTP or gRPC) ended
+// because their client went away or their deadline passed during an
+// injected delay.
+func (s *Server) Canceled() int64 { return s.canceled.Load() }
+
 // HealthProbes returns how many requests carrying HealthProbeHeader arrived.
 func (s *Server) HealthProbes() int64 { return s.probes.Load() }
 
@@ -165,13 +181,19 @@ func (s *Server) ResetRequests() {
 	s.mu.Unlock()
 }
 
-func (s *Server) record(r *http.Request, body []byte) {
+// record keeps a copy of one request; path, when given, replaces the
+// URL's (gRPC calls have none).
+func (s *Server) record(r *http.Request, body []byte, path ...string) {
 	rec := Recorded{
-		Method:   r.Method,
-		Path:     r.URL.Path,
-		RawQuery: r.URL.RawQuery,
-		Header:   r.Header.Clone(),
-		Body:     body,
+		Method: r.Method,
+		Header: r.Header.Clone(),
+		Body:   body,
+	}
+	if r.URL != nil {
+		rec.Path, rec.RawQuery = r.URL.Path, r.URL.RawQuery
+	}
+	if len(path) > 0 {
+		rec.Path = path[0]
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -250,6 +272,7 @@ func (s *Server) injectFaults(w http.ResponseWriter, r *http.Request) bool {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
+			s.canceled.Add(1)
 			return false
 		}
 	}

@@ -1,0 +1,181 @@
+// Package grpcproxy is modelgate's gRPC traffic listener: the Open
+// Inference Protocol's inference.GRPCInferenceService (server.grpc_listen)
+// in front of the models' gRPC containers (each version's grpc_endpoints).
+//
+// It is a raw passthrough: messages stay bytes (a codec that keeps them as
+// *frame), only the fields routing needs are read with protowire (the
+// model's name and version), and the original bytes are forwarded — with
+// the version field set to the chosen version's container_version, as REST
+// sends the versioned path — over one *grpc.ClientConn per upstream
+// address, kept across reloads. Tenancy, the split, sticky keys and pins
+// are decided as on REST: tenants.Directory and router.Split built from
+// the same config. Request metrics go to the REST series of the version
+// (observability.Series), with the gRPC code counted as an HTTP status
+// (httpStatus).
+package grpcproxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/observability"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+)
+
+// Proxy serves gRPC traffic for the snapshot it holds. Create it with New;
+// Apply swaps in a new config (the same reload path as the REST gateway's
+// Apply); Serve runs the listener until Shutdown.
+type Proxy struct {
+	snap    atomic.Pointer[snapshot]
+	metrics *observability.Metrics
+	log     *slog.Logger
+	listen  string // server.grpc_listen
+	maxMsg  int    // server.max_body_bytes
+	srv     *grpc.Server
+
+	applyMu  sync.Mutex // serializes Apply, guards eps and closing
+	eps      *endpoints
+	closing  bool
+	draining atomic.Bool // ServerReady answers false from Shutdown on
+
+	release sync.Once
+}
+
+// Options are the proxy's optional settings.
+type Options struct {
+	// TLS, when set, serves TLS with it (the traffic listener's settings,
+	// gateway.TrafficTLSConfig); nil serves plaintext HTTP/2 (h2c).
+	TLS *tls.Config
+}
+
+// New builds a proxy for a validated config; it does not listen yet. The
+// server takes request messages up to server.max_body_bytes: larger ones,
+// up to twice that, are read and answered INVALID_ARGUMENT; beyond that
+// grpc-go refuses them unread, from their length prefix, with its own
+// RESOURCE_EXHAUSTED (a handler cannot change the status grpc-go's
+// RecvMsg writes). Metadata is taken up to server.max_header_bytes,
+// answers from containers up to server.max_answer_bytes.
+func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger, opts Options) (*Proxy, error) {
+	p := &Proxy{
+		metrics: m,
+		log:     log,
+		listen:  cfg.Server.GRPCListen,
+		maxMsg:  int(min(cfg.Server.MaxBodyBytes, 1<<31-1)),
+		eps:     newEndpoints(log, int(min(cfg.Server.MaxAnswerBytes, 1<<31-1))),
+	}
+	sopts := []grpc.ServerOption{
+		grpc.ForceServerCodecV2(rawCodec{}),
+		grpc.MaxRecvMsgSize(int(min(2*int64(p.maxMsg), 1<<31-1))),
+		grpc.MaxHeaderListSize(uint32(cfg.Server.MaxHeaderBytes)),
+		grpc.MaxConcurrentStreams(uint32(max(cfg.Server.MaxConnections, 1))),
+	}
+	if opts.TLS != nil {
+		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
+	}
+	p.srv = grpc.NewServer(sopts...)
+	p.srv.RegisterService(&serviceDesc, p)
+	if err := p.Apply(cfg); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Apply builds the routing snapshot for cfg in full, swaps it in, then
+// retires the upstream connections the new config no longer lists (each
+// closes when its calls in progress end). Calls already running finish on
+// the snapshot they started with. Listener settings are not applied (they
+// need a restart). Once Shutdown or Close began it returns
+// configs.ErrShuttingDown and changes nothing.
+func (p *Proxy) Apply(cfg *configs.Config) error {
+	p.applyMu.Lock()
+	defer p.applyMu.Unlock()
+	if p.closing {
+		return configs.ErrShuttingDown
+	}
+	used := map[string]bool{}
+	snap, err := build(cfg, p.eps, p.metrics, used)
+	if err != nil {
+		// A ClientConn that cannot even be created (an address grpc
+		// refuses): the old snapshot stays; the next successful Apply
+		// sweeps what this one created.
+		return fmt.Errorf("grpc proxy: %w", err)
+	}
+	p.snap.Store(snap)
+	p.eps.sweep(used)
+	return nil
+}
+
+// Listen opens server.grpc_listen.
+func (p *Proxy) Listen() (net.Listener, error) {
+	ln, err := net.Listen("tcp", p.listen)
+	if err != nil {
+		return nil, fmt.Errorf("listening for gRPC on %s: %w", p.listen, err)
+	}
+	return ln, nil
+}
+
+// Serve serves gRPC on ln until Shutdown; it returns nil after a graceful
+// shutdown.
+func (p *Proxy) Serve(ln net.Listener) error {
+	err := p.srv.Serve(ln)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown refuses further Apply calls, makes ServerReady answer false,
+// stops accepting calls and waits for those in progress (GracefulStop)
+// until ctx is done, then cuts the rest off (Stop), and closes the
+// upstream connections. Calling it again returns at once.
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.beginClose()
+	p.draining.Store(true)
+	done := make(chan struct{})
+	go func() {
+		p.srv.GracefulStop()
+		close(done)
+	}()
+	var err error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		p.srv.Stop()
+		<-done
+		err = fmt.Errorf("grpc proxy: calls still running at the drain deadline were cut off: %w", ctx.Err())
+	}
+	p.releaseAll()
+	return err
+}
+
+// Close stops the server at once and closes the upstream connections, for
+// a proxy that does not serve (another listener failed to open). After
+// Shutdown it is a no-op.
+func (p *Proxy) Close() error {
+	p.beginClose()
+	p.srv.Stop()
+	p.releaseAll()
+	return nil
+}
+
+func (p *Proxy) beginClose() {
+	p.applyMu.Lock()
+	p.closing = true
+	p.applyMu.Unlock()
+}
+
+func (p *Proxy) releaseAll() {
+	p.release.Do(func() {
+		p.applyMu.Lock()
+		defer p.applyMu.Unlock()
+		p.eps.closeAll()
+	})
+}
