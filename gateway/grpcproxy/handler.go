@@ -95,6 +95,16 @@ var balancer balance.P2C
 func (p *Proxy) serve(stream grpc.ServerStream, k kind) error {
 	start := time.Now()
 	ctx := stream.Context()
+	md, _ := metadata.FromIncomingContext(ctx)
+	snap := p.snap.Load()
+	// The key is in the headers, which arrive before the message: a call
+	// without a valid one is refused before its message is read, so a
+	// caller without a key never makes the gateway buffer a body.
+	ti, authorized := snap.keys.Lookup(tenants.ExtractKey(first(md, mdAuthorization), first(md, mdAPIKey)))
+	if !authorized && k != kindLive && k != kindReady {
+		p.metrics.Rejected("", "", observability.ReasonUnauthorized)
+		return errUnauthenticated
+	}
 	var in frame
 	if err := stream.RecvMsg(&in); err != nil {
 		return p.recvError(err)
@@ -111,13 +121,6 @@ func (p *Proxy) serve(stream grpc.ServerStream, k kind) error {
 			return stream.SendMsg(&frame{notReadyAnswer})
 		}
 		return stream.SendMsg(&frame{readyAnswer})
-	}
-	md, _ := metadata.FromIncomingContext(ctx)
-	snap := p.snap.Load()
-	ti, ok := snap.keys.Lookup(tenants.ExtractKey(first(md, mdAuthorization), first(md, mdAPIKey)))
-	if !ok {
-		p.metrics.Rejected("", "", observability.ReasonUnauthorized)
-		return errUnauthenticated
 	}
 	tenant := snap.tenants[ti]
 	if k == kindServerMeta {
@@ -141,7 +144,8 @@ func (p *Proxy) serve(stream grpc.ServerStream, k kind) error {
 	var vi int
 	switch {
 	case len(pin) > 0:
-		if vi, ok = model.split.Lookup(pin); !ok {
+		var found bool
+		if vi, found = model.split.Lookup(pin); !found {
 			p.metrics.Rejected(tenant.name, model.name, observability.ReasonNotFound)
 			return errVersionNotFound
 		}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/observability"
+	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 )
@@ -34,12 +35,13 @@ import (
 // Apply swaps in a new config (the same reload path as the REST gateway's
 // Apply); Serve runs the listener until Shutdown.
 type Proxy struct {
-	snap    atomic.Pointer[snapshot]
-	metrics *observability.Metrics
-	log     *slog.Logger
-	listen  string // server.grpc_listen
-	maxMsg  int    // server.max_body_bytes
-	srv     *grpc.Server
+	snap     atomic.Pointer[snapshot]
+	metrics  *observability.Metrics
+	log      *slog.Logger
+	listen   string // server.grpc_listen
+	maxMsg   int    // server.max_body_bytes
+	maxConns int    // server.max_connections (0: no cap)
+	srv      *grpc.Server
 
 	applyMu  sync.Mutex // serializes Apply, guards eps and closing
 	eps      *endpoints
@@ -65,17 +67,22 @@ type Options struct {
 // answers from containers up to server.max_answer_bytes.
 func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger, opts Options) (*Proxy, error) {
 	p := &Proxy{
-		metrics: m,
-		log:     log,
-		listen:  cfg.Server.GRPCListen,
-		maxMsg:  int(min(cfg.Server.MaxBodyBytes, 1<<31-1)),
-		eps:     newEndpoints(log, int(min(cfg.Server.MaxAnswerBytes, 1<<31-1))),
+		metrics:  m,
+		log:      log,
+		listen:   cfg.Server.GRPCListen,
+		maxMsg:   int(min(cfg.Server.MaxBodyBytes, 1<<31-1)),
+		maxConns: cfg.Server.MaxConnections,
+		eps:      newEndpoints(log, int(min(cfg.Server.MaxAnswerBytes, 1<<31-1))),
 	}
 	sopts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(rawCodec{}),
 		grpc.MaxRecvMsgSize(int(min(2*int64(p.maxMsg), 1<<31-1))),
 		grpc.MaxHeaderListSize(uint32(cfg.Server.MaxHeaderBytes)),
-		grpc.MaxConcurrentStreams(uint32(max(cfg.Server.MaxConnections, 1))),
+		// Calls at once on one connection, as nginx's and Envoy's HTTP/2
+		// defaults are about: with connections capped at
+		// server.max_connections (Listen), this bounds the calls in
+		// flight, and a call holds no message before its key is checked.
+		grpc.MaxConcurrentStreams(maxStreamsPerConn),
 	}
 	if opts.TLS != nil {
 		sopts = append(sopts, grpc.Creds(credentials.NewTLS(opts.TLS)))
@@ -114,13 +121,21 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 }
 
 // Listen opens server.grpc_listen.
+// The listener accepts at most server.max_connections connections at
+// once (more wait in the kernel's backlog until one closes).
 func (p *Proxy) Listen() (net.Listener, error) {
 	ln, err := net.Listen("tcp", p.listen)
 	if err != nil {
 		return nil, fmt.Errorf("listening for gRPC on %s: %w", p.listen, err)
 	}
+	if p.maxConns > 0 {
+		ln = netutil.LimitListener(ln, p.maxConns)
+	}
 	return ln, nil
 }
+
+// maxStreamsPerConn bounds the concurrent calls of one connection.
+const maxStreamsPerConn = 128
 
 // Serve serves gRPC on ln until Shutdown; it returns nil after a graceful
 // shutdown.

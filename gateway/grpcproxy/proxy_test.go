@@ -331,6 +331,11 @@ func TestMessageTooLarge(t *testing.T) {
 	if _, _, err := h.infer(withKey(t.Context(), acmeKey), inferRequest("fraud")); err != nil {
 		t.Errorf("a small message after it: %v", err)
 	}
+	// Without a key the call is refused from its headers, before its
+	// message is read: UNAUTHENTICATED, not the size.
+	if _, _, err := h.infer(t.Context(), req); status.Code(err) != codes.Unauthenticated {
+		t.Errorf("a keyless message over the limit: got %v, want Unauthenticated", err)
+	}
 	// Over twice the limit grpc-go refuses the message from its length
 	// prefix, unread.
 	big := inferRequest("fraud")
