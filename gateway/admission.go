@@ -54,27 +54,35 @@ func (st *state) attachAdmission(gen *keyed.Gen, snap *snapshot) {
 
 // admitted is what an admitted request holds; release it once the response
 // is complete.
-type admitted struct{ tenant, model *tenants.Limiter }
+type admitted = tenants.Grant
 
-func (a admitted) release() {
-	if a.tenant != nil {
-		a.tenant.Release()
+// admit runs admission control for a REST request to model (check); on
+// refusal it writes the 429 with Retry-After and returns false; an
+// admitted request must call release.
+func admit(ctx *fasthttp.RequestCtx, model *modelRoute, now time.Time) (admitted, bool) {
+	g, d := model.admission.check(now)
+	switch d.Outcome {
+	case tenants.Admitted:
+		return g, true
+	case tenants.RateLimited:
+		refuse(ctx, errRateLimited, d.RetryAfterSeconds())
+	default:
+		refuse(ctx, errConcurrency, 1)
 	}
-	if a.model != nil {
-		a.model.Release()
-	}
+	return admitted{}, false
 }
 
-// admit runs admission control for a request to model: tokens from the
-// tenant's then the model's bucket, then a concurrency slot of the model then
-// of the tenant (so a model waiting for its own slots never holds tenant
-// slots other models could use). A request refused by the model's bucket or
-// slots has still used a tenant token. On refusal it writes the 429 with
-// Retry-After and returns false; an admitted request must call release.
-func admit(ctx *fasthttp.RequestCtx, model *modelRoute, now time.Time) (admitted, bool) {
-	ma := &model.admission
+// check runs the admission control of one request: tokens from the
+// tenant's then the model's bucket, then a concurrency slot of the model
+// then of the tenant (so a model waiting for its own slots never holds
+// tenant slots other models could use). A request refused by the model's
+// bucket or slots has still used a tenant token. It counts refusals and
+// queue waits in the model's series. An Admitted request holds the Grant
+// until it releases it; any other outcome holds nothing. It allocates
+// nothing.
+func (ma *modelAdmission) check(now time.Time) (tenants.Grant, tenants.Decision) {
 	if ma.tenant == nil && ma.model == nil {
-		return admitted{}, true
+		return tenants.Grant{}, tenants.Decision{}
 	}
 	for _, l := range [2]*tenants.Limiter{ma.tenant, ma.model} {
 		if l == nil {
@@ -82,8 +90,7 @@ func admit(ctx *fasthttp.RequestCtx, model *modelRoute, now time.Time) (admitted
 		}
 		if ok, wait := l.TakeToken(now); !ok {
 			ma.rejects.RateLimited.Inc()
-			refuse(ctx, errRateLimited, tenants.Decision{RetryAfter: wait}.RetryAfterSeconds())
-			return admitted{}, false
+			return tenants.Grant{}, tenants.Decision{Outcome: tenants.RateLimited, RetryAfter: wait}
 		}
 	}
 	if ma.model != nil {
@@ -93,8 +100,7 @@ func admit(ctx *fasthttp.RequestCtx, model *modelRoute, now time.Time) (admitted
 		}
 		if d.Outcome != tenants.Admitted {
 			ma.rejects.Concurrency.Inc()
-			refuse(ctx, errConcurrency, 1)
-			return admitted{}, false
+			return tenants.Grant{}, d
 		}
 	}
 	if ma.tenant != nil {
@@ -107,11 +113,35 @@ func admit(ctx *fasthttp.RequestCtx, model *modelRoute, now time.Time) (admitted
 				ma.model.Release()
 			}
 			ma.rejects.Concurrency.Inc()
-			refuse(ctx, errConcurrency, 1)
-			return admitted{}, false
+			return tenants.Grant{}, d
 		}
 	}
-	return admitted{tenant: ma.tenant, model: ma.model}, true
+	return tenants.Grant{Tenant: ma.tenant, Model: ma.model}, tenants.Decision{}
+}
+
+// Admit runs the admission control of tenant's model for a request that
+// does not come through the REST listener (the gRPC listener,
+// grpcproxy.Admitter): the very limiters REST requests to the model take
+// (token buckets, max_in_flight slots, FIFO queue, of the tenant and of
+// the model), so both protocols share one budget, and the same refusal
+// series (modelgate_rejected_requests_total reason rate_limited or
+// concurrency) and queue series. It may wait in the queue up to
+// max_queue_wait. The limiters are those of the config now serving; a
+// tenant or model it does not know (a reload in between) is admitted with
+// nothing held. On Admitted the caller must Release the Grant once the
+// request is done; on any other outcome it holds nothing, and
+// Decision.RetryAfterSeconds is the Retry-After to send (1 for
+// concurrency). It allocates nothing.
+func (g *Gateway) Admit(tenant, model string, now time.Time) (tenants.Grant, tenants.Decision) {
+	tr := g.snap.Load().byName[tenant]
+	if tr == nil {
+		return tenants.Grant{}, tenants.Decision{}
+	}
+	mr := tr.models[model]
+	if mr == nil {
+		return tenants.Grant{}, tenants.Decision{}
+	}
+	return mr.admission.check(now)
 }
 
 // refuse writes e with a Retry-After of retryAfter seconds.

@@ -84,7 +84,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 		observeRoute(ctx, tenant.name, model.name, "", nil) // the access log line names who was limited
 		return nil                                          // admit wrote the 429
 	}
-	defer adm.release()
+	defer adm.Release()
 	// Only now, for an authenticated caller within its limits, is the body
 	// read (body.go), unless the headers decided a refusal before it
 	// (early.go).

@@ -23,6 +23,7 @@ type snapshot struct {
 	cfg     *configs.Config
 	keys    *tenants.Directory
 	tenants []*tenantRoute
+	byName  map[string]*tenantRoute // tenants by name, for Gateway.Admit
 	// serverMeta is the GET /v2 answer (OIP server metadata), the same
 	// for every tenant.
 	serverMeta []byte
@@ -79,7 +80,7 @@ func (m *modelRoute) served(v *versionRoute) bool {
 // admission limiters. The caller swaps it in, then commits gen, which
 // releases whatever it did not take.
 func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
-	s := &snapshot{cfg: cfg, keys: tenants.NewDirectory(cfg.Tenants), serverMeta: serverMetadata()}
+	s := &snapshot{cfg: cfg, keys: tenants.NewDirectory(cfg.Tenants), serverMeta: serverMetadata(), byName: make(map[string]*tenantRoute, len(cfg.Tenants))}
 	plan := map[*upstream.Endpoint]*upstream.Settings{}
 	for ti := range cfg.Tenants {
 		t := &cfg.Tenants[ti]
@@ -124,6 +125,7 @@ func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
 			tr.models[mc.Name] = mr
 		}
 		s.tenants = append(s.tenants, tr)
+		s.byName[t.Name] = tr
 	}
 	st.upstreams.Configure(plan)
 	st.attachAdmission(gen, s)

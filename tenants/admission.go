@@ -185,6 +185,21 @@ func (l *Limiter) Release() {
 	l.inFlight--
 }
 
+// Grant is what a request admitted by a tenant's and a model's limiters
+// holds: their concurrency slots (nil: none). Release it exactly once when
+// the request is done. The zero Grant holds nothing.
+type Grant struct{ Tenant, Model *Limiter }
+
+// Release frees the slots of g.
+func (g Grant) Release() {
+	if g.Tenant != nil {
+		g.Tenant.Release()
+	}
+	if g.Model != nil {
+		g.Model.Release()
+	}
+}
+
 // Admission holds the limiters of every tenant and every model with
 // limits, in a store of the gateway's keyed.Set, keyed by name and limits.
 // Build makes the set for a new config in a generation, keeping the

@@ -78,7 +78,7 @@ func serve(ctx context.Context, path, dataDir string, cfg *configs.Config, logOu
 		if err != nil {
 			return fail(err)
 		}
-		if gp, err = grpcproxy.New(cfg, metrics, log.Logger, grpcproxy.Options{TLS: tc}); err != nil {
+		if gp, err = grpcproxy.New(cfg, metrics, log.Logger, grpcproxy.Options{TLS: tc, Admission: gw}); err != nil {
 			return fail(err)
 		}
 	}

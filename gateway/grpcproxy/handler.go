@@ -141,6 +141,13 @@ func (p *Proxy) serve(stream grpc.ServerStream, k kind) error {
 		p.metrics.Rejected(tenant.name, "", observability.ReasonNotFound)
 		return errModelNotFound
 	}
+	if p.admit != nil {
+		g, d := p.admit.Admit(tenant.name, model.name, start)
+		if d.Outcome != tenants.Admitted {
+			return refused(stream, d)
+		}
+		defer g.Release()
+	}
 	var vi int
 	switch {
 	case len(pin) > 0:

@@ -78,11 +78,18 @@ tenants:
 	return cfg
 }
 
-// start runs a proxy for cfg on loopback until the test ends.
+// start runs a proxy for cfg on loopback until the test ends, without
+// admission control.
 func start(t *testing.T, cfg *configs.Config) *harness {
 	t.Helper()
-	m := observability.NewMetrics()
-	p, err := New(cfg, m, slog.New(slog.NewTextHandler(io.Discard, nil)), Options{})
+	return startWith(t, cfg, observability.NewMetrics(), Options{})
+}
+
+// startWith runs a proxy for cfg recording into m, with opts, on loopback
+// until the test ends.
+func startWith(t *testing.T, cfg *configs.Config, m *observability.Metrics, opts Options) *harness {
+	t.Helper()
+	p, err := New(cfg, m, discard(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +116,29 @@ func start(t *testing.T, cfg *configs.Config) *harness {
 	}
 	t.Cleanup(func() { cc.Close() })
 	return &harness{proxy: p, metrics: m, addr: ln.Addr().String(), client: inferencepb.NewGRPCInferenceServiceClient(cc)}
+}
+
+func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// counter returns the value of the counter name whose labels, sorted and
+// joined as "k=v,k=v", are labels (0 when absent).
+func (h *harness) counter(t *testing.T, name, labelSet string) float64 {
+	t.Helper()
+	mfs, err := h.metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if labels(m) == labelSet {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
 
 // withKey returns ctx carrying key as "authorization: Bearer KEY" and
@@ -142,21 +172,7 @@ func (h *harness) infer(ctx context.Context, req *inferencepb.ModelInferRequest)
 // and code (0 when absent).
 func (h *harness) requests(t *testing.T, tenant, model, version, code string) float64 {
 	t.Helper()
-	mfs, err := h.metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "modelgate_requests_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if labels(m) == fmt.Sprintf("code=%s,model=%s,role=primary,tenant=%s,version=%s", code, model, tenant, version) {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
+	return h.counter(t, "modelgate_requests_total", fmt.Sprintf("code=%s,model=%s,role=primary,tenant=%s,version=%s", code, model, tenant, version))
 }
 
 func labels(m *dto.Metric) string {

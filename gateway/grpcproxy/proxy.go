@@ -23,9 +23,11 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/observability"
+	"github.com/modelgate/modelgate/tenants"
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -42,6 +44,7 @@ type Proxy struct {
 	maxMsg   int    // server.max_body_bytes
 	maxConns int    // server.max_connections (0: no cap)
 	srv      *grpc.Server
+	admit    Admitter // nil: no admission control
 
 	applyMu  sync.Mutex // serializes Apply, guards eps and closing
 	eps      *endpoints
@@ -56,6 +59,22 @@ type Options struct {
 	// TLS, when set, serves TLS with it (the traffic listener's settings,
 	// gateway.TrafficTLSConfig); nil serves plaintext HTTP/2 (h2c).
 	TLS *tls.Config
+	// Admission, when set, runs the admission control of every routed
+	// call (ModelInfer, ModelReady, ModelMetadata) once its model is
+	// known, before its version is chosen — the REST gateway
+	// (*gateway.Gateway), so gRPC and REST calls share each tenant's and
+	// model's limits. nil admits every call: no limits over gRPC.
+	Admission Admitter
+}
+
+// Admitter is the admission control the proxy shares with the REST
+// gateway (gateway.Gateway.Admit): for a call of tenant's model at now it
+// takes the same limiters a REST request would, and either admits it
+// (Outcome tenants.Admitted: the proxy releases the Grant when the call
+// ends) or refuses it (rate_limited or concurrency, counted by the
+// Admitter), with the Retry-After its Decision gives.
+type Admitter interface {
+	Admit(tenant, model string, now time.Time) (tenants.Grant, tenants.Decision)
 }
 
 // New builds a proxy for a validated config; it does not listen yet. The
@@ -72,6 +91,7 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger, opts O
 		listen:   cfg.Server.GRPCListen,
 		maxMsg:   int(min(cfg.Server.MaxBodyBytes, 1<<31-1)),
 		maxConns: cfg.Server.MaxConnections,
+		admit:    opts.Admission,
 		eps:      newEndpoints(log, int(min(cfg.Server.MaxAnswerBytes, 1<<31-1))),
 	}
 	sopts := []grpc.ServerOption{

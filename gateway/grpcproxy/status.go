@@ -2,6 +2,11 @@ package grpcproxy
 
 import (
 	"net/http"
+	"strconv"
+
+	"github.com/modelgate/modelgate/tenants"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -20,7 +25,24 @@ var (
 	errEndpointGone    = status.Error(codes.Unavailable, "the model version's endpoint was removed by a reload; retry")
 	errUpstream        = status.Error(codes.Unavailable, "model container unavailable")
 	errTimeout         = status.Error(codes.DeadlineExceeded, "model timeout exceeded")
+	errRateLimited     = status.Error(codes.ResourceExhausted, "rate limit exceeded; retry after the retry-after metadata's seconds")
+	errConcurrency     = status.Error(codes.ResourceExhausted, "too many calls in flight; retry after the retry-after metadata's seconds")
 )
+
+// MetadataRetryAfter is the trailer metadata of a call refused by
+// admission control (RESOURCE_EXHAUSTED): whole seconds to wait before
+// retrying, as REST's Retry-After (at least 1).
+const MetadataRetryAfter = "retry-after"
+
+// refused ends a call admission control refused: RESOURCE_EXHAUSTED with
+// the wait in the retry-after trailer.
+func refused(stream grpc.ServerStream, d tenants.Decision) error {
+	stream.SetTrailer(metadata.Pairs(MetadataRetryAfter, strconv.FormatInt(d.RetryAfterSeconds(), 10)))
+	if d.Outcome == tenants.RateLimited {
+		return errRateLimited
+	}
+	return errConcurrency
+}
 
 // httpStatus maps a gRPC code to the HTTP status the request metrics count
 // it as (the code label of modelgate_requests_total, shared with REST), as
