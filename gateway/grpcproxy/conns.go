@@ -3,6 +3,7 @@ package grpcproxy
 import (
 	"log/slog"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -16,6 +17,14 @@ import (
 type endpoint struct {
 	addr string
 	cc   *grpc.ClientConn
+	log  *slog.Logger
+
+	// brk is the circuit breaker (breaker.go); nil when the deciding model
+	// disables breakers. openUntil is the Unix time in ns until which it
+	// is open (0 when closed or half-open), read by the picker without
+	// the breaker's lock.
+	brk       atomic.Pointer[breaker]
+	openUntil atomic.Int64
 
 	mu      sync.Mutex
 	calls   int64 // calls holding it
@@ -91,7 +100,7 @@ func (es *endpoints) get(addr string, used map[string]bool) (*endpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	e := &endpoint{addr: addr, cc: cc}
+	e := &endpoint{addr: addr, cc: cc, log: es.log.With("grpc_endpoint", addr)}
 	es.byAddr[addr] = e
 	return e, nil
 }

@@ -1,7 +1,6 @@
 package grpcproxy
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -167,78 +166,14 @@ func (p *Proxy) serve(stream grpc.ServerStream, k kind) error {
 	}
 	version := model.versions[vi]
 	rid := requestID(string(first(md, mdRequestID)))
-	_ = grpc.SetHeader(ctx, metadata.Pairs(MetadataVersion, version.name, mdRequestID, rid))
 
 	version.series.InFlight.Inc()
-	code, err := p.forward(ctx, stream, model, version, upstreamMetadata(md, model.tenant, version.name, rid), in.b)
+	served, code, err := p.forward(ctx, stream, call{model: model, pinned: len(pin) > 0, rid: rid,
+		md: upstreamMetadata(md, model.tenant, version.name, rid), body: in.b, start: start}, version)
 	version.series.InFlight.Dec()
-	version.series.Request(httpStatus(code))
-	version.series.Duration.Observe(time.Since(start).Seconds())
+	served.series.Request(httpStatus(code))
+	served.series.Duration.Observe(time.Since(start).Seconds())
 	return err
-}
-
-// forward calls one of version's endpoints with the request's bytes
-// (version field set to its container_version) and metadata md within the
-// model's timeout (and the client's deadline, if sooner), relays the
-// answer's bytes, header and trailer metadata, and returns the call's
-// code.
-func (p *Proxy) forward(ctx context.Context, stream grpc.ServerStream, model *modelRoute, version *versionRoute, md metadata.MD, body []byte) (codes.Code, error) {
-	if len(version.endpoints) == 0 {
-		p.metrics.Rejected(model.tenant, model.name, observability.ReasonNoEndpoint)
-		return codes.Unavailable, errNoGRPCEndpoint
-	}
-	e := pick(version.endpoints)
-	if !e.acquire() {
-		return codes.Unavailable, errEndpointGone
-	}
-	defer e.release()
-	method, _ := grpc.MethodFromServerStream(stream)
-	cctx, cancel := context.WithTimeout(ctx, model.timeout)
-	defer cancel()
-	cctx = metadata.NewOutgoingContext(cctx, md)
-	var out frame
-	var header, trailer metadata.MD
-	began := time.Now()
-	err := e.cc.Invoke(cctx, method, &frame{withVersion(body, version.containerVersion)}, &out, grpc.Header(&header), grpc.Trailer(&trailer))
-	version.series.Upstream.Observe(time.Since(began).Seconds())
-	relay(stream, header, trailer)
-	if err != nil {
-		return p.upstreamError(ctx, cctx, err)
-	}
-	if err := stream.SendMsg(&out); err != nil {
-		return status.Code(err), err
-	}
-	return codes.OK, nil
-}
-
-// upstreamError maps a failed upstream call: the client gone → CANCELED
-// (or its own deadline → DEADLINE_EXCEEDED); the model's timeout →
-// DEADLINE_EXCEEDED; the container's own status is relayed as it sent
-// it, except UNAVAILABLE, whose message (grpc-go's transport text, which
-// names addresses) is replaced by a fixed one.
-func (p *Proxy) upstreamError(ctx, cctx context.Context, err error) (codes.Code, error) {
-	switch {
-	case ctx.Err() != nil:
-		st := status.FromContextError(ctx.Err())
-		return st.Code(), st.Err()
-	case expired(ctx):
-		return codes.DeadlineExceeded, status.Error(codes.DeadlineExceeded, "deadline exceeded")
-	case expired(cctx):
-		return codes.DeadlineExceeded, errTimeout
-	}
-	st := status.Convert(err)
-	if st.Code() == codes.Unavailable {
-		return codes.Unavailable, errUpstream
-	}
-	return st.Code(), st.Err()
-}
-
-// expired reports whether ctx is done or its deadline has passed: the
-// container's own timer (it got the deadline as grpc-timeout) may reset
-// the call a moment before ctx's timer has marked ctx done.
-func expired(ctx context.Context) bool {
-	dl, ok := ctx.Deadline()
-	return ctx.Err() != nil || ok && !time.Now().Before(dl)
 }
 
 // recvError is a failure to read the request message. grpc-go's RecvMsg
@@ -253,20 +188,6 @@ func (p *Proxy) recvError(err error) error {
 		p.metrics.Rejected("", "", observability.ReasonBodyTooLarge)
 	}
 	return err
-}
-
-// pick chooses one of a version's endpoints by power of two choices on
-// calls in flight.
-func pick(eps []*endpoint) *endpoint {
-	if len(eps) == 1 {
-		return eps[0]
-	}
-	var buf [8]int64
-	loads := buf[:0]
-	for _, e := range eps {
-		loads = append(loads, e.load())
-	}
-	return eps[balancer.Pick(loads)]
 }
 
 // upstreamMetadata is the metadata a container receives: the client's,

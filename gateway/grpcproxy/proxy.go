@@ -27,6 +27,7 @@ import (
 
 	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/observability"
+	"github.com/modelgate/modelgate/router/retry"
 	"github.com/modelgate/modelgate/tenants"
 	"golang.org/x/net/netutil"
 	"google.golang.org/grpc"
@@ -46,8 +47,9 @@ type Proxy struct {
 	srv      *grpc.Server
 	admit    Admitter // nil: no admission control
 
-	applyMu  sync.Mutex // serializes Apply, guards eps and closing
+	applyMu  sync.Mutex // serializes Apply, guards eps, budgets and closing
 	eps      *endpoints
+	budgets  map[budgetKey]*retry.Budget // the models' retry budgets, kept across reloads
 	closing  bool
 	draining atomic.Bool // ServerReady answers false from Shutdown on
 
@@ -93,6 +95,7 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger, opts O
 		maxConns: cfg.Server.MaxConnections,
 		admit:    opts.Admission,
 		eps:      newEndpoints(log, int(min(cfg.Server.MaxAnswerBytes, 1<<31-1))),
+		budgets:  map[budgetKey]*retry.Budget{},
 	}
 	sopts := []grpc.ServerOption{
 		grpc.ForceServerCodecV2(rawCodec{}),
@@ -127,16 +130,26 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 	if p.closing {
 		return configs.ErrShuttingDown
 	}
-	used := map[string]bool{}
-	snap, err := build(cfg, p.eps, p.metrics, used)
+	used, usedBudgets := map[string]bool{}, map[budgetKey]bool{}
+	snap, plan, err := build(cfg, p.eps, p.budgets, p.metrics, used, usedBudgets)
 	if err != nil {
 		// A ClientConn that cannot even be created (an address grpc
 		// refuses): the old snapshot stays; the next successful Apply
 		// sweeps what this one created.
 		return fmt.Errorf("grpc proxy: %w", err)
 	}
+	// Breakers are installed before the swap (a kept one keeps its
+	// state): the new snapshot's first call sees its endpoint's settings.
+	for e, b := range plan {
+		e.setBreaker(b)
+	}
 	p.snap.Store(snap)
 	p.eps.sweep(used)
+	for k := range p.budgets {
+		if !usedBudgets[k] {
+			delete(p.budgets, k)
+		}
+	}
 	return nil
 }
 

@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/router"
+	"github.com/modelgate/modelgate/router/retry"
 	"github.com/modelgate/modelgate/tenants"
 )
 
@@ -31,6 +33,12 @@ type modelRoute struct {
 	// sticky is the metadata key of the model's sticky_header, lower-cased
 	// (gRPC metadata keys are); "" without one.
 	sticky string
+
+	// Retries and fallback (forward.go), as the model's REST requests.
+	attempts       int           // retries after the first try (retry.attempts)
+	budget         *retry.Budget // the model's gRPC retry budget, kept across reloads
+	fallback       *versionRoute // nil: none
+	fallbackPinned bool
 }
 
 type versionRoute struct {
@@ -40,13 +48,22 @@ type versionRoute struct {
 	// versioned path.
 	containerVersion string
 	endpoints        []*endpoint // the version's grpc_endpoints; none: UNAVAILABLE
+	ejection         upstream.Ejection
 	series           *observability.Series
+	retries          observability.SeriesCounter
+	// fallbacks counts calls moved from this version to the model's
+	// fallback; unused when the model has none or this version is it.
+	fallbacks observability.Fallback
 }
 
 // build makes the snapshot of cfg, taking each address's endpoint from es
-// (kept or created) and marking it in used.
-func build(cfg *configs.Config, es *endpoints, m *observability.Metrics, used map[string]bool) (*snapshot, error) {
+// (kept or created) and marking it in used, and each model's retry budget
+// from budgets (kept or created), marking it in usedBudgets. It returns
+// the breaker settings of each endpoint (those of the first model listing
+// it), for the caller to install once the snapshot is taken.
+func build(cfg *configs.Config, es *endpoints, budgets map[budgetKey]*retry.Budget, m *observability.Metrics, used map[string]bool, usedBudgets map[budgetKey]bool) (*snapshot, map[*endpoint]configs.Breaker, error) {
 	s := &snapshot{keys: tenants.NewDirectory(cfg.Tenants)}
+	plan := map[*endpoint]configs.Breaker{}
 	for ti := range cfg.Tenants {
 		t := &cfg.Tenants[ti]
 		tr := &tenantRoute{name: t.Name, models: make(map[string]*modelRoute, len(t.Models))}
@@ -58,6 +75,15 @@ func build(cfg *configs.Config, es *endpoints, m *observability.Metrics, used ma
 				split:   router.NewSplit(t.Name, mc),
 				timeout: mc.Timeout,
 				sticky:  strings.ToLower(mc.StickyHeader),
+
+				attempts:       mc.Retry.RetryAttempts(),
+				fallbackPinned: mc.FallbackPinned,
+			}
+			bk := budgetKey{t.Name, mc.Name, mc.Retry.RetryBudget()}
+			usedBudgets[bk] = true
+			if mr.budget = budgets[bk]; mr.budget == nil {
+				mr.budget = retry.New(bk.ratio)
+				budgets[bk] = mr.budget
 			}
 			for _, v := range mc.Versions {
 				// The REST gateway owns the handles' lifetime (it forgets
@@ -68,15 +94,38 @@ func build(cfg *configs.Config, es *endpoints, m *observability.Metrics, used ma
 				for _, addr := range v.GRPCEndpoints {
 					e, err := es.get(addr, used)
 					if err != nil {
-						return nil, err
+						return nil, nil, err
+					}
+					if _, seen := plan[e]; !seen {
+						plan[e] = mc.Breaker
 					}
 					vr.endpoints = append(vr.endpoints, e)
 				}
+				vr.ejection = upstream.EjectionFor(len(vr.endpoints), mc.Breaker)
+				vr.retries = vr.series.Retries()
+				if v.Name == mc.Fallback {
+					mr.fallback = vr
+				}
 				mr.versions = append(mr.versions, vr)
+			}
+			if fb := mr.fallback; fb != nil {
+				sc := m.Scope(t.Name, mc.Name)
+				for _, vr := range mr.versions {
+					if vr != fb {
+						vr.fallbacks = sc.Fallback(vr.series, fb.series)
+					}
+				}
 			}
 			tr.models[mc.Name] = mr
 		}
 		s.tenants = append(s.tenants, tr)
 	}
-	return s, nil
+	return s, plan, nil
+}
+
+// budgetKey names a model's gRPC retry budget: a changed ratio starts a
+// new one.
+type budgetKey struct {
+	tenant, model string
+	ratio         float64
 }
