@@ -29,7 +29,7 @@ const (
 )
 
 // container starts a loopback model container with its gRPC side.
-func container(t *testing.T, name, version string, opts modelserver.Options) *modelserver.Running {
+func container(t testing.TB, name, version string, opts modelserver.Options) *modelserver.Running {
 	t.Helper()
 	opts.Model = modelserver.Model{Name: name, Version: version, Weights: []float64{0.8, -0.4, 0.3, 0.1}}
 	opts.GRPC = true
@@ -52,7 +52,7 @@ type harness struct {
 // tenantsYAML is the tenants section of a test config: acme (acmeKey)
 // with the given models' YAML, and globex (globexKey) with its own model
 // "secret".
-func config(t *testing.T, server, acmeModels string) *configs.Config {
+func config(t testing.TB, server, acmeModels string) *configs.Config {
 	t.Helper()
 	text := fmt.Sprintf(`server:
   listen: 127.0.0.1:0
@@ -80,14 +80,14 @@ tenants:
 
 // start runs a proxy for cfg on loopback until the test ends, without
 // admission control.
-func start(t *testing.T, cfg *configs.Config) *harness {
+func start(t testing.TB, cfg *configs.Config) *harness {
 	t.Helper()
 	return startWith(t, cfg, observability.NewMetrics(), Options{})
 }
 
 // startWith runs a proxy for cfg recording into m, with opts, on loopback
 // until the test ends.
-func startWith(t *testing.T, cfg *configs.Config, m *observability.Metrics, opts Options) *harness {
+func startWith(t testing.TB, cfg *configs.Config, m *observability.Metrics, opts Options) *harness {
 	t.Helper()
 	p, err := New(cfg, m, discard(), opts)
 	if err != nil {

@@ -11,7 +11,9 @@
 // are decided as on REST: tenants.Directory and router.Split built from
 // the same config. Request metrics go to the REST series of the version
 // (observability.Series), with the gRPC code counted as an HTTP status
-// (httpStatus).
+// (httpStatus). Admission limits are the REST gateway's (Admitter); each
+// address has a circuit breaker, and calls are retried on UNAVAILABLE and
+// fall back as the model's retry and fallback settings say (forward.go).
 package grpcproxy
 
 import (
