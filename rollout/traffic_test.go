@@ -15,15 +15,16 @@ import (
 
 // The gates of these tests are the defaults where a test is about them
 // and looser where it is not: on a shared 2-core machine under the race
-// detector, latency noise between two identical containers is real, and
-// the default 1% error-rate gate needs about a thousand requests a side
-// to pass.
+// detector, with the rest of the suite running, latency noise between two
+// identical containers is real (their p99s differ by a few times at the
+// tail), and the default 1% error-rate gate needs about a thousand
+// requests a side to pass.
 
 func TestGoodCanaryCompletes(t *testing.T) {
 	ms := startModels(t, goodWeights)
 	s := startStack(t, configText(ms, `canary: v2
 interval: 20ms
-gates: {max_error_rate_increase: 0.03, max_p99_ratio: 3, min_shadow_agreement: 0.98, min_top1_agreement: 0.98}
+gates: {max_error_rate_increase: 0.03, max_p99_ratio: 10, min_shadow_agreement: 0.98, min_top1_agreement: 0.98}
 steps:
   - shadow: {min_requests: 300}
   - weight: 50
@@ -31,8 +32,11 @@ steps:
   - weight: 100
     hold: {min_requests: 300, min_duration: 0s}
 `), "")
-	s.drive(90*time.Second, "the rollout to complete", func() bool { return s.phase() == rollout.Completed })
+	s.drive(90*time.Second, "the rollout to end", func() bool { return s.phase() != "" && !s.phase().Active() })
 	st := s.status(tokVic)
+	if st.Phase != rollout.Completed {
+		t.Fatalf("the good canary ended %s: %s", st.Phase, st.Reason)
+	}
 	want := []string{"started@0", "step_advanced@0", "step_advanced@1", "completed@2"}
 	if got := actions(st); !slices.Equal(got, want) {
 		t.Fatalf("decisions %v, want %v", got, want)
