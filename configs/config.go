@@ -322,6 +322,16 @@ type Version struct {
 	// or TF Serving's "1", MLServer's "v0.1.0". Same rule as names:
 	// [A-Za-z0-9._-], at most MaxNameLen characters, not "." or "..".
 	ContainerVersion string `mapstructure:"container_version" json:"container_version,omitempty"`
+	// UpstreamModel is the model name this version's containers know, for
+	// OpenAI requests (/openai/v1/chat/completions and the others): the
+	// gateway rewrites the body's "model" field to it before forwarding,
+	// e.g. vLLM's served model name "meta-llama/Llama-3.1-8B-Instruct" for
+	// the gateway's model "chat". Default "": the model field is sent as
+	// the client wrote it, without a "@version" pin (a pinned
+	// "chat@v2" reaches the container as "chat"). At most
+	// MaxUpstreamModelLen bytes of UTF-8 without control characters.
+	// KServe V1 and OIP requests are unaffected.
+	UpstreamModel string `mapstructure:"upstream_model" json:"upstream_model,omitempty"`
 }
 
 // Shadow mirrors a share of a model's primary requests to another version.

@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Error is one mistake in a config, located by its YAML path.
@@ -34,6 +36,22 @@ func (es Errors) Error() string {
 		lines[i] = e.Error()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// MaxUpstreamModelLen bounds a version's upstream_model.
+const MaxUpstreamModelLen = 256
+
+// validUpstreamModel reports whether s may be a version's upstream_model.
+func validUpstreamModel(s string) bool {
+	if len(s) > MaxUpstreamModelLen || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // MaxNameLen bounds model and version names; tenant names are ≤ 63.
@@ -306,6 +324,9 @@ func (v *validator) model(p string, m *Model) {
 		}
 		if cv := ver.ContainerVersion; cv != "" && !ValidName(cv) {
 			v.add(vp+".container_version", "must be 1-%d characters of A-Z a-z 0-9 . _ -, got %q", MaxNameLen, cv)
+		}
+		if um := ver.UpstreamModel; um != "" && !validUpstreamModel(um) {
+			v.add(vp+".upstream_model", "must be at most %d bytes of UTF-8 without control characters", MaxUpstreamModelLen)
 		}
 		if ver.Weight < 0 {
 			v.add(vp+".weight", "must not be negative")

@@ -55,6 +55,7 @@ func TestBadConfigs(t *testing.T) {
 			`tenants[0].models[0].name: must be 1-128 characters of A-Z a-z 0-9 . _ -, got "../etc"`,
 			"tenants[0].models[0].versions[0].name: is required",
 			`tenants[0].models[0].versions[1].container_version: must be 1-128 characters of A-Z a-z 0-9 . _ -, got "../1"`,
+			"tenants[0].models[0].versions[2].upstream_model: must be at most 256 bytes of UTF-8 without control characters",
 			`tenants[1].name: must be 1-63 characters of A-Z a-z 0-9 . _ -, got "ac me"`,
 			"tenants[1].api_keys: at least one key is required",
 			"tenants[1].models: at least one model is required",

@@ -76,7 +76,7 @@ func servesModel(snap *snapshot, h *fasthttp.RequestHeader, ti int) bool {
 		path = path[:i]
 	}
 	rt := router.ParsePath(path)
-	if !rt.Kind.Proxied() {
+	if !rt.Kind.Proxied() || rt.Kind.OpenAI() { // an OpenAI request names its model in the body
 		return true
 	}
 	return ti >= len(snap.tenants) || snap.tenants[ti].models[string(rt.Model)] != nil

@@ -9,10 +9,12 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/observability"
+	"github.com/modelgate/modelgate/router/openai"
 	"github.com/valyala/fasthttp"
 )
 
-// Client-visible errors. Every error response is JSON {"error": "..."} with
+// Client-visible errors. Every error response is JSON {"error": "..."}
+// (OpenAI's {"error": {"message", "type", "code"}} on the OpenAI paths) with
 // one of these statuses; upstreamStatus is the one place upstream failures
 // are mapped to a status.
 var (
@@ -76,12 +78,23 @@ func upstreamStatus(o upstream.Outcome, pastDeadline bool) *statusError {
 	}
 }
 
-// writeError writes e as the response, replacing anything written before.
+// openAIBody returns e in OpenAI's error shape, for the OpenAI paths:
+// {"error": {"message", "type", "param": null, "code"}}.
+func (e *statusError) openAIBody() []byte {
+	return openai.ErrorBody(e.msg, openai.TypeOf(e.code), openAICode(e))
+}
+
+// writeError writes e as the response, replacing anything written before:
+// in OpenAI's error shape for an OpenAI path (openai.go).
 func writeError(ctx *fasthttp.RequestCtx, e *statusError) {
+	body := e.body
+	if openAIRequest(ctx) {
+		body = e.openAIBody
+	}
 	ctx.Response.Reset()
 	ctx.SetStatusCode(e.code)
 	ctx.SetContentType("application/json")
-	ctx.SetBody(e.body())
+	ctx.SetBody(body())
 }
 
 // fiberError is fiber's ErrorHandler: errors raised by fiber or fasthttp

@@ -22,15 +22,18 @@ import (
 // with New; Apply swaps in a new config; Serve runs the listener until
 // Shutdown.
 type Gateway struct {
-	snap     atomic.Pointer[snapshot]
-	st       *state // long-lived state across reloads (state.go), owned by Apply
-	metrics  *observability.Metrics
-	log      *slog.Logger
-	static   configs.Server // listener settings fixed at New
-	maxBody  int64          // server.max_body_bytes
-	app      *fiber.App
-	draining atomic.Bool
-	tracing  atomic.Pointer[observability.Tracing] // nil: not traced; see UseTracing
+	snap    atomic.Pointer[snapshot]
+	st      *state // long-lived state across reloads (state.go), owned by Apply
+	metrics *observability.Metrics
+	log     *slog.Logger
+	static  configs.Server // listener settings fixed at New
+	maxBody int64          // server.max_body_bytes
+	// maxAnswer is server.max_answer_bytes: also the bound on one event of
+	// a streamed answer (openai_stream.go).
+	maxAnswer int
+	app       *fiber.App
+	draining  atomic.Bool
+	tracing   atomic.Pointer[observability.Tracing] // nil: not traced; see UseTracing
 
 	applyMu sync.Mutex // serializes Apply
 	tls     tlsState   // listener certificates, reloaded by the Reloader
@@ -47,6 +50,8 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 		log:     log,
 		static:  cfg.Server,
 		maxBody: cfg.Server.MaxBodyBytes,
+
+		maxAnswer: int(cfg.Server.MaxAnswerBytes),
 	}
 	g.st = newState(m, log, int(cfg.Server.MaxAnswerBytes))
 	g.app = fiber.New(fiber.Config{

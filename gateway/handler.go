@@ -57,6 +57,9 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	if !rt.Kind.Proxied() {
 		return g.handleLocal(ctx, rt)
 	}
+	if rt.Kind.OpenAI() {
+		return g.handleOpenAI(ctx, rt, start) // openai.go
+	}
 	if g.wrongMethod(ctx, rt.Kind) {
 		return nil
 	}
@@ -132,7 +135,7 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	}
 
 	version.series.InFlight.Inc()
-	served, code := g.forward(ctx, model, version, rt.Pinned(), start)
+	served, code := g.forward(ctx, model, version, rt.Pinned(), start, nil)
 	version.series.InFlight.Dec()
 	setResponseHeaders(&ctx.Response.Header, rid, served)
 	served.series.Request(code)
@@ -168,7 +171,7 @@ func (g *Gateway) caller(snap *snapshot, h *fasthttp.RequestHeader) *tenantRoute
 // handleLocal answers paths the gateway serves itself.
 func (g *Gateway) handleLocal(ctx *fasthttp.RequestCtx, rt router.Route) error {
 	switch rt.Kind {
-	case router.KindServerMeta, router.KindModelList:
+	case router.KindServerMeta, router.KindModelList, router.KindOpenAIModels:
 		return g.handleTenant(ctx, rt.Kind)
 	case router.KindLive:
 		ctx.SetContentType("application/json")
@@ -194,7 +197,8 @@ func (g *Gateway) handleLocal(ctx *fasthttp.RequestCtx, rt router.Route) error {
 // handleTenant answers the server-level calls of the model APIs for the
 // caller's tenant, from bodies built with the snapshot: GET /v2 (OIP server
 // metadata) and GET /v2/models, GET /v1/models (the tenant's model names,
-// nothing of other tenants'). Other methods get 405, a missing or unknown
+// nothing of other tenants'), and GET /openai/v1/models (the same names in
+// OpenAI's list shape). Other methods get 405, a missing or unknown
 // key 401, counted like every rejection. It does not allocate.
 func (g *Gateway) handleTenant(ctx *fasthttp.RequestCtx, kind router.Kind) error {
 	if g.wrongMethod(ctx, kind) {
@@ -206,9 +210,12 @@ func (g *Gateway) handleTenant(ctx *fasthttp.RequestCtx, kind router.Kind) error
 		return errUnauthorized
 	}
 	ctx.SetContentType("application/json")
-	if kind == router.KindServerMeta {
+	switch kind {
+	case router.KindServerMeta:
 		ctx.SetBody(snap.serverMeta)
-	} else {
+	case router.KindOpenAIModels:
+		ctx.SetBody(tenant.openAIModels)
+	default:
 		ctx.SetBody(tenant.modelList)
 	}
 	return nil

@@ -153,7 +153,7 @@ func (g *Gateway) accessLog(ctx *fasthttp.RequestCtx, o *requestObs, code int, c
 		slog.Float64("upstream_seconds", o.upstream.Seconds()),
 		slog.Int("attempts", o.attempts),
 		slog.Int("request_bytes", max(ctx.Request.Header.ContentLength(), 0)),
-		slog.Int("response_bytes", len(ctx.Response.Body())),
+		slog.Int("response_bytes", responseBytes(&ctx.Response)),
 	)
 	if o.span != nil {
 		if sc := o.span.SpanContext(); sc.IsValid() {
@@ -164,4 +164,13 @@ func (g *Gateway) accessLog(ctx *fasthttp.RequestCtx, o *requestObs, code int, c
 		attrs = append(attrs, slog.String("error", cause.Error()))
 	}
 	g.log.LogAttrs(context.Background(), level, "access", attrs...)
+}
+
+// responseBytes is the answer's body size for the access log; -1 for a
+// streamed answer, still being relayed (reading its Body would buffer it).
+func responseBytes(resp *fasthttp.Response) int {
+	if resp.IsBodyStream() {
+		return -1
+	}
+	return len(resp.Body())
 }

@@ -16,22 +16,36 @@ import (
 // fall back only with fallback_pinned. The whole exchange is bounded by the
 // model's timeout from start. It leaves the answer (or a JSON error) in
 // ctx.Response and returns the version that served and the status code.
-func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *versionRoute, pinned bool, start time.Time) (*versionRoute, int) {
+//
+// lc is nil for REST requests. For an OpenAI request it rewrites the
+// body's model for the fallback version; for a streamed one whose stream
+// reached the client (llmCall.streamed) forward returns at once, touching
+// nothing of ctx: the stream's relay owns the answer.
+func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *versionRoute, pinned bool, start time.Time, lc *llmCall) (*versionRoute, int) {
 	deadline := start.Add(model.timeout)
 	model.res.budget.Deposit()
 	fb := model.res.fallback
 	canFallBack := fb != nil && fb != version && (!pinned || model.res.fallbackPinned)
 	// Panic routing (breaker.panic_threshold) only where no fallback
 	// version could take the request instead.
-	o := g.tryVersion(ctx, model, version, deadline, !canFallBack)
+	o := g.tryVersion(ctx, model, version, deadline, !canFallBack, lc)
+	if lc.streamed() {
+		return version, fasthttp.StatusOK
+	}
 	if o != upstream.Answered && o != upstream.TooLarge && canFallBack && time.Now().Before(deadline) {
 		version.res.fallbacks.Inc()
 		ctx.Request.Header.Set(HeaderVersion, fb.name)
 		// The request carries version's container path, which parses back to
 		// its kind (router.AppendContainerPath): send fb's path for that kind.
 		ctx.Request.URI().SetPathBytes(fb.paths.Of(router.ParsePath(ctx.Request.URI().Path()).Kind))
+		if lc != nil {
+			lc.retarget(&ctx.Request, fb)
+		}
 		version = fb
-		o = g.tryVersion(ctx, model, fb, deadline, true)
+		o = g.tryVersion(ctx, model, fb, deadline, true, lc)
+		if lc.streamed() {
+			return version, fasthttp.StatusOK
+		}
 	}
 	switch o {
 	case upstream.Answered, upstream.Unavailable:
@@ -53,8 +67,11 @@ func (g *Gateway) forward(ctx *fasthttp.RequestCtx, model *modelRoute, version *
 // passed. Endpoints are picked within the version's ejection bounds;
 // mayPanic lets breakers be ignored below its panic threshold. Each retry goes to another endpoint and resends ctx.Request
 // unchanged (fasthttp keeps the body after a failed attempt). The last
-// attempt's answer, if any, is left in ctx.Response.
-func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *versionRoute, deadline time.Time, mayPanic bool) upstream.Outcome {
+// attempt's answer, if any, is left in ctx.Response. A streamed OpenAI
+// request's attempts are lc.stream's (openai_stream.go): once its stream
+// reached the client the attempt lasts until the stream ends, and is the
+// last.
+func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *versionRoute, deadline time.Time, mayPanic bool, lc *llmCall) upstream.Outcome {
 	var tried uint64
 	res := &model.res
 	retriesLeft := res.attempts
@@ -80,9 +97,15 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 		attempt := func() error {
 			ctx.Request.URI().SetHostBytes(ep.Host())
 			ep.Acquire()
-			err := g.doUpstream(ctx, ep, v, attemptDeadline)
+			var err error
+			var status int
+			if lc != nil && lc.stream != nil {
+				status, err = lc.stream.attempt(ctx, ep, v, deadline)
+			} else {
+				err = g.doUpstream(ctx, ep, v, attemptDeadline)
+				status = ctx.Response.StatusCode()
+			}
 			ep.Release()
-			status := ctx.Response.StatusCode()
 			if err == nil {
 				err = upstream.AnswerCause(status) // a 101 or no valid status: never relayed
 			}
@@ -113,7 +136,7 @@ func (g *Gateway) tryVersion(ctx *fasthttp.RequestCtx, model *modelRoute, v *ver
 		}
 		attempts++
 		result = o
-		if !o.Retryable(res.onTimeout) || retriesLeft == 0 || !time.Now().Before(deadline) {
+		if !o.Retryable(res.onTimeout) || retriesLeft == 0 || !time.Now().Before(deadline) || lc.streamed() {
 			break
 		}
 		retriesLeft--

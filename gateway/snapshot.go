@@ -12,6 +12,7 @@ import (
 	"github.com/modelgate/modelgate/internal/keyed"
 	"github.com/modelgate/modelgate/observability"
 	"github.com/modelgate/modelgate/router"
+	"github.com/modelgate/modelgate/router/openai"
 	"github.com/modelgate/modelgate/tenants"
 )
 
@@ -36,6 +37,9 @@ type tenantRoute struct {
 	// modelList is the GET /v2/models and GET /v1/models answer: the
 	// tenant's model names, sorted, in KServe's {"models":[...]} shape.
 	modelList []byte
+	// openAIModels is the GET /openai/v1/models answer: the same names in
+	// OpenAI's {"object":"list","data":[...]} shape.
+	openAIModels []byte
 }
 
 type modelRoute struct {
@@ -58,11 +62,15 @@ type versionRoute struct {
 	// paths are the paths its containers receive, per request kind: the
 	// model's unversioned paths, or the versioned ones naming the
 	// version's container_version (router.AppendContainerPath).
-	paths     router.ContainerPaths
-	endpoints []*upstream.Endpoint
-	ejection  upstream.Ejection // how far open breakers may thin endpoints
-	series    *observability.Series
-	res       versionResilience // retry and fallback counters (fallback.go)
+	paths router.ContainerPaths
+	// upstreamModel is the JSON string an OpenAI request's "model" is
+	// rewritten to for this version: its upstream_model, else the model's
+	// name (openai.go).
+	upstreamModel []byte
+	endpoints     []*upstream.Endpoint
+	ejection      upstream.Ejection // how far open breakers may thin endpoints
+	series        *observability.Series
+	res           versionResilience // retry and fallback counters (fallback.go)
 }
 
 // served reports whether v has served a request of m, as a primary or as
@@ -84,7 +92,7 @@ func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
 	plan := map[*upstream.Endpoint]*upstream.Settings{}
 	for ti := range cfg.Tenants {
 		t := &cfg.Tenants[ti]
-		tr := &tenantRoute{name: t.Name, value: []byte(t.Name), models: make(map[string]*modelRoute, len(t.Models)), modelList: modelList(t)}
+		tr := &tenantRoute{name: t.Name, value: []byte(t.Name), models: make(map[string]*modelRoute, len(t.Models)), modelList: modelList(t), openAIModels: openAIModelList(t)}
 		st.scope(gen, t.Name, "")
 		for mi := range t.Models {
 			mc := &t.Models[mi]
@@ -103,6 +111,10 @@ func (st *state) build(gen *keyed.Gen, cfg *configs.Config) *snapshot {
 				vr := &versionRoute{name: v.Name, value: []byte(v.Name), paths: unversioned, series: st.versionSeries(gen, t.Name, mc.Name, v.Name)}
 				if v.ContainerVersion != "" {
 					vr.paths = router.NewContainerPaths(mc.Name, v.ContainerVersion)
+				}
+				vr.upstreamModel = openai.Quote(mc.Name)
+				if v.UpstreamModel != "" {
+					vr.upstreamModel = openai.Quote(v.UpstreamModel)
 				}
 				health := mc.HealthCheck
 				health.Path = health.PathFor(mc.Name, v.ContainerVersion)
@@ -164,4 +176,13 @@ func modelList(t *configs.Tenant) []byte {
 		Models []string `json:"models"`
 	}{names})
 	return b
+}
+
+// openAIModelList is t's GET /openai/v1/models answer.
+func openAIModelList(t *configs.Tenant) []byte {
+	names := make([]string, 0, len(t.Models))
+	for _, m := range t.Models {
+		names = append(names, m.Name)
+	}
+	return openai.ModelList(t.Name, names)
 }

@@ -27,6 +27,12 @@ func serverSpanName(k router.Kind) string {
 		return "POST /v1/models/{model}:predict"
 	case router.KindExplain:
 		return "POST /v1/models/{model}:explain"
+	case router.KindChat:
+		return "POST /v1/chat/completions"
+	case router.KindCompletion:
+		return "POST /v1/completions"
+	case router.KindEmbedding:
+		return "POST /v1/embeddings"
 	default:
 		return "GET /v1/models/{model}"
 	}
@@ -71,9 +77,15 @@ func (o *requestObs) endServerSpan(code int, cause error) {
 // the attempt's time and error to the access log record. Otherwise it is a
 // plain Endpoint.Do.
 func (g *Gateway) doUpstream(ctx *fasthttp.RequestCtx, ep *upstream.Endpoint, version *versionRoute, deadline time.Time) error {
+	return g.doUpstreamInto(ctx, ep, version, &ctx.Response, deadline)
+}
+
+// doUpstreamInto is doUpstream reading the answer into resp (a streamed
+// call's own response, openai_stream.go).
+func (g *Gateway) doUpstreamInto(ctx *fasthttp.RequestCtx, ep *upstream.Endpoint, version *versionRoute, resp *fasthttp.Response, deadline time.Time) error {
 	o, _ := ctx.UserValue(obsKey{}).(*requestObs)
 	if o == nil {
-		return ep.Do(&ctx.Request, &ctx.Response, deadline)
+		return ep.Do(&ctx.Request, resp, deadline)
 	}
 	o.version = version.name
 	o.attempts++
@@ -83,10 +95,10 @@ func (g *Gateway) doUpstream(ctx *fasthttp.RequestCtx, ep *upstream.Endpoint, ve
 		span := startClientSpan(o.sctx, o.tracer, observability.SpanUpstream, &ctx.Request.Header,
 			observability.AttrVersion.String(version.name), observability.AttrEndpoint.String(string(ep.Host())),
 			observability.AttrRole.String(observability.RolePrimary), observability.AttrAttempt.Int(o.attempts))
-		err = ep.Do(&ctx.Request, &ctx.Response, deadline)
-		observability.EndClientSpan(span, &ctx.Response, err)
+		err = ep.Do(&ctx.Request, resp, deadline)
+		observability.EndClientSpan(span, resp, err)
 	} else {
-		err = ep.Do(&ctx.Request, &ctx.Response, deadline)
+		err = ep.Do(&ctx.Request, resp, deadline)
 	}
 	o.upstream += time.Since(t0)
 	o.upstreamErr = err

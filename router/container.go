@@ -15,11 +15,16 @@ const MaxContainerPath = len("/v1/models/") + configs.MaxNameLen + len("/version
 //     /v2/models/M/infer, /v2/models/M, /v2/models/M/ready,
 //     /v1/models/M:predict, /v1/models/M:explain, /v1/models/M;
 //   - cv set: the versioned path naming cv, /v2/models/M/versions/cv/infer,
-//     /v1/models/M/versions/cv:predict and so on.
+//     /v1/models/M/versions/cv:predict and so on;
+//   - an OpenAI kind (Kind.OpenAI): OpenAI's path without the /openai
+//     prefix, /v1/chat/completions, /v1/completions, /v1/embeddings,
+//     whatever r.Model and cv are (the model is named in the body, which
+//     the gateway rewrites for a version's upstream_model).
 //
 // r.Version — the gateway's own version name, which only chose the version
 // — is never sent. With valid names the result parses back (ParsePath) to
-// r's kind and model with cv as its version. For a kind that is not
+// r's kind and model with cv as its version (an OpenAI kind: to its kind).
+// For a kind that is not
 // proxied it returns dst unchanged. It allocates only when dst lacks the
 // capacity (MaxContainerPath is always enough).
 func AppendContainerPath(dst []byte, r Route, cv []byte) []byte {
@@ -35,10 +40,16 @@ func AppendContainerPath(dst []byte, r Route, cv []byte) []byte {
 	case KindExplain:
 		tail = ":explain"
 	case KindV1Status:
+	case KindChat:
+		return append(dst, pathChat...)
+	case KindCompletion:
+		return append(dst, pathCompletion...)
+	case KindEmbedding:
+		return append(dst, pathEmbedding...)
 	default:
 		return dst
 	}
-	if r.Kind >= KindPredict {
+	if r.Kind >= KindPredict { // KServe V1 (the OpenAI kinds returned above)
 		dst = append(dst, prefixV1Models...)
 	} else {
 		dst = append(dst, prefixV2Models...)
@@ -51,8 +62,8 @@ func AppendContainerPath(dst []byte, r Route, cv []byte) []byte {
 	return append(dst, tail...)
 }
 
-// numProxied is the number of proxied kinds, KindInfer to KindV1Status.
-const numProxied = int(KindV1Status-KindInfer) + 1
+// numProxied is the number of proxied kinds, KindInfer to KindEmbedding.
+const numProxied = int(KindEmbedding-KindInfer) + 1
 
 // ContainerPaths holds the container path of every proxied kind for one
 // version of one model (AppendContainerPath with the model's name and the
@@ -75,7 +86,7 @@ func NewContainerPaths(model, cv string) ContainerPaths {
 		n += len("/versions/") + len(cv)
 	}
 	var p ContainerPaths
-	p.buf = make([]byte, 0, numProxied*n+len("/infer/ready:predict:explain"))
+	p.buf = make([]byte, 0, 6*n+len("/infer/ready:predict:explain")+len(pathChat+pathCompletion+pathEmbedding))
 	m, v := []byte(model), []byte(cv)
 	for i := range numProxied {
 		p.buf = AppendContainerPath(p.buf, Route{Kind: KindInfer + Kind(i), Model: m}, v)
@@ -88,7 +99,7 @@ func NewContainerPaths(model, cv string) ContainerPaths {
 // that is not proxied. The bytes belong to p: callers copy them (fasthttp's
 // URI.SetPathBytes does) and never modify them.
 func (p *ContainerPaths) Of(k Kind) []byte {
-	if !k.Proxied() || k > KindV1Status || len(p.buf) == 0 {
+	if !k.Proxied() || k > KindEmbedding || len(p.buf) == 0 {
 		return nil
 	}
 	i := int(k - KindInfer)

@@ -32,6 +32,10 @@ func TestAppendContainerPath(t *testing.T) {
 		{desc: "pinned v1 status", path: "/v1/models/fraud/versions/v2", want: "/v1/models/fraud"},
 		{desc: "v1 status, container version", path: "/v1/models/fraud", cv: "7", want: "/v1/models/fraud/versions/7"},
 		{desc: "model named versions", path: "/v2/models/versions/versions/versions/infer", cv: "versions", want: "/v2/models/versions/versions/versions/infer"},
+		{desc: "openai chat: fixed path", path: "/openai/v1/chat/completions", cv: "1", want: "/v1/chat/completions"},
+		{desc: "openai completions, unprefixed", path: "/v1/completions", want: "/v1/completions"},
+		{desc: "openai embeddings", path: "/openai/v1/embeddings", cv: "7", want: "/v1/embeddings"},
+		{desc: "openai model list: nothing appended", path: "/openai/v1/models", want: ""},
 		{desc: "not proxied: nothing appended", path: "/v2/health/ready", cv: "1", want: ""},
 		{desc: "model list: nothing appended", path: "/v2/models", want: ""},
 		{desc: "not found: nothing appended", path: "/v3/x", want: ""},
@@ -50,7 +54,7 @@ func TestAppendContainerPath(t *testing.T) {
 func TestAppendContainerPathLongest(t *testing.T) {
 	name := strings.Repeat("m", 128)
 	cv := strings.Repeat("v", 128)
-	for k := KindInfer; k <= KindV1Status; k++ {
+	for k := KindInfer; k <= KindEmbedding; k++ {
 		got := AppendContainerPath(nil, Route{Kind: k, Model: []byte(name)}, []byte(cv))
 		if len(got) > MaxContainerPath {
 			t.Errorf("%v: got %d bytes, over MaxContainerPath %d", k, len(got), MaxContainerPath)
@@ -78,11 +82,13 @@ func TestContainerPaths(t *testing.T) {
 		{"unversioned", "", map[Kind]string{
 			KindInfer: "/v2/models/fraud/infer", KindModelMeta: "/v2/models/fraud", KindModelReady: "/v2/models/fraud/ready",
 			KindPredict: "/v1/models/fraud:predict", KindExplain: "/v1/models/fraud:explain", KindV1Status: "/v1/models/fraud",
+			KindChat: "/v1/chat/completions", KindCompletion: "/v1/completions", KindEmbedding: "/v1/embeddings",
 		}},
 		{"container version 1", "1", map[Kind]string{
 			KindInfer: "/v2/models/fraud/versions/1/infer", KindModelMeta: "/v2/models/fraud/versions/1",
 			KindModelReady: "/v2/models/fraud/versions/1/ready", KindPredict: "/v1/models/fraud/versions/1:predict",
 			KindExplain: "/v1/models/fraud/versions/1:explain", KindV1Status: "/v1/models/fraud/versions/1",
+			KindChat: "/v1/chat/completions", KindCompletion: "/v1/completions", KindEmbedding: "/v1/embeddings",
 		}},
 	}
 	for _, tt := range tests {
@@ -91,7 +97,7 @@ func TestContainerPaths(t *testing.T) {
 			if len(p.buf) != cap(p.buf) {
 				t.Errorf("buffer: %d bytes used of %d allocated, want exactly what the paths need", len(p.buf), cap(p.buf))
 			}
-			for k := KindNotFound; k <= KindV1Status+1; k++ {
+			for k := KindNotFound; k <= KindEmbedding+1; k++ {
 				got := p.Of(k)
 				if want, ok := tt.want[k]; string(got) != want || ok != (got != nil) {
 					t.Errorf("Of(%d): got %q, want %q", k, got, want)
@@ -113,7 +119,8 @@ func TestContainerPaths(t *testing.T) {
 }
 
 // checkContainerPath checks that the container path built for r with cv
-// parses back to r's kind and model with cv as its version.
+// parses back to r's kind and model with cv as its version (an OpenAI
+// kind: to its kind, with no names).
 func checkContainerPath(t *testing.T, path []byte, r Route, cv []byte) {
 	t.Helper()
 	var buf [MaxContainerPath]byte
@@ -122,6 +129,9 @@ func checkContainerPath(t *testing.T, path []byte, r Route, cv []byte) {
 		t.Fatalf("%q with container version %q: %d bytes, over MaxContainerPath", path, cv, len(got))
 	}
 	back := ParsePath(got)
+	if r.Kind.OpenAI() {
+		cv = nil
+	}
 	if back.Kind != r.Kind || !bytes.Equal(back.Model, r.Model) || !bytes.Equal(back.Version, cv) {
 		t.Fatalf("%q (%v %q) with container version %q: container path %q parses to %v %q/%q",
 			path, r.Kind, r.Model, cv, got, back.Kind, back.Model, back.Version)

@@ -27,7 +27,27 @@ func TestParsePath(t *testing.T) {
 		{"/v1/models/fraud/versions/3", KindV1Status, "fraud", "3"},
 		{"/v2/models/model.v1_x-y/infer", KindInfer, "model.v1_x-y", ""},
 
+		{"/openai/v1/chat/completions", KindChat, "", ""},
+		{"/openai/v1/completions", KindCompletion, "", ""},
+		{"/openai/v1/embeddings", KindEmbedding, "", ""},
+		{"/openai/v1/models", KindOpenAIModels, "", ""},
+		{"/v1/chat/completions", KindChat, "", ""},
+		{"/v1/completions", KindCompletion, "", ""},
+		{"/v1/embeddings", KindEmbedding, "", ""},
+		{"/v1/models/chat", KindV1Status, "chat", ""}, // a KServe model named "chat"
+		{"/v1/models/completions:predict", KindPredict, "completions", ""},
+		{"/v1/models/embeddings/versions/2:explain", KindExplain, "embeddings", "2"},
+
 		{"/", KindNotFound, "", ""},
+		{"/openai", KindNotFound, "", ""},
+		{"/openai/v1", KindNotFound, "", ""},
+		{"/openai/v1/models/fraud", KindNotFound, "", ""},
+		{"/openai/v2/models/fraud/infer", KindNotFound, "", ""},
+		{"/openai/v1/chat/completions/", KindNotFound, "", ""},
+		{"/v1/chat", KindNotFound, "", ""},
+		{"/v1/chat/completions/x", KindNotFound, "", ""},
+		{"/OPENAI/v1/chat/completions", KindNotFound, "", ""},
+		{"/v1/embeddings:predict", KindNotFound, "", ""},
 		{"/v2/health", KindNotFound, "", ""},
 		{"/v2/", KindNotFound, "", ""},
 		{"/v1", KindNotFound, "", ""},
@@ -70,7 +90,8 @@ func TestKindMethodAndProxied(t *testing.T) {
 	}{
 		{KindInfer, "POST", true, false}, {KindPredict, "POST", true, false}, {KindExplain, "POST", true, false},
 		{KindModelMeta, "GET", true, false}, {KindModelReady, "GET", true, false}, {KindV1Status, "GET", true, false},
-		{KindServerMeta, "GET", false, true}, {KindModelList, "GET", false, true},
+		{KindServerMeta, "GET", false, true}, {KindModelList, "GET", false, true}, {KindOpenAIModels, "GET", false, true},
+		{KindChat, "POST", true, false}, {KindCompletion, "POST", true, false}, {KindEmbedding, "POST", true, false},
 		{KindLive, "GET", false, false}, {KindReady, "GET", false, false}, {KindNotFound, "GET", false, false}, {KindBadName, "GET", false, false},
 	} {
 		if got := tt.kind.Method(); got != tt.method {
@@ -89,5 +110,34 @@ func TestParsePathDoesNotAllocate(t *testing.T) {
 	p := []byte("/v2/models/fraud/versions/v2/infer")
 	if n := testing.AllocsPerRun(100, func() { _ = ParsePath(p) }); n != 0 {
 		t.Errorf("got %v allocations per ParsePath, want 0", n)
+	}
+}
+
+// TestOpenAIPathsDoNotCollide: no KServe V1 or OIP path parses to an
+// OpenAI kind and no OpenAI path to a KServe or OIP one, for every model
+// name that could be mistaken for a piece of an OpenAI path.
+func TestOpenAIPathsDoNotCollide(t *testing.T) {
+	names := []string{"chat", "completions", "embeddings", "models", "v1", "openai", "chat.completions"}
+	for _, m := range names {
+		for _, p := range []string{
+			"/v1/models/" + m, "/v1/models/" + m + ":predict", "/v1/models/" + m + ":explain",
+			"/v1/models/" + m + "/versions/1:predict", "/v2/models/" + m + "/infer", "/v2/models/" + m,
+		} {
+			if got := ParsePath([]byte(p)); got.Kind.OpenAI() || string(got.Model) != m {
+				t.Errorf("%s: got {%v %q}, want a KServe/OIP kind for model %q", p, got.Kind, got.Model, m)
+			}
+		}
+	}
+	for p := range openAIPaths {
+		if got := ParsePath([]byte(p)); !got.Kind.OpenAI() {
+			t.Errorf("%s: got %v, want an OpenAI kind", p, got.Kind)
+		}
+	}
+	if got := ParsePath([]byte("/v1/models")); got.Kind != KindModelList {
+		t.Errorf("/v1/models: got %v, want KServe's model list", got.Kind)
+	}
+	p := []byte("/openai/v1/chat/completions")
+	if n := testing.AllocsPerRun(100, func() { _ = ParsePath(p) }); n != 0 {
+		t.Errorf("got %v allocations per ParsePath of an OpenAI path, want 0", n)
 	}
 }

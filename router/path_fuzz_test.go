@@ -11,6 +11,12 @@ import (
 func render(r Route) string {
 	var b bytes.Buffer
 	switch r.Kind {
+	case KindChat:
+		return "/v1/chat/completions"
+	case KindCompletion:
+		return "/v1/completions"
+	case KindEmbedding:
+		return "/v1/embeddings"
 	case KindInfer, KindModelMeta, KindModelReady:
 		b.WriteString("/v2/models/")
 	default:
@@ -34,7 +40,9 @@ func render(r Route) string {
 	return b.String()
 }
 
-// FuzzParsePath checks ParsePath on any bytes: it never panics; a proxied
+// FuzzParsePath checks ParsePath on any bytes: it never panics; an OpenAI
+// kind comes only from one of its exact paths and carries no names, a
+// KServe or OIP kind never from a path under /openai or OpenAI's; a proxied
 // route has valid names that are sub-slices of the path without '/', its
 // canonical rendering parses back to the same route, and so does the
 // container path AppendContainerPath builds for it, unversioned or with a
@@ -48,6 +56,8 @@ func FuzzParsePath(f *testing.F) {
 		"/v2/health/live", "/v2/models/../x", "/v2/models//infer", "/v1/models/a:b:predict",
 		"/v2/models/a/versions//infer", "/v1/models/..:predict", "/v2", "/v2/models", "/v1/models",
 		"/v2/models/versions/versions/versions", "/v1/models/fraud/versions/3",
+		"/openai/v1/chat/completions", "/v1/chat/completions", "/openai/v1/completions", "/v1/embeddings",
+		"/openai/v1/models", "/v1/models/chat/completions", "/v1/models/completions:predict", "/openai/v1/models/x",
 	} {
 		f.Add([]byte(s))
 	}
@@ -61,10 +71,21 @@ func FuzzParsePath(f *testing.F) {
 		if r.Kind == KindBadName && !bytes.HasPrefix(path, prefixV1Models) && !bytes.HasPrefix(path, prefixV2Models) {
 			t.Fatalf("%q: KindBadName outside the model API", path)
 		}
+		if r.Kind.OpenAI() {
+			if !openAIPaths[string(path)] || r.Model != nil || r.Version != nil {
+				t.Fatalf("%q: OpenAI kind %v (names %q/%q) from a path that is not one of OpenAI's", path, r.Kind, r.Model, r.Version)
+			}
+		} else if r.Kind != KindNotFound && (bytes.HasPrefix(path, []byte("/openai/")) || openAIPaths[string(path)]) {
+			t.Fatalf("%q: kind %v, want an OpenAI kind or not found", path, r.Kind)
+		}
 		if !r.Kind.Proxied() {
 			if r.Model != nil || r.Version != nil {
 				t.Fatalf("%q: kind %v with names %q/%q", path, r.Kind, r.Model, r.Version)
 			}
+			return
+		}
+		if r.Kind.OpenAI() {
+			checkContainerPath(t, path, r, []byte("1"))
 			return
 		}
 		if !configs.ValidName(r.Model) || (r.Pinned() && !configs.ValidName(r.Version)) {
@@ -85,4 +106,10 @@ func FuzzParsePath(f *testing.F) {
 			checkContainerPath(t, path, r, r.Version)
 		}
 	})
+}
+
+// openAIPaths are the paths of the OpenAI kinds.
+var openAIPaths = map[string]bool{
+	"/openai/v1/chat/completions": true, "/openai/v1/completions": true, "/openai/v1/embeddings": true,
+	"/v1/chat/completions": true, "/v1/completions": true, "/v1/embeddings": true, "/openai/v1/models": true,
 }

@@ -101,3 +101,27 @@ func retryOnFreshConn(_ *fasthttp.Request, attempts int, err error) (resetTimeou
 	}
 	return false, attempts < 2 && (errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE))
 }
+
+// Causes for the part of an answer the gateway reads itself, after Do
+// returned: a streamed answer's body (Response.StreamBody).
+var (
+	// ErrStreamEmpty: the answer's headers came, then the connection
+	// ended before any body byte (ConnFailed: retried).
+	ErrStreamEmpty error = &Error{ConnFailed, "stream ended before its first byte"}
+	// ErrStreamCut: a stream broke after its first byte (Failed).
+	ErrStreamCut error = &Error{Failed, "stream cut short"}
+	// ErrEventTooLarge: one server-sent event over server.max_answer_bytes
+	// (Failed).
+	ErrEventTooLarge error = &Error{Failed, "stream event too large"}
+	// ErrAnswerTooLarge: a buffered answer over server.max_answer_bytes.
+	ErrAnswerTooLarge error = causeTooLarge
+)
+
+// CauseOf maps the error of reading a streamed answer's body to its fixed
+// cause (nil for nil), as Do does for its own errors.
+func CauseOf(err error) error {
+	if err == nil {
+		return nil
+	}
+	return causeOf(err)
+}
