@@ -115,7 +115,7 @@ func (g *Gateway) handleOpenAI(ctx *fasthttp.RequestCtx, rt router.Route, start 
 	switch {
 	case pinned:
 		if vi, ok = model.split.Lookup(pin); !ok {
-			adm.release()
+			adm.Release()
 			observeRoute(ctx, tenant.name, model.name, "", nil)
 			g.metrics.Rejected(tenant.name, model.name, observability.ReasonNotFound)
 			return errVersionNotFound
@@ -145,7 +145,7 @@ func (g *Gateway) handleOpenAI(ctx *fasthttp.RequestCtx, rt router.Route, start 
 	setResponseHeaders(&ctx.Response.Header, rid, served)
 	served.series.Request(code)
 	served.series.Duration.Observe(time.Since(start).Seconds())
-	adm.release()
+	adm.Release()
 	return nil
 }
 

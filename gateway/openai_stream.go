@@ -76,7 +76,7 @@ func (g *Gateway) serveStream(ctx *fasthttp.RequestCtx, model *modelRoute, versi
 		version.series.InFlight.Dec()
 		served.series.Request(code)
 		served.series.Duration.Observe(time.Since(start).Seconds())
-		adm.release()
+		adm.Release()
 		if !sc.live {
 			sc.served, sc.code = served, code
 			close(sc.finished)
