@@ -254,7 +254,16 @@ type Limits struct {
 	// MaxQueueWait bounds a queued request's wait; then it gets 429.
 	// Default 0 (no queueing).
 	MaxQueueWait time.Duration `mapstructure:"max_queue_wait" json:"max_queue_wait"`
+	// TokensPerMinute is a budget of LLM tokens (prompt + completion, as the
+	// answers' usage reports them) for OpenAI requests: a token bucket of
+	// that size refilled at TokensPerMinute/60 per second. A request
+	// reserves an estimate before its call and settles the real usage
+	// after (docs/LLM.md). 0 = no token limit; at most MaxTokensPerMinute.
+	TokensPerMinute int `mapstructure:"tokens_per_minute" json:"tokens_per_minute,omitempty"`
 }
+
+// MaxTokensPerMinute bounds limits.tokens_per_minute (2^40).
+const MaxTokensPerMinute = 1 << 40
 
 // Model is one model of a tenant with its versions.
 type Model struct {

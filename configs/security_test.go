@@ -23,7 +23,7 @@ func TestSecurityConfigs(t *testing.T) {
 	if good.Server.UpstreamCAFile != "/etc/modelgate/upstream-ca.pem" {
 		t.Errorf("got upstream_ca_file %q", good.Server.UpstreamCAFile)
 	}
-	want := Limits{RequestsPerSecond: 100, Burst: 200, MaxInFlight: 32, MaxQueue: 64, MaxQueueWait: 250 * time.Millisecond}
+	want := Limits{RequestsPerSecond: 100, Burst: 200, MaxInFlight: 32, MaxQueue: 64, MaxQueueWait: 250 * time.Millisecond, TokensPerMinute: 90000}
 	if got := good.Tenants[0].Limits; got != want {
 		t.Errorf("got tenant limits %+v, want %+v", got, want)
 	}
@@ -47,6 +47,7 @@ func TestSecurityConfigs(t *testing.T) {
 			"tenants[0].limits.max_queue: must not be negative",
 			"tenants[0].limits.max_queue_wait: must not be negative",
 			"tenants[0].models[0].limits.burst: must not be negative",
+			"tenants[0].models[0].limits.tokens_per_minute: must be between 0 and",
 		}},
 	}
 	for _, tt := range tests {

@@ -284,6 +284,9 @@ func (v *validator) limits(p string, l *Limits) {
 	if l.MaxQueueWait < 0 {
 		v.add(p+".max_queue_wait", "must not be negative")
 	}
+	if l.TokensPerMinute < 0 || l.TokensPerMinute > MaxTokensPerMinute {
+		v.add(p+".tokens_per_minute", "must be between 0 and %d", MaxTokensPerMinute)
+	}
 }
 
 func (v *validator) model(p string, m *Model) {

@@ -39,6 +39,10 @@ var (
 	// rounded up; for concurrency 1.
 	errRateLimited = &statusError{fiber.StatusTooManyRequests, "rate limit exceeded"}
 	errConcurrency = &statusError{fiber.StatusTooManyRequests, "too many concurrent requests"}
+	// errTokenLimited refuses an OpenAI request whose token estimate the
+	// tenant's or model's tokens_per_minute cannot cover now; Retry-After
+	// is the seconds until it can, rounded up.
+	errTokenLimited = &statusError{fiber.StatusTooManyRequests, "token rate limit exceeded"}
 )
 
 // statusError is an error with the HTTP status it answers with.

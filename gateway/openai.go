@@ -35,6 +35,7 @@ import (
 type llmCall struct {
 	modelStart, modelEnd int
 	stream               *streamCall // nil unless "stream": true
+	tokens               tokenCall   // usage and the token budget (openai_tokens.go)
 }
 
 // retarget rewrites the request body's model for version v: v's
@@ -110,11 +111,18 @@ func (g *Gateway) handleOpenAI(ctx *fasthttp.RequestCtx, rt router.Route, start 
 		observeRoute(ctx, tenant.name, model.name, "", nil)
 		return nil // admit wrote the 429
 	}
+	tc, ok := reserveTokens(ctx, model, adm, &req, rt.Kind, start)
+	if !ok {
+		adm.Release()
+		observeRoute(ctx, tenant.name, model.name, "", nil)
+		return nil // reserveTokens wrote the 429
+	}
 	pinned := pin != nil
 	var vi int
 	switch {
 	case pinned:
 		if vi, ok = model.split.Lookup(pin); !ok {
+			tc.hold.Settle(0, start)
 			adm.Release()
 			observeRoute(ctx, tenant.name, model.name, "", nil)
 			g.metrics.Rejected(tenant.name, model.name, observability.ReasonNotFound)
@@ -133,7 +141,10 @@ func (g *Gateway) handleOpenAI(ctx *fasthttp.RequestCtx, rt router.Route, start 
 	rid := requestID(h.Peek(HeaderRequestID), idBuf[:])
 	observeRoute(ctx, tenant.name, model.name, version.name, rid)
 	prepareUpstreamRequest(&ctx.Request, version.paths.Of(rt.Kind), tenant.value, version.value, rid)
-	lc := llmCall{modelStart: req.ModelStart, modelEnd: req.ModelEnd}
+	if req.Stream && rt.Kind != router.KindEmbedding {
+		tc.askUsage(&ctx.Request, &req)
+	}
+	lc := llmCall{modelStart: req.ModelStart, modelEnd: req.ModelEnd, tokens: tc}
 	lc.retarget(&ctx.Request, version)
 	if req.Stream {
 		return g.serveStream(ctx, model, version, pinned, start, lc, adm, rid)
@@ -143,6 +154,7 @@ func (g *Gateway) handleOpenAI(ctx *fasthttp.RequestCtx, rt router.Route, start 
 	served, code := g.forward(ctx, model, version, pinned, start, &lc)
 	version.series.InFlight.Dec()
 	setResponseHeaders(&ctx.Response.Header, rid, served)
+	lc.tokens.answered(served, code, ctx.Response.Body())
 	served.series.Request(code)
 	served.series.Duration.Observe(time.Since(start).Seconds())
 	adm.Release()
@@ -179,7 +191,7 @@ func openAICode(e *statusError) string {
 		return "model_not_found"
 	case errUnauthorized:
 		return "invalid_api_key"
-	case errRateLimited, errConcurrency:
+	case errRateLimited, errConcurrency, errTokenLimited:
 		return "rate_limit_exceeded"
 	case errBodyTooLarge:
 		return "request_too_large"

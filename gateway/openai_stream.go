@@ -53,6 +53,14 @@ type streamCall struct {
 	version *versionRoute // the version whose stream is relayed
 	live    bool          // the stream reached the client (forward goroutine only)
 
+	// The relay's accounting (openai_tokens.go), read by the forward
+	// goroutine once the relay's verdict came.
+	usage          openai.Usage
+	gotUsage       bool
+	events         int       // data events relayed but [DONE] and usage-only ones
+	firstAt, endAt time.Time // the first event's flush, the stream's end
+	broken         bool      // the upstream broke the stream
+
 	started  chan struct{} // closed by the attempt that got a stream's first bytes
 	finished chan struct{} // closed by the forward goroutine when no stream started
 	verdict  chan error    // the relay's verdict on the stream, for the breaker
@@ -74,6 +82,11 @@ func (g *Gateway) serveStream(ctx *fasthttp.RequestCtx, model *modelRoute, versi
 	go func() {
 		served, code := g.forward(ctx, model, version, pinned, start, &sc.llm)
 		version.series.InFlight.Dec()
+		if sc.live {
+			sc.llm.tokens.streamEnded(sc, start)
+		} else {
+			sc.llm.tokens.answered(served, code, ctx.Response.Body())
+		}
 		served.series.Request(code)
 		served.series.Duration.Observe(time.Since(start).Seconds())
 		adm.Release()
@@ -184,7 +197,7 @@ func (sc *streamCall) relay(w *bufio.Writer) {
 	var verdict, closeErr error
 	for {
 		if end := lastEventEnd(sc.buf[:sc.pending]); end > 0 {
-			if err := writeFlush(w, sc.buf[:end]); err != nil {
+			if err := sc.send(w, sc.buf[:end]); err != nil {
 				closeErr = errClientGone // no verdict: the endpoint did its part
 				break
 			}
@@ -203,7 +216,7 @@ func (sc *streamCall) relay(w *bufio.Writer) {
 			// The upstream ended its stream: what is left (an event without
 			// its blank line) is passed on as it is.
 			if sc.pending > 0 {
-				if werr := writeFlush(w, sc.buf[:sc.pending]); werr != nil {
+				if werr := sc.send(w, sc.buf[:sc.pending]); werr != nil {
 					closeErr = errClientGone
 				}
 			}
@@ -217,7 +230,9 @@ func (sc *streamCall) relay(w *bufio.Writer) {
 			break
 		}
 	}
+	sc.endAt = time.Now()
 	if verdict != nil {
+		sc.broken = true
 		closeErr = verdict
 		_ = writeFlush(w, streamErrorEvent) // the partial event held back is dropped
 		sc.g.log.Warn("upstream stream failed after its first byte", "tenant", sc.model.tenant,
@@ -225,6 +240,56 @@ func (sc *streamCall) relay(w *bufio.Writer) {
 	}
 	closeStream(&sc.resp, closeErr)
 	sc.verdict <- verdict
+}
+
+// send writes events (complete ones, or the stream's unterminated tail)
+// to the client and flushes, counting them and reading the usage chunk
+// (openai_tokens.go); a usage-only chunk the gateway asked for is left
+// out.
+func (sc *streamCall) send(w *bufio.Writer, events []byte) error {
+	from, off, left := 0, 0, 0 // events[from:off] is still to be written; left: bytes left out
+	for rest := events; len(rest) > 0; {
+		var ev []byte
+		ev, rest = openai.NextEvent(rest)
+		if sc.account(ev) {
+			if _, err := w.Write(events[from:off]); err != nil {
+				return err
+			}
+			from = off + len(ev)
+			left += len(ev)
+		}
+		off += len(ev)
+	}
+	if _, err := w.Write(events[from:]); err != nil {
+		return err
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if sc.firstAt.IsZero() && left < len(events) {
+		sc.firstAt = time.Now()
+	}
+	return nil
+}
+
+// account counts one event of the stream and reads its usage, if any. It
+// reports whether the event is to be left out: the usage-only chunk
+// ("choices": []) of a stream whose client did not ask for it.
+func (sc *streamCall) account(ev []byte) (strip bool) {
+	data := openai.EventData(ev)
+	if len(data) == 0 || data[0] != '{' {
+		return false // [DONE], comments, other fields
+	}
+	if bytes.Contains(data, []byte(`"usage"`)) {
+		if u, found, empty := openai.ScanUsage(data); found {
+			sc.usage, sc.gotUsage = u, true
+			if empty {
+				return sc.llm.tokens.addedUsage
+			}
+		}
+	}
+	sc.events++
+	return false
 }
 
 // streamErrorEvent ends a stream the upstream broke.

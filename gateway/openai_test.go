@@ -470,7 +470,8 @@ func TestOpenAIStreamClientDisconnect(t *testing.T) {
 // TestOpenAIChatAllocs: a non-streamed chat completion allocates nothing
 // on the request path: routed by the body's model, with the model left as
 // it is, rewritten in place, or rebuilt at another length (pinned, or an
-// upstream_model of another length).
+// upstream_model of another length), its tokens reserved from a
+// tokens_per_minute budget, its answer's usage read, counted and settled.
 func TestOpenAIChatAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("allocation counts are not meaningful under the race detector")
@@ -493,7 +494,7 @@ func TestOpenAIChatAllocs(t *testing.T) {
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Shutdown() })
 	u := "http://" + ln.Addr().String()
-	g := newQuietGateway(t, parseConfig(t, "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n"+llmYAML("",
+	g := newQuietGateway(t, parseConfig(t, "server:\n  listen: 127.0.0.1:0\n  admin_listen: 127.0.0.1:0\n"+llmYAML("limits: {tokens_per_minute: 1000000000}",
 		llmVersion{name: "v1", weight: 1, urls: []string{u}},
 		llmVersion{name: "v2", weight: 0, urls: []string{u}, upstream: "tiny"},
 		llmVersion{name: "v3", weight: 0, urls: []string{u}, upstream: "meta-llama/Llama-3.1-8B-Instruct"})))

@@ -12,10 +12,14 @@ package observability
 type RejectSeries struct {
 	RateLimited Rejection
 	Concurrency Rejection
+	// TokenLimited counts OpenAI requests refused by a tokens_per_minute
+	// budget.
+	TokenLimited Rejection
 }
 
 // AdmissionRejections returns the rate-limit and concurrency rejection
 // handles of a model's scope.
 func (sc *Scope) AdmissionRejections() RejectSeries {
-	return RejectSeries{RateLimited: sc.Rejection(ReasonRateLimited), Concurrency: sc.Rejection(ReasonConcurrency)}
+	return RejectSeries{RateLimited: sc.Rejection(ReasonRateLimited), Concurrency: sc.Rejection(ReasonConcurrency),
+		TokenLimited: sc.Rejection(ReasonTokenLimited)}
 }

@@ -38,8 +38,11 @@ const (
 	ReasonTimeout        = "request_timeout"
 	ReasonRateLimited    = "rate_limited"
 	ReasonConcurrency    = "concurrency"
-	ReasonMethod         = "method_not_allowed"
-	ReasonNoEndpoint     = "no_endpoint"
+	// ReasonTokenLimited counts OpenAI requests refused by a
+	// limits.tokens_per_minute budget.
+	ReasonTokenLimited = "tokens_per_minute"
+	ReasonMethod       = "method_not_allowed"
+	ReasonNoEndpoint   = "no_endpoint"
 	// ReasonAnswerTooLarge counts answers over server.max_answer_bytes
 	// (the client got a 502).
 	ReasonAnswerTooLarge = "answer_too_large"
@@ -70,6 +73,7 @@ type Metrics struct {
 	lastConfigHash atomic.Pointer[string]
 
 	shadow *ShadowMetrics // shadow.go
+	llm    *llmMetrics    // llm.go
 	// Resilience holds the breaker, health, retry and fallback metrics.
 	Resilience *Resilience
 
@@ -153,6 +157,7 @@ func NewMetrics() *Metrics {
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.shadow = newShadowMetrics(m.Registry)
 	m.Resilience = newResilience(m.Registry)
+	m.llm = newLLMMetrics(m.Registry)
 	return m
 }
 

@@ -11,7 +11,7 @@ import (
 // any other reason is counted too, through a slower locked path.
 var reasons = [...]string{
 	ReasonUnauthorized, ReasonNotFound, ReasonBadRequest, ReasonBodyTooLarge, ReasonHeaderTooLarge,
-	ReasonTimeout, ReasonMethod, ReasonRateLimited, ReasonConcurrency, ReasonNoEndpoint,
+	ReasonTimeout, ReasonMethod, ReasonRateLimited, ReasonConcurrency, ReasonNoEndpoint, ReasonTokenLimited,
 }
 
 func reasonIndex(reason string) int {

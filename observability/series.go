@@ -37,6 +37,7 @@ type Series struct {
 	retired bool
 	h       atomic.Pointer[seriesHandles]
 	codes   atomic.Pointer[[]codeCounter] // copy-on-write, one per code seen
+	llm     atomic.Pointer[llmHandles]    // made by the first OpenAI usage (llm.go)
 
 	InFlight SeriesGauge
 	Duration SeriesObserver
@@ -167,6 +168,7 @@ func (s *Series) retire() {
 		}
 	}
 	s.codes.Store(&[]codeCounter{})
+	s.retireLLM()
 }
 
 // SeriesGauge is a Series' in-flight gauge.

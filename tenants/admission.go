@@ -43,13 +43,15 @@ func (d Decision) RetryAfterSeconds() int64 {
 }
 
 // Limiter is the admission control of one tenant or one tenant's model: a
-// token bucket (requests_per_second, burst) and a concurrency cap
+// token bucket (requests_per_second, burst), a concurrency cap
 // (max_in_flight) with a bounded FIFO wait queue (max_queue,
-// max_queue_wait). Zero limits mean unlimited. Safe for concurrent use; must
+// max_queue_wait), and a budget of LLM tokens (tokens_per_minute,
+// TokenBucket, taken by Grant.ReserveTokens). Zero limits mean unlimited. Safe for concurrent use; must
 // not be copied.
 type Limiter struct {
 	limits configs.Limits
 	bucket *rate.Limiter // nil: no rate limit
+	tokens *TokenBucket  // nil: no tokens_per_minute (tokens.go)
 
 	queued Gauge // told the queue length; never nil
 
@@ -83,6 +85,9 @@ func NewLimiter(l configs.Limits, queued Gauge) *Limiter {
 	lim := &Limiter{limits: l, queued: queued}
 	if l.RequestsPerSecond > 0 {
 		lim.bucket = rate.NewLimiter(rate.Limit(l.RequestsPerSecond), max(l.Burst, 1))
+	}
+	if l.TokensPerMinute > 0 {
+		lim.tokens = NewTokenBucket(l.TokensPerMinute)
 	}
 	return lim
 }
@@ -186,7 +191,8 @@ func (l *Limiter) Release() {
 }
 
 // Grant is what a request admitted by a tenant's and a model's limiters
-// holds: their concurrency slots (nil: none). Release it exactly once when
+// holds: their concurrency slots (nil: none), and the limiters whose
+// token budgets it may reserve from (ReserveTokens). Release it exactly once when
 // the request is done. The zero Grant holds nothing.
 type Grant struct{ Tenant, Model *Limiter }
 

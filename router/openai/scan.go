@@ -28,6 +28,28 @@ type Request struct {
 	User []byte
 	// IncludeUsage is "stream_options": {"include_usage": true}.
 	IncludeUsage bool
+
+	// What the token budget's estimate (Estimate) and AddIncludeUsage
+	// need, all read in the same walk:
+
+	// MaxTokens is the largest "max_tokens" or "max_completion_tokens"
+	// that is a non-negative integer, -1 when there is none.
+	MaxTokens int
+	// PromptBytes is the size in bytes of the "messages", "prompt" and
+	// "input" values as written (0 when absent).
+	PromptBytes int
+	// End is the offset of the body's closing '}'.
+	End int
+	// OptionsStart is the offset just past the '{' of the
+	// "stream_options" object, 0 when there is none; OptionsEmpty
+	// reports that object has no member.
+	OptionsStart int
+	OptionsEmpty bool
+	// UsageStart and UsageEnd delimit the value of
+	// stream_options.include_usage (0, 0 when absent).
+	UsageStart, UsageEnd int
+	// nullStart and nullEnd delimit "stream_options": null's value.
+	nullStart, nullEnd int
 }
 
 // Scan errors. Fixed texts: none quotes the body.
@@ -50,7 +72,7 @@ const maxDepth = 64
 // different ones. It does not allocate.
 func Scan(body []byte) (Request, error) {
 	s := scanner{b: body}
-	var r Request
+	r := Request{MaxTokens: -1}
 	var seen uint8
 	const seenModel, seenStream, seenUser, seenOptions = 1, 2, 4, 8
 	err := s.object(1, func(key []byte) error {
@@ -83,25 +105,44 @@ func Scan(body []byte) (Request, error) {
 			r.User = body[start+1 : end-1]
 		case "stream_options":
 			bit = seenOptions
-			if s.null() {
+			if start := s.i; s.null() {
+				r.nullStart, r.nullEnd = start, s.i
 				break
 			}
 			if s.peek() != '{' {
 				return ErrFieldType
 			}
+			r.OptionsStart = s.i + 1
+			r.OptionsEmpty = true
 			if err := s.object(2, func(k []byte) error {
+				r.OptionsEmpty = false
 				if string(k) != "include_usage" {
 					return s.skip(3)
 				}
+				r.UsageStart = s.i
 				v, ok := s.boolOrNull()
 				if !ok {
 					return ErrFieldType
 				}
-				r.IncludeUsage = v
+				r.IncludeUsage, r.UsageEnd = v, s.i
 				return nil
 			}); err != nil {
 				return err
 			}
+		case "messages", "prompt", "input":
+			start := s.i
+			err := s.skip(2)
+			r.PromptBytes += s.i - start
+			return err
+		case "max_tokens", "max_completion_tokens":
+			start := s.i
+			if err := s.skip(2); err != nil {
+				return err
+			}
+			if n, ok := parseCount(body[start:s.i]); ok && n > r.MaxTokens {
+				r.MaxTokens = n
+			}
+			return nil
 		default:
 			return s.skip(2)
 		}
@@ -114,6 +155,7 @@ func Scan(body []byte) (Request, error) {
 	if err != nil {
 		return Request{}, err
 	}
+	r.End = s.i - 1
 	if s.ws(); s.i != len(body) {
 		return Request{}, ErrMalformed
 	}
@@ -145,6 +187,29 @@ func SetModel(dst, body []byte, r Request, quoted []byte) []byte {
 	dst = append(dst[:0], body[:r.ModelStart]...)
 	dst = append(dst, quoted...)
 	return append(dst, body[r.ModelEnd:]...)
+}
+
+// maxCount bounds the token counts parseCount reads (2^40): larger ones
+// are refused, so sums of counts never overflow.
+const maxCount = 1 << 40
+
+// parseCount reads a JSON number that is a non-negative integer (digits
+// only) up to maxCount.
+func parseCount(b []byte) (int, bool) {
+	if len(b) == 0 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+		if n > maxCount {
+			return 0, false
+		}
+	}
+	return n, true
 }
 
 // scanner is a JSON syntax checker over b from i.
