@@ -113,7 +113,8 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	printed := out.String()
-	for _, want := range []string{"curl -si -H 'Authorization: Bearer demo-key'", "/v2/models/fraud/infer", "/v1/models/fraud/versions/v2:predict", "/admin/reload"} {
+	for _, want := range []string{"curl -si -H 'Authorization: Bearer demo-key'", "/v2/models/fraud/infer", "/v1/models/fraud/versions/v2:predict", "/admin/reload",
+		"/openai/v1/chat/completions", "/openai/v1/embeddings", `import OpenAI from "openai"`} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("demo help lacks %q", want)
 		}
@@ -135,6 +136,13 @@ func TestDemo(t *testing.T) {
 		{desc: "config needs a token", method: "GET", url: "http://" + admin + "/admin/config", wantCode: 401, wantBody: `"error"`},
 		{desc: "shadow view", method: "GET", url: "http://" + admin + "/admin/shadow", headers: []string{"Authorization", "Bearer demo-admin-token"}, wantCode: 200, wantBody: `"version": "v2"`},
 		{desc: "reload", method: "POST", url: "http://" + admin + "/admin/reload", headers: []string{"Authorization", "Bearer demo-admin-token"}, wantCode: 200, wantBody: `"status": "reloaded"`},
+		{desc: "openai chat", method: "POST", url: "http://" + gw + "/openai/v1/chat/completions", body: `{"model":"chat","messages":[{"role":"user","content":"hello there"}]}`,
+			headers: []string{"Authorization", "Bearer demo-key", "Content-Type", "application/json"}, wantCode: 200, wantBody: `"chat.completion"`},
+		{desc: "openai stream", method: "POST", url: "http://" + gw + "/openai/v1/chat/completions", body: `{"model":"chat@v2","stream":true,"messages":[{"role":"user","content":"hello there"}]}`,
+			headers: []string{"Authorization", "Bearer demo-key", "Content-Type", "application/json"}, wantCode: 200, wantBody: "data: [DONE]"},
+		{desc: "openai embeddings", method: "POST", url: "http://" + gw + "/openai/v1/embeddings", body: `{"model":"embed","input":"hello there"}`,
+			headers: []string{"Authorization", "Bearer demo-key", "Content-Type", "application/json"}, wantCode: 200, wantBody: `"embedding"`},
+		{desc: "openai models", method: "GET", url: "http://" + gw + "/openai/v1/models", headers: []string{"Authorization", "Bearer demo-key"}, wantCode: 200, wantBody: `"id":"embed"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

@@ -108,6 +108,12 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		urls = append(urls, srv.URL)
 		grpcAddrs = append(grpcAddrs, srv.GRPCAddr)
 	}
+	llmURLs, stopLLMs, err := startDemoLLMs()
+	if err != nil {
+		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
+		return 1
+	}
+	defer stopLLMs()
 	dir, err := os.MkdirTemp("", "modelgate-demo-")
 	if err != nil {
 		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
@@ -118,7 +124,8 @@ func demo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	text := fmt.Sprintf(demoConfig, *listen, *adminListen, *grpcListen, tenants.HashKey(demoAdminToken), demoAdminToken,
 		tenants.HashKey(demoViewerToken), demoViewerToken, tenants.HashKey(demoOperatorToken), demoOperatorToken,
 		tenants.HashKey(demoApproverToken), demoApproverToken, tenants.HashKey(demoKey), demoKey,
-		urls[0], grpcAddrs[0], urls[1], grpcAddrs[1], urls[2], grpcAddrs[2], urls[3], grpcAddrs[3])
+		urls[0], grpcAddrs[0], urls[1], grpcAddrs[1], urls[2], grpcAddrs[2], urls[3], grpcAddrs[3]) +
+		fmt.Sprintf(demoLLMConfig, llmURLs[0], llmURLs[1], llmURLs[2])
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		fmt.Fprintf(stderr, "modelgate demo: %v\n", err)
 		return 1
@@ -179,7 +186,8 @@ func printDemoHelp(w io.Writer, traffic, admin, grpc, path string, urls []string
             approver "ada" "demo-approver-token")
   console:  http://%[2]s/ui/   (operator console: sign in with one of the tokens above)
   models:   fraud v1 at %[5]s (weight 90), fraud v2 at %[6]s (weight 10, also shadowed);
-            churn v1 and v2, v2 released by a rollout
+            churn v1 and v2, v2 released by a rollout;
+            OpenAI-compatible chat (v1 90, v2 10) and embed on stand-in LLM servers
   config:   %[7]s  (edit and save: reloaded live)
 
 Try (copy and paste):
@@ -243,5 +251,6 @@ Try (copy and paste):
   grpcurl -plaintext -import-path oip -proto inference.proto %[1]s inference.GRPCInferenceService/ServerReady
 `, grpc, demoKey)
 	}
+	printDemoLLMHelp(w, traffic, admin)
 	fmt.Fprint(w, "\nPress Ctrl-C to stop.\n")
 }

@@ -160,13 +160,16 @@ func (s *Server) record(r *http.Request, body []byte, req *request) {
 
 // request is what the server reads of a request body.
 type request struct {
-	Model         string          `json:"model"`
-	Stream        bool            `json:"stream"`
-	MaxTokens     int             `json:"max_tokens"`
-	Messages      []message       `json:"messages"`
-	Prompt        json.RawMessage `json:"prompt"`
-	Input         json.RawMessage `json:"input"`
-	StreamOptions *struct {
+	Model     string          `json:"model"`
+	Stream    bool            `json:"stream"`
+	MaxTokens int             `json:"max_tokens"`
+	Messages  []message       `json:"messages"`
+	Prompt    json.RawMessage `json:"prompt"`
+	Input     json.RawMessage `json:"input"`
+	// EncodingFormat of embeddings: "float" (default) or "base64" (what
+	// OpenAI's clients ask for by default).
+	EncodingFormat string `json:"encoding_format"`
+	StreamOptions  *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
 }
@@ -380,7 +383,11 @@ func (s *Server) embeddings(w http.ResponseWriter, req *request) {
 	data := make([]any, len(inputs))
 	words := 0
 	for i, in := range inputs {
-		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": Embedding(in, s.dim)}
+		var emb any = Embedding(in, s.dim)
+		if req.EncodingFormat == "base64" {
+			emb = encodeBase64(Embedding(in, s.dim))
+		}
+		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": emb}
 		words += countWords(in)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data, "model": req.Model,

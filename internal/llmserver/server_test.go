@@ -1,6 +1,8 @@
 package llmserver
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"io"
 	"math"
@@ -242,6 +244,23 @@ func TestEmbeddings(t *testing.T) {
 	}
 	if !equal(one.Data[0].Embedding, Embedding("hello world", 16)) {
 		t.Errorf("answer differs from Embedding")
+	}
+	// encoding_format base64 (OpenAI's clients' default): little-endian
+	// float32s.
+	var b64 struct {
+		Data []struct {
+			Embedding string `json:"embedding"`
+		} `json:"data"`
+	}
+	decode(t, post(t, r.URL+"/v1/embeddings", `{"model":"e","input":"hello world","encoding_format":"base64"}`), &b64)
+	raw, err := base64.StdEncoding.DecodeString(b64.Data[0].Embedding)
+	if err != nil || len(raw) != 4*16 {
+		t.Fatalf("base64 embedding %q: %d bytes, %v", b64.Data[0].Embedding, len(raw), err)
+	}
+	for i, want := range Embedding("hello world", 16) {
+		if got := math.Float32frombits(binary.LittleEndian.Uint32(raw[4*i:])); got != float32(want) {
+			t.Errorf("base64 component %d: got %v, want %v", i, got, float32(want))
+		}
 	}
 }
 

@@ -1,6 +1,8 @@
 package llmserver
 
 import (
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"hash/fnv"
 	"math"
@@ -57,3 +59,13 @@ func promptTokens(req *request) int {
 }
 
 func countWords(s string) int { return len(strings.Fields(s)) }
+
+// encodeBase64 is v as OpenAI's base64 encoding_format: little-endian
+// float32s, base64 (standard, padded).
+func encodeBase64(v []float64) string {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(float32(f)))
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
