@@ -64,10 +64,16 @@ func AddIncludeUsage(dst, body []byte, r *Request) []byte {
 	dst = append(dst, ins...)
 	dst = append(dst, body[cut:]...)
 	delta := len(ins) - (cut - at)
-	for _, p := range [...]*int{&r.ModelStart, &r.ModelEnd, &r.End} {
+	// Offsets of a byte (ModelStart, End) at or after cut move; the
+	// model's exclusive end moves when past at (an insertion right after
+	// the model, at End, leaves it).
+	for _, p := range [...]*int{&r.ModelStart, &r.End} {
 		if *p >= cut {
 			*p += delta
 		}
+	}
+	if r.ModelEnd > at {
+		r.ModelEnd += delta
 	}
 	// The options' spans are not kept: the body asks for usage now.
 	r.OptionsStart, r.OptionsEmpty, r.UsageStart, r.UsageEnd, r.nullStart, r.nullEnd = 0, false, 0, 0, 0, 0

@@ -64,6 +64,7 @@ func TestAddIncludeUsage(t *testing.T) {
 	tests := []struct {
 		desc, body, want string
 	}{
+		{desc: "model last", body: `{"stream":true,"model":"m"}`, want: `{"stream":true,"model":"m","stream_options":{"include_usage":true}}`},
 		{desc: "no options", body: `{"model":"m","stream":true}`, want: `{"model":"m","stream":true,"stream_options":{"include_usage":true}}`},
 		{desc: "options before the model", body: `{"stream_options":{},"model":"m"}`, want: `{"stream_options":{"include_usage":true},"model":"m"}`},
 		{desc: "other options", body: `{"stream_options":{"continuous_usage_stats":true},"model":"m"}`, want: `{"stream_options":{"include_usage":true,"continuous_usage_stats":true},"model":"m"}`},
@@ -152,4 +153,37 @@ func TestUsageAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("got %v allocations, want 0", n)
 	}
+}
+
+// FuzzAddIncludeUsage: for any body Scan accepts, the body AddIncludeUsage
+// builds is valid JSON that Scan reads as asking for usage, with the same
+// model, the model span and End updated.
+func FuzzAddIncludeUsage(f *testing.F) {
+	for _, seed := range []string{
+		`{"model":"m","stream":true}`,
+		`{"stream_options":{},"model":"m"}`,
+		`{"stream_options":{"x":1,"include_usage":false},"model":"m","messages":[{"a":"b"}]}`,
+		`{"model":"m","stream_options":null}`,
+		` { "model" : "m" , "stream_options" : { "include_usage" : null } } `,
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		r, err := Scan([]byte(body))
+		if err != nil {
+			return
+		}
+		model := string(r.Model)
+		got := AddIncludeUsage(nil, []byte(body), &r)
+		if !json.Valid(got) {
+			t.Fatalf("%s → %s: not valid JSON", body, got)
+		}
+		r2, err := Scan(got)
+		if err != nil {
+			t.Fatalf("%s → %s: Scan: %v", body, got, err)
+		}
+		if !r2.IncludeUsage || string(r2.Model) != model || string(got[r.ModelStart:r.ModelEnd]) != `"`+model+`"` || r.End != r2.End {
+			t.Fatalf("%s → %s: include_usage %v, model %q, span %q, end %d/%d", body, got, r2.IncludeUsage, r2.Model, got[r.ModelStart:r.ModelEnd], r.End, r2.End)
+		}
+	})
 }
