@@ -210,3 +210,37 @@ func TestOpenAITokenLimitBrokenStream(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenAIStreamAskUsageWithRetarget: the usage request added to a
+// streamed body and the upstream_model rewrite compose, whatever the
+// members' order: the container gets valid JSON naming its model and
+// asking for usage, the rest of the body unchanged.
+func TestOpenAIStreamAskUsageWithRetarget(t *testing.T) {
+	srv := startLLM(t, llmserver.Options{ReplyTokens: 2})
+	h := startGateway(t, llmYAML("", llmVersion{name: "v1", weight: 1, urls: []string{srv.URL}},
+		llmVersion{name: "v2", weight: 0, urls: []string{srv.URL}, upstream: "meta-llama/Llama-3.1-8B-Instruct"}))
+	for i, body := range []string{
+		`{"stream":true,"messages":[{"role":"user","content":"a b"}],"model":"chat@v2"}`,
+		`{"model":"chat@v2","stream_options":{"continuous_usage_stats":false},"stream":true,"messages":[]}`,
+		`{"stream_options":{"include_usage":false},"model":"chat","stream":true,"messages":[]}`,
+	} {
+		resp := streamChat(t, h, body)
+		events, err := llmserver.ReadEvents(resp.Body, nil)
+		if err != nil || len(events) != 4 {
+			t.Fatalf("body %d: got %d events (%v), want 2 tokens, the finish and [DONE]", i, len(events), err)
+		}
+		var sent map[string]any
+		got := srv.Server.Requests()[i].Body
+		if err := json.Unmarshal(got, &sent); err != nil {
+			t.Fatalf("body %d: the container got invalid JSON %s", i, got)
+		}
+		want := "chat"
+		if strings.Contains(body, "chat@v2") {
+			want = "meta-llama/Llama-3.1-8B-Instruct"
+		}
+		opts, _ := sent["stream_options"].(map[string]any)
+		if sent["model"] != want || opts["include_usage"] != true || sent["stream"] != true {
+			t.Errorf("body %d: the container got %s, want model %q asking for usage", i, got, want)
+		}
+	}
+}
