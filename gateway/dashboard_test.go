@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelgate/modelgate/internal/llmserver"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -106,10 +107,18 @@ func TestDashboardMetricsExist(t *testing.T) {
 	// A shadowed model, so the shadow series exist too.
 	m := startModel(t, "fraud", "v1")
 	m2 := startModel(t, "fraud", "v2")
-	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", "shadow: {version: v2, percent: 100}", "v1:1:"+m.URL, "v2:0:"+m2.URL))
+	// And an OpenAI model, streamed to, so the LLM series exist.
+	llm := startLLM(t, llmserver.Options{ReplyTokens: 3})
+	h := startGateway(t, "tenants:\n"+tenantYAML("acme", "fraud", "shadow: {version: v2, percent: 100}", "v1:1:"+m.URL, "v2:0:"+m2.URL)+
+		tenantYAML("llm", "chat", "health_check: {disabled: true}", "v1:1:"+llm.URL))
 	key, _ := testKey("acme")
 	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", key)
 	h.do("POST", "/v2/models/fraud/infer", inferBody, "X-API-Key", "wrong")
+	llmKey, _ := testKey("llm")
+	if r := h.do("POST", "/openai/v1/chat/completions", `{"model":"chat","stream":true,"messages":[{"role":"user","content":"hi"}]}`,
+		"Authorization", "Bearer "+llmKey); r.code != 200 || !strings.Contains(r.body, "[DONE]") {
+		t.Fatalf("streamed chat: got %d %s", r.code, r.body)
+	}
 	// The shadow worker records its metrics one after the other, after
 	// the client's answer: wait until every name the queries use is
 	// exported (or time out and name the missing ones).

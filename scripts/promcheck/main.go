@@ -146,6 +146,9 @@ func load(args []string) error {
 		{"/v1/models/fraud:predict", `{"instances":[[1.0,0.5,-0.3,2.0]]}`, *key},
 		{"/v2/models/fraud/infer", inferBody, "wrong-key"},
 		{"/v2/models/churn/infer", inferBody, *key}, // the demo's rollout: its shadow step judges these
+		// The demo's stand-in LLM: streamed (time to first token, per output token) and buffered.
+		{"/openai/v1/chat/completions", `{"model":"chat","stream":true,"max_tokens":6,"messages":[{"role":"user","content":"hello there"}]}`, *key},
+		{"/openai/v1/chat/completions", `{"model":"chat","max_tokens":6,"messages":[{"role":"user","content":"hello there"}]}`, *key},
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
 	ctx, cancel := context.WithTimeout(context.Background(), *dur)
