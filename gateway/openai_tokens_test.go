@@ -49,8 +49,8 @@ func TestOpenAITokenMetrics(t *testing.T) {
 		{"modelgate_llm_completion_tokens_total", "v1", 3*5 + 4},
 		{"modelgate_llm_prompt_tokens_total", "v2", 2},
 		{"modelgate_llm_completion_tokens_total", "v2", 2},
-		// Buffered answers have no time to first token.
-		{"modelgate_llm_time_to_first_token_seconds_count", "v1", 0},
+		// Buffered answers have no time to first token: no histogram.
+		{"modelgate_llm_time_to_first_token_seconds_count", "v1", -1},
 	} {
 		if got := h.llmMetric(tt.name, tt.version); got != tt.want {
 			t.Errorf("%s of %s: got %v, want %v", tt.name, tt.version, got, tt.want)

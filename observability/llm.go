@@ -3,9 +3,11 @@ package observability
 import "github.com/prometheus/client_golang/prometheus"
 
 // LLM series: the tokens and token latencies of OpenAI-compatible requests,
-// per tenant/model/version and role, created by a version's first OpenAI
-// answer that reports them (so a version serving only KServe or OIP
-// requests exports none) and deleted with the version's other series.
+// per tenant/model/version and role. The token counters are created by a
+// version's first OpenAI answer that reports usage, the two histograms by
+// its first stream (so a version serving only KServe or OIP requests
+// exports none, an embeddings model no histograms); all are deleted with
+// the version's other series.
 
 // TokenLatencyBuckets are the classic buckets of the time per output
 // token, 1 ms to 1 s (native histograms give the fine resolution).
@@ -39,12 +41,17 @@ func newLLMMetrics(reg prometheus.Registerer) *llmMetrics {
 	return l
 }
 
-type llmHandles struct {
-	prompt, completion prometheus.Counter
-	ttft, tpot         prometheus.Observer
-}
+// llmHandles are a version's token counters; streamHandles its token
+// latency histograms, made by its first stream (an embeddings model has
+// none).
+type llmHandles struct{ prompt, completion prometheus.Counter }
 
-var discardLLM = &llmHandles{prompt: discardCounter, completion: discardCounter, ttft: discardHistogram, tpot: discardHistogram}
+type streamHandles struct{ ttft, tpot prometheus.Observer }
+
+var (
+	discardLLM    = &llmHandles{prompt: discardCounter, completion: discardCounter}
+	discardStream = &streamHandles{ttft: discardHistogram, tpot: discardHistogram}
+)
 
 func (s *Series) llmHandles() *llmHandles {
 	if h := s.llm.Load(); h != nil {
@@ -63,10 +70,30 @@ func (s *Series) llmHandles() *llmHandles {
 	h := &llmHandles{
 		prompt:     m.llm.prompt.WithLabelValues(t, mo, v, r),
 		completion: m.llm.completion.WithLabelValues(t, mo, v, r),
-		ttft:       m.llm.ttft.WithLabelValues(t, mo, v, r),
-		tpot:       m.llm.tpot.WithLabelValues(t, mo, v, r),
 	}
 	s.llm.Store(h)
+	return h
+}
+
+func (s *Series) streamHandles() *streamHandles {
+	if h := s.stream.Load(); h != nil {
+		return h
+	}
+	m := s.m
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if h := s.stream.Load(); h != nil {
+		return h
+	}
+	if s.retired {
+		return discardStream
+	}
+	t, mo, v, r := s.labels[0], s.labels[1], s.labels[2], s.labels[3]
+	h := &streamHandles{
+		ttft: m.llm.ttft.WithLabelValues(t, mo, v, r),
+		tpot: m.llm.tpot.WithLabelValues(t, mo, v, r),
+	}
+	s.stream.Store(h)
 	return h
 }
 
@@ -79,21 +106,24 @@ func (s *Series) Tokens(prompt, completion int) {
 
 // TimeToFirstToken observes a stream's time to its first event, in
 // seconds.
-func (s *Series) TimeToFirstToken(seconds float64) { s.llmHandles().ttft.Observe(seconds) }
+func (s *Series) TimeToFirstToken(seconds float64) { s.streamHandles().ttft.Observe(seconds) }
 
 // TimePerOutputToken observes a stream's time per output token, in
 // seconds.
-func (s *Series) TimePerOutputToken(seconds float64) { s.llmHandles().tpot.Observe(seconds) }
+func (s *Series) TimePerOutputToken(seconds float64) { s.streamHandles().tpot.Observe(seconds) }
 
 // retireLLM deletes the LLM children s made. Called with m.mu held.
 func (s *Series) retireLLM() {
+	t, mo, v, r := s.labels[0], s.labels[1], s.labels[2], s.labels[3]
+	m := s.m
 	if h := s.llm.Load(); h != nil && h != discardLLM {
-		m := s.m
-		t, mo, v, r := s.labels[0], s.labels[1], s.labels[2], s.labels[3]
 		m.llm.prompt.DeleteLabelValues(t, mo, v, r)
 		m.llm.completion.DeleteLabelValues(t, mo, v, r)
+	}
+	if h := s.stream.Load(); h != nil && h != discardStream {
 		m.llm.ttft.DeleteLabelValues(t, mo, v, r)
 		m.llm.tpot.DeleteLabelValues(t, mo, v, r)
 	}
 	s.llm.Store(discardLLM)
+	s.stream.Store(discardStream)
 }

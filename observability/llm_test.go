@@ -9,9 +9,10 @@ import (
 var llmNames = []string{"modelgate_llm_prompt_tokens_total", "modelgate_llm_completion_tokens_total",
 	"modelgate_llm_time_to_first_token_seconds", "modelgate_llm_time_per_output_token_seconds"}
 
-// TestLLMSeriesLifecycle: a version's LLM series appear with its first
-// usage (not with its other series), count exactly, and go with Forget; a
-// forgotten handle records into nothing.
+// TestLLMSeriesLifecycle: a version's token counters appear with its first
+// usage (not with its other series), its histograms with its first
+// stream; they count exactly and go with Forget; a forgotten handle
+// records into nothing.
 func TestLLMSeriesLifecycle(t *testing.T) {
 	m := NewMetrics()
 	s := m.Series("acme", "chat", "v1", RolePrimary)
@@ -23,6 +24,11 @@ func TestLLMSeriesLifecycle(t *testing.T) {
 	}
 	s.Tokens(12, 5)
 	s.Tokens(3, 0)
+	for _, name := range llmNames[2:] {
+		if got := testutil.CollectAndCount(m.Registry, name); got != 0 {
+			t.Errorf("before any stream: %d %s series, want 0", got, name)
+		}
+	}
 	s.TimeToFirstToken(0.02)
 	s.TimePerOutputToken(0.005)
 	for _, name := range llmNames {
@@ -51,6 +57,7 @@ func TestLLMSeriesAllocs(t *testing.T) {
 	m := NewMetrics()
 	s := m.Series("acme", "chat", "v1", RolePrimary)
 	s.Tokens(1, 1)
+	s.TimeToFirstToken(0.01)
 	if n := testing.AllocsPerRun(100, func() {
 		s.Tokens(12, 5)
 		s.TimeToFirstToken(0.02)

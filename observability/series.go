@@ -38,6 +38,7 @@ type Series struct {
 	h       atomic.Pointer[seriesHandles]
 	codes   atomic.Pointer[[]codeCounter] // copy-on-write, one per code seen
 	llm     atomic.Pointer[llmHandles]    // made by the first OpenAI usage (llm.go)
+	stream  atomic.Pointer[streamHandles] // made by the first OpenAI stream (llm.go)
 
 	InFlight SeriesGauge
 	Duration SeriesObserver
