@@ -41,6 +41,8 @@ type Config struct {
 	Admin   Admin    `mapstructure:"admin" json:"admin"`
 	Logging Logging  `mapstructure:"logging" json:"logging"`
 	Tracing Tracing  `mapstructure:"tracing" json:"tracing"`
+	// State is what replicas share (state.go). Static: needs a restart.
+	State   State    `mapstructure:"state" json:"state"`
 	Tenants []Tenant `mapstructure:"tenants" json:"tenants"`
 
 	// Hash is the hex SHA-256 of the file's bytes, set by Load/Parse. It is
@@ -254,6 +256,13 @@ type Limits struct {
 	// MaxQueueWait bounds a queued request's wait; then it gets 429.
 	// Default 0 (no queueing).
 	MaxQueueWait time.Duration `mapstructure:"max_queue_wait" json:"max_queue_wait"`
+	// Scope is where requests_per_second and burst hold: "local" (the
+	// default, also when unset: each replica alone) or "global" (across every replica sharing
+	// state.redis, which it requires). max_in_flight, max_queue and
+	// max_queue_wait are always per replica: a slot is released by the
+	// replica holding it, and a replica that crashed would leak shared
+	// slots for good.
+	Scope string `mapstructure:"scope" json:"scope"`
 }
 
 // Model is one model of a tenant with its versions.

@@ -237,7 +237,7 @@ func (a *Admission) Len() int { return a.byKey.Len() }
 func (a *Admission) Build(gen *keyed.Gen, cfg *configs.Config) *Limiters {
 	out := &Limiters{tenants: make([]*Limiter, len(cfg.Tenants)), models: make([][]*Limiter, len(cfg.Tenants))}
 	get := func(k admissionKey) *Limiter {
-		if k.limits == (configs.Limits{}) {
+		if k.limits.Unlimited() {
 			return nil
 		}
 		return keyed.Get(a.byKey, gen, k, func() *Limiter {
