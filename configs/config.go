@@ -37,10 +37,10 @@ const (
 // Config is the whole configuration file. It needs at least one tenant, so
 // an empty or truncated file is invalid and cannot replace a running config.
 type Config struct {
-	Server  Server   `mapstructure:"server" json:"server"`
-	Admin   Admin    `mapstructure:"admin" json:"admin"`
-	Logging Logging  `mapstructure:"logging" json:"logging"`
-	Tracing Tracing  `mapstructure:"tracing" json:"tracing"`
+	Server  Server  `mapstructure:"server" json:"server"`
+	Admin   Admin   `mapstructure:"admin" json:"admin"`
+	Logging Logging `mapstructure:"logging" json:"logging"`
+	Tracing Tracing `mapstructure:"tracing" json:"tracing"`
 	// State is what replicas share (state.go). Static: needs a restart.
 	State   State    `mapstructure:"state" json:"state"`
 	Tenants []Tenant `mapstructure:"tenants" json:"tenants"`
