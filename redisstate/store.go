@@ -85,7 +85,8 @@ func Open(cfg configs.Redis, up Gauge, log *slog.Logger) *Store {
 		// One try: a failed call marks Redis down and the heartbeat
 		// decides when it is back, so a dead Redis never costs a request
 		// several timeouts.
-		MaxRetries: -1,
+		MaxRetries:    -1,
+		DialerRetries: 1,
 		// Admission calls are short and made by request goroutines: about
 		// ten connections per CPU covers the concurrency of a busy
 		// replica (go-redis's own default, set on purpose here).
@@ -95,6 +96,7 @@ func Open(cfg configs.Redis, up Gauge, log *slog.Logger) *Store {
 	if cfg.TLS {
 		opts.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
 	}
+	logOnce.Do(func() { redis.SetLogger(clientLog{log}) })
 	s := &Store{client: redis.NewClient(opts), cfg: cfg, id: replicaID(), log: log, upG: up,
 		stop: make(chan struct{}), done: make(chan struct{})}
 	if s.upG == nil {
@@ -107,6 +109,17 @@ func Open(cfg configs.Redis, up Gauge, log *slog.Logger) *Store {
 	}
 	go s.run()
 	return s
+}
+
+// logOnce routes go-redis's own messages (a process-wide setting) to the
+// first Store's log at debug level: the Store logs each change between up
+// and down itself, at warn and info.
+var logOnce sync.Once
+
+type clientLog struct{ log *slog.Logger }
+
+func (l clientLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis client: "+fmt.Sprintf(format, v...))
 }
 
 type nopGauge struct{}
