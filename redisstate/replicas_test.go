@@ -186,8 +186,10 @@ func TestGlobalLimitAcrossReplicas(t *testing.T) {
 	if float64(ok) > bound {
 		t.Errorf("global: admitted %d in %.3fs, want at most %.1f", ok, secs, bound)
 	}
-	if floor := globalRPS * secs * 0.9; float64(ok) < floor {
-		t.Errorf("global: admitted %d in %.3fs, want at least %.0f (the limit, not less)", ok, secs, floor)
+	// A loose floor: on a loaded machine (-race, other jobs) the whole
+	// process can stall for a second, which the client-side window counts.
+	if floor := globalRPS * secs * 0.5; float64(ok) < floor {
+		t.Errorf("global: admitted %d in %.3fs, want at least %.0f (the limit in use)", ok, secs, floor)
 	}
 	if limited < ok {
 		t.Errorf("global: refused %d, admitted %d: the flood did not exceed the limit", limited, ok)
@@ -197,8 +199,10 @@ func TestGlobalLimitAcrossReplicas(t *testing.T) {
 	lok, llimited, lelapsed, _ := floodFor(t, local, 3*time.Second)
 	ratio := float64(lok) / float64(ok) * secs / lelapsed.Seconds()
 	t.Logf("local: admitted %d, refused %d in %.3fs: %.2f× the global admissions", lok, llimited, lelapsed.Seconds(), ratio)
-	if want := 3 * globalRPS * lelapsed.Seconds() * 0.85; float64(lok) < want {
-		t.Errorf("local: admitted %d in %.3fs, want about 3×%d/s (at least %.0f)", lok, lelapsed.Seconds(), globalRPS, want)
+	// About 3× on an idle machine (logged); asserted: more than the
+	// global bound, i.e. each replica enforcing the limit alone.
+	if bound := globalRPS*lelapsed.Seconds()*(1+epsilon) + globalBurst; float64(lok) <= bound {
+		t.Errorf("local: admitted %d in %.3fs, want more than the global bound %.0f (each replica alone)", lok, lelapsed.Seconds(), bound)
 	}
 }
 
