@@ -37,10 +37,12 @@ const (
 // Config is the whole configuration file. It needs at least one tenant, so
 // an empty or truncated file is invalid and cannot replace a running config.
 type Config struct {
-	Server  Server   `mapstructure:"server" json:"server"`
-	Admin   Admin    `mapstructure:"admin" json:"admin"`
-	Logging Logging  `mapstructure:"logging" json:"logging"`
-	Tracing Tracing  `mapstructure:"tracing" json:"tracing"`
+	Server  Server  `mapstructure:"server" json:"server"`
+	Admin   Admin   `mapstructure:"admin" json:"admin"`
+	Logging Logging `mapstructure:"logging" json:"logging"`
+	Tracing Tracing `mapstructure:"tracing" json:"tracing"`
+	// State is what replicas share (state.go). Static: needs a restart.
+	State   State    `mapstructure:"state" json:"state"`
 	Tenants []Tenant `mapstructure:"tenants" json:"tenants"`
 
 	// Hash is the hex SHA-256 of the file's bytes, set by Load/Parse. It is
@@ -254,11 +256,19 @@ type Limits struct {
 	// MaxQueueWait bounds a queued request's wait; then it gets 429.
 	// Default 0 (no queueing).
 	MaxQueueWait time.Duration `mapstructure:"max_queue_wait" json:"max_queue_wait"`
+	// Scope is where requests_per_second and burst hold: "local" (the
+	// default, also when unset: each replica alone) or "global" (across every replica sharing
+	// state.redis, which it requires). max_in_flight, max_queue and
+	// max_queue_wait are always per replica: a slot is released by the
+	// replica holding it, and a replica that crashed would leak shared
+	// slots for good.
+	Scope string `mapstructure:"scope" json:"scope"`
 	// TokensPerMinute is a budget of LLM tokens (prompt + completion, as the
 	// answers' usage reports them) for OpenAI requests: a token bucket of
 	// that size refilled at TokensPerMinute/60 per second. A request
 	// reserves an estimate before its call and settles the real usage
 	// after (docs/LLM.md). 0 = no token limit; at most MaxTokensPerMinute.
+	// Always per replica, whatever Scope says.
 	TokensPerMinute int `mapstructure:"tokens_per_minute" json:"tokens_per_minute,omitempty"`
 }
 

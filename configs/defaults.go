@@ -129,6 +129,9 @@ func (c *Config) SetDefaults() {
 			fillZero(t, DefaultTLS())
 		}
 	}
+	if r := c.State.Redis; r != nil {
+		fillZero(r, DefaultRedis())
+	}
 	for i := range c.Tenants {
 		t := &c.Tenants[i]
 		t.Limits.setDefaults()

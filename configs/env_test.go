@@ -60,7 +60,11 @@ func TestEnvOverridesEveryScalar(t *testing.T) {
 		"admin.token_sha256":           strings.Repeat("ab", 32),
 		"logging.level":                "debug",
 		"tracing.endpoint":             "http://127.0.0.1:4318",
+		"state.redis.address":          "127.0.0.1:6379",
+		"state.redis.password_env":     "MODELGATE_TEST_REDIS_PASSWORD",
+		"state.redis.on_unavailable":   "open",
 	}
+	t.Setenv("MODELGATE_TEST_REDIS_PASSWORD", "not-a-real-password")
 	durType := reflect.TypeFor[time.Duration]()
 	want := map[string]any{}
 	for _, s := range settings {

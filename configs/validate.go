@@ -83,6 +83,7 @@ func (v *validator) add(path, format string, args ...any) {
 func (c *Config) Validate() error {
 	v := &validator{}
 	v.server(&c.Server)
+	v.state(&c.State)
 	if h := c.Admin.TokenSHA256; h != "" && !isSHA256Hex(h) {
 		v.add("admin.token_sha256", "must be 64 hex characters (the SHA-256 of the token)")
 	}
@@ -145,6 +146,7 @@ func (c *Config) Validate() error {
 			}
 		}
 		v.limits(p+".limits", &t.Limits)
+		v.scope(p+".limits", &t.Limits, &c.State)
 		if len(t.Models) == 0 {
 			v.add(p+".models", "at least one model is required")
 		}
@@ -159,6 +161,9 @@ func (c *Config) Validate() error {
 				modelNames[m.Name] = j
 			}
 			v.model(mp, m)
+			if m.Limits != nil {
+				v.scope(mp+".limits", m.Limits, &c.State)
+			}
 		}
 	}
 	if len(v.errs) == 0 {

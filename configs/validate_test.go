@@ -102,6 +102,17 @@ func TestBadConfigs(t *testing.T) {
 			"server.max_answer_bytes: must not be negative",
 			"tenants[0].models[0].versions[0].endpoints: at most 64 endpoints, got 65",
 		}},
+		{"state.bad.yaml", []string{
+			`state.redis.address: must be host:port, got "redis-without-port"`,
+			"state.redis.password_env: environment variable MODELGATE_TEST_UNSET_REDIS_PASSWORD is not set",
+			"state.redis.timeout: must be positive",
+			`state.redis.on_unavailable: must be one of local, open, closed, got "sometimes"`,
+			`tenants[0].limits.scope: must be local or global, got "everywhere"`,
+		}},
+		{"scope.bad.yaml", []string{
+			"tenants[0].limits.scope: global needs state.redis (the replicas' shared Redis)",
+			"tenants[0].models[0].limits.scope: global needs state.redis (the replicas' shared Redis)",
+		}},
 		{"values.bad.yaml", []string{
 			`server.listen: must be host:port, got "localhost"`,
 			"server.max_body_bytes: must not be negative",

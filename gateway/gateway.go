@@ -27,7 +27,10 @@ type Gateway struct {
 	metrics *observability.Metrics
 	log     *slog.Logger
 	static  configs.Server // listener settings fixed at New
-	maxBody int64          // server.max_body_bytes
+	// staticState is the state section fixed at New (state.redis needs a
+	// restart).
+	staticState configs.State
+	maxBody     int64 // server.max_body_bytes
 	// maxAnswer is server.max_answer_bytes: also the bound on one event of
 	// a streamed answer (openai_stream.go).
 	maxAnswer int
@@ -53,7 +56,8 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger) *Gatew
 
 		maxAnswer: int(cfg.Server.MaxAnswerBytes),
 	}
-	g.st = newState(m, log, int(cfg.Server.MaxAnswerBytes))
+	g.st = newState(m, log, int(cfg.Server.MaxAnswerBytes), cfg.State.Redis)
+	g.staticState = cfg.State
 	g.app = fiber.New(fiber.Config{
 		AppName:                      "modelgate",
 		DisableStartupMessage:        true,
@@ -163,11 +167,15 @@ func (g *Gateway) beginClose() {
 }
 
 // releaseAll stops the shadow workers, then the endpoints (they use the
-// endpoints' connections), once.
+// endpoints' connections), then the Redis connection (leaving the replica
+// set), once.
 func (g *Gateway) releaseAll(ctx context.Context) error {
 	g.release.Do(func() {
 		g.releaseErr = g.st.shadows.Shutdown(ctx)
 		g.st.upstreams.Close()
+		if g.st.shared != nil {
+			g.st.shared.Close()
+		}
 	})
 	return g.releaseErr
 }

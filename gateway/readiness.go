@@ -17,6 +17,21 @@ type readiness struct {
 	// Versions lists "tenant/model/version" for every version without a
 	// healthy endpoint (informational: fallback may still serve them).
 	Versions []string `json:"versions_without_healthy_endpoint,omitempty"`
+	// Redis, with state.redis set, is the shared Redis's state. A Redis
+	// that does not answer does not make the gateway unready: traffic keeps
+	// flowing, global limits decide by state.redis.on_unavailable.
+	Redis *redisReadiness `json:"redis,omitempty"`
+}
+
+// redisReadiness is the /readyz detail of state.redis.
+type redisReadiness struct {
+	Up bool `json:"up"`
+	// Replicas is the last replica count Redis told (1 before any).
+	Replicas int `json:"replicas"`
+	// GlobalLimits is "shared" while Redis answers, otherwise the
+	// on_unavailable rule in force: "local" (limit ÷ replicas), "open" or
+	// "closed".
+	GlobalLimits string `json:"global_limits"`
 }
 
 // readiness reports whether every model of the serving config has a healthy
@@ -49,6 +64,12 @@ func (g *Gateway) readiness() readiness {
 	}
 	if g.draining.Load() {
 		r.Ready, r.Reason = false, "shutting down"
+	}
+	if s := g.st.shared; s != nil {
+		r.Redis = &redisReadiness{Up: s.Up(), Replicas: s.Replicas(), GlobalLimits: "shared"}
+		if !r.Redis.Up {
+			r.Redis.GlobalLimits = s.OnUnavailable()
+		}
 	}
 	return r
 }

@@ -3,6 +3,7 @@ package gateway
 import (
 	"context"
 	"errors"
+	"reflect"
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
@@ -133,6 +134,9 @@ func (r *Reloader) commit(cause string, cfg *configs.Config, st stagedTLS) error
 		cfg.Server.MaxConnections != g.static.MaxConnections ||
 		tlsSettingsChanged(g.static, cfg.Server) {
 		g.log.Warn("server listener settings changed; they take effect after a restart", "cause", cause)
+	}
+	if !reflect.DeepEqual(cfg.State, g.staticState) {
+		g.log.Warn("state settings changed; they take effect after a restart (the running Redis connection stays)", "cause", cause)
 	}
 	apply := g.Apply
 	if r.Apply != nil {

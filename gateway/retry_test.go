@@ -44,7 +44,7 @@ func TestSharedEndpointSettingsAndCarryOver(t *testing.T) {
 		}
 		return cfg
 	}
-	st := newState(observability.NewMetrics(), slog.New(slog.DiscardHandler), configs.DefaultMaxAnswerBytes)
+	st := newState(observability.NewMetrics(), slog.New(slog.DiscardHandler), configs.DefaultMaxAnswerBytes, nil)
 	t.Cleanup(st.upstreams.Close)
 	build := func(cfg *configs.Config) *snapshot {
 		gen := st.set.Begin()

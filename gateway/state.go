@@ -3,10 +3,12 @@ package gateway
 import (
 	"log/slog"
 
+	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/gateway/shadow"
 	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/modelgate/modelgate/internal/keyed"
 	"github.com/modelgate/modelgate/observability"
+	"github.com/modelgate/modelgate/redisstate"
 	"github.com/modelgate/modelgate/router/retry"
 	"github.com/modelgate/modelgate/tenants"
 )
@@ -46,6 +48,10 @@ type state struct {
 	// limiters are the tenants' and models' admission limiters, kept while
 	// their limits stay.
 	limiters *tenants.Admission
+	// shared is the Redis of state.redis (nil without it), holding the
+	// buckets of global-scope limits. Opened by New, closed at release:
+	// state.redis is static.
+	shared *redisstate.Store
 	// queues are the scopes whose admission queue has series (the tenant or
 	// model has limits); released: Scope.ForgetQueue when the limits go.
 	queues *keyed.Store[seriesKey, *observability.Scope]
@@ -61,8 +67,9 @@ type budgetKey struct {
 	ratio         float64
 }
 
-// newState creates the empty stores. maxAnswer is server.max_answer_bytes.
-func newState(m *observability.Metrics, log *slog.Logger, maxAnswer int) *state {
+// newState creates the empty stores, and connects to state.redis when it
+// is set. maxAnswer is server.max_answer_bytes.
+func newState(m *observability.Metrics, log *slog.Logger, maxAnswer int, shared *configs.Redis) *state {
 	st := &state{metrics: m}
 	st.upstreams = upstream.NewRegistry(&st.set, log, maxAnswer)
 	st.shadows = shadow.NewManager(&st.set, m, st.upstreams, log)
@@ -74,6 +81,10 @@ func newState(m *observability.Metrics, log *slog.Logger, maxAnswer int) *state 
 	})
 	st.budgets = keyed.Register[budgetKey, *retry.Budget](&st.set, nil)
 	st.limiters = tenants.NewAdmission(&st.set)
+	if shared != nil {
+		st.shared = redisstate.Open(*shared, m.RedisUp(), log)
+		st.limiters.Shared = st.shared
+	}
 	st.limiters.QueueGauge = func(tenant, model string) tenants.Gauge { return m.Scope(tenant, model).Queue().Queued }
 	st.queues = keyed.Register(&st.set, func(_ seriesKey, sc *observability.Scope) { sc.ForgetQueue() })
 	return st

@@ -15,7 +15,7 @@ import (
 // endpoints, shadow pools and stats, metric series and scopes, retry
 // budgets, limiters and admission queue series.
 func TestStateKeptAndReleasedByGeneration(t *testing.T) {
-	st := newState(observability.NewMetrics(), slog.New(slog.DiscardHandler), configs.DefaultMaxAnswerBytes)
+	st := newState(observability.NewMetrics(), slog.New(slog.DiscardHandler), configs.DefaultMaxAnswerBytes, nil)
 	t.Cleanup(func() {
 		_ = st.shadows.Shutdown(context.Background())
 		st.upstreams.Close()

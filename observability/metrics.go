@@ -83,6 +83,9 @@ type Metrics struct {
 	series map[seriesKey]*Series
 	scopes map[scopeKey]*Scope
 	global *Scope // tenant-less rejections
+
+	redisOnce sync.Once
+	redisUp   prometheus.Gauge // state.go
 }
 
 func histogramOpts(name, help string) prometheus.HistogramOpts {

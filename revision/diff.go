@@ -435,7 +435,7 @@ func Canonical(routing []configs.Tenant) []configs.Tenant {
 		t.Models = nilIfEmpty(t.Models)
 		for j := range t.Models {
 			m := &t.Models[j]
-			if m.Limits != nil && *m.Limits == (configs.Limits{}) {
+			if m.Limits != nil && m.Limits.Unlimited() {
 				m.Limits = nil
 			}
 			if sh := m.Shadow; sh != nil {

@@ -50,8 +50,12 @@ func (d Decision) RetryAfterSeconds() int64 {
 // not be copied.
 type Limiter struct {
 	limits configs.Limits
-	bucket *rate.Limiter // nil: no rate limit
-	tokens *TokenBucket  // nil: no tokens_per_minute (tokens.go)
+	bucket *rate.Limiter // nil: no local rate limit
+	tokens *TokenBucket  // nil: no tokens_per_minute (tokens.go); always this replica's
+	// shared, for a global-scope rate limit, is the bucket every replica
+	// shares; fallback decides while it is unavailable.
+	shared   SharedBucket
+	fallback *fallbackBucket
 
 	queued Gauge // told the queue length; never nil
 
@@ -92,6 +96,20 @@ func NewLimiter(l configs.Limits, queued Gauge) *Limiter {
 	return lim
 }
 
+// NewSharedLimiter is NewLimiter for global-scope limits: the rate limit
+// is shared's (a bucket of every replica), falling back to a local rule
+// when shared is unavailable (SharedBucket.Unavailable); the concurrency
+// cap and queue stay this replica's own. A nil shared makes it NewLimiter.
+func NewSharedLimiter(l configs.Limits, queued Gauge, shared SharedBucket) *Limiter {
+	lim := NewLimiter(l, queued)
+	if shared != nil && lim.bucket != nil {
+		lim.bucket = nil
+		lim.shared = shared
+		lim.fallback = newFallbackBucket(l)
+	}
+	return lim
+}
+
 // Limits returns the limits the limiter enforces.
 func (l *Limiter) Limits() configs.Limits { return l.limits }
 
@@ -104,8 +122,12 @@ func (l *Limiter) InFlight() int {
 
 // TakeToken takes one token from the bucket at now. If the bucket is empty it
 // takes nothing and returns false with the time until a token is available.
-// It does not allocate.
+// A local bucket does not allocate; a shared one (NewSharedLimiter) makes
+// one call to its store, or none while the store is known down.
 func (l *Limiter) TakeToken(now time.Time) (bool, time.Duration) {
+	if l.shared != nil {
+		return l.takeShared(now)
+	}
 	if l.bucket == nil || l.bucket.AllowN(now, 1) {
 		return true, 0
 	}
@@ -218,6 +240,9 @@ type Admission struct {
 	// QueueGauge, if set, returns the gauge a new limiter reports its queue
 	// length to (model "" for a tenant's limiter).
 	QueueGauge func(tenant, model string) Gauge
+	// Shared, if set, holds the buckets of global-scope limits. Nil: a
+	// global-scope limit is enforced by each replica alone, as local.
+	Shared SharedStore
 }
 
 // admissionKey names a limiter: model "" for the tenant itself. Limits are
@@ -243,13 +268,20 @@ func (a *Admission) Len() int { return a.byKey.Len() }
 func (a *Admission) Build(gen *keyed.Gen, cfg *configs.Config) *Limiters {
 	out := &Limiters{tenants: make([]*Limiter, len(cfg.Tenants)), models: make([][]*Limiter, len(cfg.Tenants))}
 	get := func(k admissionKey) *Limiter {
-		if k.limits == (configs.Limits{}) {
+		if k.limits.Unlimited() {
 			return nil
 		}
 		return keyed.Get(a.byKey, gen, k, func() *Limiter {
 			var g Gauge
 			if a.QueueGauge != nil {
 				g = a.QueueGauge(k.tenant, k.model)
+			}
+			if a.Shared != nil && k.limits.Global() && k.limits.RequestsPerSecond > 0 {
+				name := k.tenant
+				if k.model != "" {
+					name += "/" + k.model
+				}
+				return NewSharedLimiter(k.limits, g, a.Shared.Bucket(name, k.limits.RequestsPerSecond, max(k.limits.Burst, 1)))
 			}
 			return NewLimiter(k.limits, g)
 		})
