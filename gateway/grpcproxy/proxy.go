@@ -12,8 +12,12 @@
 // the same config. Request metrics go to the REST series of the version
 // (observability.Series), with the gRPC code counted as an HTTP status
 // (httpStatus). Admission limits are the REST gateway's (Admitter); each
-// address has a circuit breaker, and calls are retried on UNAVAILABLE and
-// fall back as the model's retry and fallback settings say (forward.go).
+// address has a circuit breaker and an active health checker (OIP
+// ModelReady or ServerReady, health.go) whose down verdict keeps calls
+// away, and calls are retried on UNAVAILABLE and fall back as the model's
+// retry and fallback settings say (forward.go). The addresses' breaker,
+// health and load are exported as the REST endpoints' gauges, labelled
+// grpc://host:port (samples.go).
 package grpcproxy
 
 import (
