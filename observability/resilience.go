@@ -2,6 +2,9 @@ package observability
 
 import (
 	"iter"
+	"maps"
+	"slices"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -70,16 +73,43 @@ func newResilience(reg prometheus.Registerer) *Resilience {
 var endpointLabels = []string{"tenant", "model", "version", "endpoint"}
 
 // SetEndpointSource sets the function that lists endpoint states at scrape
-// time. It may be called once at startup; until then nothing is exported.
+// time (the REST gateway's). It may be called once at startup; until then
+// nothing is exported from it.
 func (r *Resilience) SetEndpointSource(src func() iter.Seq[EndpointSample]) {
 	r.endpoints.src.Store(&src)
 }
 
+// AddEndpointSource adds another source of endpoint states, listed after
+// SetEndpointSource's at each scrape, until remove is called (idempotent).
+// Its endpoints must not share a label set with another source's: the gRPC
+// proxy names its addresses "grpc://host:port", REST endpoints are
+// http(s):// URLs.
+func (r *Resilience) AddEndpointSource(src func() iter.Seq[EndpointSample]) (remove func()) {
+	c := r.endpoints
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	id := c.next
+	c.next++
+	if c.extra == nil {
+		c.extra = map[int]func() iter.Seq[EndpointSample]{}
+	}
+	c.extra[id] = src
+	return func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		delete(c.extra, id)
+	}
+}
+
 // endpointCollector exports the per-endpoint gauges from the current
-// source, so their label sets always match the config now serving.
+// sources, so their label sets always match the config now serving.
 type endpointCollector struct {
 	breaker, up, inFlight *prometheus.Desc
 	src                   atomic.Pointer[func() iter.Seq[EndpointSample]]
+
+	mu    sync.Mutex // guards extra and next
+	extra map[int]func() iter.Seq[EndpointSample]
+	next  int
 }
 
 func (c *endpointCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -89,11 +119,23 @@ func (c *endpointCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *endpointCollector) Collect(ch chan<- prometheus.Metric) {
-	src := c.src.Load()
-	if src == nil {
-		return
+	var srcs []func() iter.Seq[EndpointSample]
+	if src := c.src.Load(); src != nil {
+		srcs = append(srcs, *src)
 	}
-	for s := range (*src)() {
+	c.mu.Lock()
+	ids := slices.Sorted(maps.Keys(c.extra))
+	for _, id := range ids {
+		srcs = append(srcs, c.extra[id])
+	}
+	c.mu.Unlock()
+	for _, src := range srcs {
+		c.collect(ch, src)
+	}
+}
+
+func (c *endpointCollector) collect(ch chan<- prometheus.Metric, src func() iter.Seq[EndpointSample]) {
+	for s := range src() {
 		lv := []string{s.Tenant, s.Model, s.Version, s.Endpoint}
 		up := 0.0
 		if s.Up {

@@ -2,6 +2,7 @@ package grpcproxy
 
 import (
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -25,6 +26,10 @@ type endpoint struct {
 	// the breaker's lock.
 	brk       atomic.Pointer[breaker]
 	openUntil atomic.Int64
+	// down is set while active health checks (health.go) say the address
+	// is unhealthy; only the checker owning the verdict writes it.
+	down   atomic.Bool
+	health health
 
 	mu      sync.Mutex
 	calls   int64 // calls holding it
@@ -81,6 +86,9 @@ type endpoints struct {
 	log    *slog.Logger
 	maxMsg int // server.max_answer_bytes: the largest answer read
 	byAddr map[string]*endpoint
+	// stopped are health checkers stopped by a reload whose goroutines
+	// may not have returned yet; closeAll waits for them.
+	stopped []*checker
 }
 
 func newEndpoints(log *slog.Logger, maxAnswer int) *endpoints {
@@ -105,16 +113,26 @@ func (es *endpoints) get(addr string, used map[string]bool) (*endpoint, error) {
 	return e, nil
 }
 
-// sweep retires every endpoint not in used (each closes once its calls
-// end).
+// sweep stops the health checker of every endpoint not in used and
+// retires it (it closes once its calls end), and forgets the stopped
+// checkers that have returned.
 func (es *endpoints) sweep(used map[string]bool) {
 	for addr, e := range es.byAddr {
 		if !used[addr] {
 			delete(es.byAddr, addr)
+			e.stopHealth(&es.stopped)
 			e.retire()
 		}
 	}
+	es.stopped = slices.DeleteFunc(es.stopped, (*checker).exited)
 }
 
-// closeAll retires every endpoint.
-func (es *endpoints) closeAll() { es.sweep(nil) }
+// closeAll retires every endpoint and waits until every health checker's
+// goroutine has returned (a check in progress is canceled).
+func (es *endpoints) closeAll() {
+	es.sweep(nil)
+	for _, c := range es.stopped {
+		<-c.done
+	}
+	es.stopped = nil
+}

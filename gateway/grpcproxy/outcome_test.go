@@ -3,6 +3,7 @@ package grpcproxy
 import (
 	"testing"
 
+	"github.com/modelgate/modelgate/configs"
 	"github.com/modelgate/modelgate/gateway/upstream"
 	"google.golang.org/grpc/codes"
 )
@@ -60,6 +61,7 @@ func TestChoose(t *testing.T) {
 		desc       string
 		until      []int64 // 0: breaker not open
 		loads      []int64
+		down       uint64 // health checks fail
 		tried      uint64
 		ej         upstream.Ejection
 		mayPanic   bool
@@ -74,12 +76,17 @@ func TestChoose(t *testing.T) {
 		{desc: "only open, no panic", until: []int64{9}, loads: []int64{0}, ej: upstream.Ejection{MaxOut: 1}, want: nil},
 		{desc: "only open, panic threshold", until: []int64{9}, loads: []int64{0}, ej: upstream.Ejection{MaxOut: 1, MinAvailable: 1}, mayPanic: true, want: []int{0}, wantBypass: true},
 		{desc: "panic needs mayPanic", until: []int64{9}, loads: []int64{0}, ej: upstream.Ejection{MaxOut: 1, MinAvailable: 1}, want: nil},
+		{desc: "down skipped", until: []int64{0, 0}, loads: []int64{0, 7}, down: 1, ej: none, want: []int{1}},
+		{desc: "all down", until: []int64{0, 0}, loads: []int64{0, 0}, down: 3, ej: none, want: nil},
+		{desc: "down never chosen in panic", until: []int64{0, 9}, loads: []int64{0, 0}, down: 1, ej: upstream.Ejection{MaxOut: 1, MinAvailable: 1}, mayPanic: true, want: []int{1}, wantBypass: true},
+		{desc: "down neither open nor available: no panic with one available", until: []int64{0, 9, 0}, loads: []int64{0, 0, 5}, down: 1, ej: upstream.Ejection{MaxOut: 1, MinAvailable: 1}, mayPanic: true, want: []int{2}},
+		{desc: "down does not count against the ejection cap", until: []int64{0, 9, 0}, loads: []int64{0, 0, 5}, down: 1, ej: upstream.Ejection{MaxOut: 1}, want: []int{2}},
 		{desc: "over the ejection cap the later opened serves", until: []int64{5, 9, 0}, loads: []int64{0, 0, 100}, tried: 1 << 2, ej: upstream.Ejection{MaxOut: 1}, want: []int{1}, wantBypass: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.desc, func(t *testing.T) {
 			for range 20 { // P2C samples at random
-				got, bypass := choose(tc.until, tc.loads, tc.tried, tc.ej, tc.mayPanic)
+				got, bypass := choose(tc.until, tc.loads, tc.down, tc.tried, tc.ej, tc.mayPanic)
 				if len(tc.want) == 0 {
 					if got != -1 {
 						t.Fatalf("got %d, want -1", got)
@@ -100,7 +107,73 @@ func TestChoose(t *testing.T) {
 
 func TestChooseAllocs(t *testing.T) {
 	until, loads := []int64{9, 0, 0}, []int64{0, 1, 2}
-	if n := testing.AllocsPerRun(100, func() { choose(until, loads, 0, upstream.Ejection{MaxOut: 1}, true) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { choose(until, loads, 0, 0, upstream.Ejection{MaxOut: 1}, true) }); n != 0 {
 		t.Errorf("got %v allocations per choice, want 0", n)
+	}
+}
+
+func TestReadyVerdict(t *testing.T) {
+	tests := []struct {
+		desc             string
+		server           bool
+		code             codes.Code
+		ready            bool
+		wantOK, wantMiss bool
+	}{
+		{desc: "model ready", code: codes.OK, ready: true, wantOK: true},
+		{desc: "model not ready", code: codes.OK},
+		{desc: "model not found", code: codes.NotFound},
+		{desc: "model unimplemented", code: codes.Unimplemented},
+		{desc: "model unreachable", code: codes.Unavailable},
+		{desc: "check timeout", code: codes.DeadlineExceeded},
+		{desc: "server ready", server: true, code: codes.OK, ready: true, wantOK: true},
+		{desc: "server not ready", server: true, code: codes.OK},
+		{desc: "server without ServerReady", server: true, code: codes.Unimplemented, wantOK: true, wantMiss: true},
+		{desc: "server unreachable", server: true, code: codes.Unavailable},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			ok, missing := readyVerdict(tc.server, tc.code, tc.ready)
+			if ok != tc.wantOK || missing != tc.wantMiss {
+				t.Errorf("got ok=%v missing=%v, want ok=%v missing=%v", ok, missing, tc.wantOK, tc.wantMiss)
+			}
+		})
+	}
+}
+
+func TestProbeFor(t *testing.T) {
+	hc := func(path string) configs.HealthCheck {
+		c := configs.DefaultModel().HealthCheck
+		c.Path = path
+		return c
+	}
+	tests := []struct {
+		desc, path, containerVersion string
+		wantServer                   bool
+		wantVersion                  string
+	}{
+		{desc: "default path asks ModelReady", path: configs.DefaultHealthPath, containerVersion: "3", wantVersion: "3"},
+		{desc: "no container_version: the model as a whole", path: configs.DefaultHealthPath},
+		{desc: "versioned path", path: "/v2/models/{model}/versions/{version}/ready", containerVersion: "2", wantVersion: "2"},
+		{desc: "V1 status is model-level", path: "/v1/models/{model}", containerVersion: "1", wantVersion: "1"},
+		{desc: "server ready path asks ServerReady", path: "/v2/health/ready", containerVersion: "1", wantServer: true},
+		{desc: "custom path asks ServerReady", path: "/ping", wantServer: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.desc, func(t *testing.T) {
+			got := probeFor(hc(tc.path), "fraud", tc.containerVersion)
+			if got.server != tc.wantServer {
+				t.Fatalf("server: got %v, want %v", got.server, tc.wantServer)
+			}
+			if tc.wantServer {
+				if got.model != "" || got.version != "" {
+					t.Errorf("ServerReady plan names model %q version %q, want none", got.model, got.version)
+				}
+				return
+			}
+			if got.model != "fraud" || got.version != tc.wantVersion {
+				t.Errorf("got ModelReady(%q, %q), want (fraud, %q)", got.model, got.version, tc.wantVersion)
+			}
+		})
 	}
 }

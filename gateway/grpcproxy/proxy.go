@@ -12,8 +12,12 @@
 // the same config. Request metrics go to the REST series of the version
 // (observability.Series), with the gRPC code counted as an HTTP status
 // (httpStatus). Admission limits are the REST gateway's (Admitter); each
-// address has a circuit breaker, and calls are retried on UNAVAILABLE and
-// fall back as the model's retry and fallback settings say (forward.go).
+// address has a circuit breaker and an active health checker (OIP
+// ModelReady or ServerReady, health.go) whose down verdict keeps calls
+// away, and calls are retried on UNAVAILABLE and fall back as the model's
+// retry and fallback settings say (forward.go). The addresses' breaker,
+// health and load are exported as the REST endpoints' gauges, labelled
+// grpc://host:port (samples.go).
 package grpcproxy
 
 import (
@@ -55,7 +59,8 @@ type Proxy struct {
 	closing  bool
 	draining atomic.Bool // ServerReady answers false from Shutdown on
 
-	release sync.Once
+	release      sync.Once
+	removeSource func() // of the endpoint gauges' source (samples.go)
 }
 
 // Options are the proxy's optional settings.
@@ -115,8 +120,10 @@ func New(cfg *configs.Config, m *observability.Metrics, log *slog.Logger, opts O
 	p.srv = grpc.NewServer(sopts...)
 	p.srv.RegisterService(&serviceDesc, p)
 	if err := p.Apply(cfg); err != nil {
+		p.releaseAll()
 		return nil, err
 	}
+	p.removeSource = m.Resilience.AddEndpointSource(p.endpointSamples)
 	return p, nil
 }
 
@@ -140,10 +147,12 @@ func (p *Proxy) Apply(cfg *configs.Config) error {
 		// sweeps what this one created.
 		return fmt.Errorf("grpc proxy: %w", err)
 	}
-	// Breakers are installed before the swap (a kept one keeps its
-	// state): the new snapshot's first call sees its endpoint's settings.
-	for e, b := range plan {
-		e.setBreaker(b)
+	// Breakers and health checkers are installed before the swap (kept
+	// ones keep their state): the new snapshot's first call sees its
+	// endpoint's settings.
+	for e, ep := range plan {
+		e.setBreaker(ep.breaker)
+		e.setHealth(ep.health, &p.eps.stopped)
 	}
 	p.snap.Store(snap)
 	p.eps.sweep(used)
@@ -184,8 +193,9 @@ func (p *Proxy) Serve(ln net.Listener) error {
 
 // Shutdown refuses further Apply calls, makes ServerReady answer false,
 // stops accepting calls and waits for those in progress (GracefulStop)
-// until ctx is done, then cuts the rest off (Stop), and closes the
-// upstream connections. Calling it again returns at once.
+// until ctx is done, then cuts the rest off (Stop), stops the health
+// checkers (waiting for their goroutines) and closes the upstream
+// connections. Calling it again returns at once.
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.beginClose()
 	p.draining.Store(true)
@@ -206,7 +216,8 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	return err
 }
 
-// Close stops the server at once and closes the upstream connections, for
+// Close stops the server at once, stops the health checkers and closes the
+// upstream connections, for
 // a proxy that does not serve (another listener failed to open). After
 // Shutdown it is a no-op.
 func (p *Proxy) Close() error {
@@ -222,8 +233,14 @@ func (p *Proxy) beginClose() {
 	p.applyMu.Unlock()
 }
 
+// releaseAll stops exporting the endpoint gauges, stops every health
+// checker (waiting for their goroutines) and retires every upstream
+// connection.
 func (p *Proxy) releaseAll() {
 	p.release.Do(func() {
+		if p.removeSource != nil {
+			p.removeSource()
+		}
 		p.applyMu.Lock()
 		defer p.applyMu.Unlock()
 		p.eps.closeAll()

@@ -59,11 +59,12 @@ type versionRoute struct {
 // build makes the snapshot of cfg, taking each address's endpoint from es
 // (kept or created) and marking it in used, and each model's retry budget
 // from budgets (kept or created), marking it in usedBudgets. It returns
-// the breaker settings of each endpoint (those of the first model listing
-// it), for the caller to install once the snapshot is taken.
-func build(cfg *configs.Config, es *endpoints, budgets map[budgetKey]*retry.Budget, m *observability.Metrics, used map[string]bool, usedBudgets map[budgetKey]bool) (*snapshot, map[*endpoint]configs.Breaker, error) {
+// the breaker and health-check settings of each endpoint (those of the
+// first model and version listing it), for the caller to install once the
+// snapshot is taken.
+func build(cfg *configs.Config, es *endpoints, budgets map[budgetKey]*retry.Budget, m *observability.Metrics, used map[string]bool, usedBudgets map[budgetKey]bool) (*snapshot, map[*endpoint]endpointPlan, error) {
 	s := &snapshot{keys: tenants.NewDirectory(cfg.Tenants)}
-	plan := map[*endpoint]configs.Breaker{}
+	plan := map[*endpoint]endpointPlan{}
 	for ti := range cfg.Tenants {
 		t := &cfg.Tenants[ti]
 		tr := &tenantRoute{name: t.Name, models: make(map[string]*modelRoute, len(t.Models))}
@@ -97,7 +98,7 @@ func build(cfg *configs.Config, es *endpoints, budgets map[budgetKey]*retry.Budg
 						return nil, nil, err
 					}
 					if _, seen := plan[e]; !seen {
-						plan[e] = mc.Breaker
+						plan[e] = endpointPlan{breaker: mc.Breaker, health: probeFor(mc.HealthCheck, mc.Name, v.ContainerVersion)}
 					}
 					vr.endpoints = append(vr.endpoints, e)
 				}
@@ -121,6 +122,13 @@ func build(cfg *configs.Config, es *endpoints, budgets map[budgetKey]*retry.Budg
 		s.tenants = append(s.tenants, tr)
 	}
 	return s, plan, nil
+}
+
+// endpointPlan is the settings an endpoint takes from the first model
+// and version listing its address.
+type endpointPlan struct {
+	breaker configs.Breaker
+	health  healthPlan
 }
 
 // budgetKey names a model's gRPC retry budget: a changed ratio starts a

@@ -24,7 +24,7 @@ var (
 	errNoGRPCEndpoint  = status.Error(codes.Unavailable, "the chosen model version has no grpc_endpoints: it is not reachable over gRPC")
 	errEndpointGone    = status.Error(codes.Unavailable, "the model version's endpoint was removed by a reload; retry")
 	errUpstream        = status.Error(codes.Unavailable, "model container unavailable")
-	errNoAvailable     = status.Error(codes.Unavailable, "no available endpoint of the model version (circuit breakers open)")
+	errNoAvailable     = status.Error(codes.Unavailable, "no available endpoint of the model version (health checks failing or circuit breakers open)")
 	errTimeout         = status.Error(codes.DeadlineExceeded, "model timeout exceeded")
 	errRateLimited     = status.Error(codes.ResourceExhausted, "rate limit exceeded; retry after the retry-after metadata's seconds")
 	errConcurrency     = status.Error(codes.ResourceExhausted, "too many calls in flight; retry after the retry-after metadata's seconds")

@@ -15,7 +15,7 @@ import (
 // already replaced) every interval (the first check at once) and marks it
 // down after unhealthy_after consecutive failures (a transport error, a
 // timeout or an answer judge rejects) and up again after healthy_after
-// consecutive successes. The path decides how answers are judged (probeOf):
+// consecutive successes. The path decides how answers are judged (ProbeOf):
 // model-level paths read the answer's body, at most MaxProbeBody bytes;
 // server-level ones skip it. An endpoint that is down gets no traffic. Its
 // goroutine exits soon after stop (at most one check timeout later); done
@@ -66,13 +66,13 @@ func (c *Checker) run(ep *Endpoint) {
 	req.Header.SetMethod(fasthttp.MethodGet)
 	req.Header.Set(HeaderHealthCheck, "1")
 	req.SetConnectionClose()
-	probe := probeOf(c.cfg.Path)
+	probe := ProbeOf(c.cfg.Path)
 	resp.SkipBody = probe == ProbeServer
 	resp.StreamBody = probe != ProbeServer // read by readProbeBody, bounded
 	var body bytes.Buffer
 	tick := time.NewTicker(c.cfg.Interval)
 	defer tick.Stop()
-	st := healthState{up: !ep.down.Load()}
+	st := NewHealthState(!ep.down.Load())
 	warned := false
 	for {
 		err := ep.Do(req, resp, time.Now().Add(c.cfg.Timeout))
@@ -91,7 +91,7 @@ func (c *Checker) run(ep *Endpoint) {
 				"/v1/models/{model} for TF Serving, /ping for TorchServe; or health_check.disabled)",
 				"path", c.cfg.Path, "status", resp.StatusCode())
 		}
-		if st.observe(v.ok, c.cfg) && ep.setDown(c, !st.up) {
+		if st.Observe(v.ok, c.cfg) && ep.setDown(c, !st.up) {
 			if st.up {
 				ep.log.Info("endpoint healthy again", "path", c.cfg.Path, "probe", probe.String())
 			} else if err != nil {
@@ -129,16 +129,26 @@ func readProbeBody(resp *fasthttp.Response, buf *bytes.Buffer) (tooLarge bool, e
 	return buf.Len() > MaxProbeBody, nil
 }
 
-// healthState is the pure part of a health checker: the verdict and the
-// current run of equal results.
-type healthState struct {
+// HealthState is the pure part of a health checker: the verdict and the
+// current run of equal results. It is shared with the gRPC proxy's
+// checkers (gateway/grpcproxy), so both protocols count unhealthy_after
+// and healthy_after alike. The zero value is down; start from
+// NewHealthState. Not safe for concurrent use (one checker owns it).
+type HealthState struct {
 	up          bool
 	okRun, fail int
 }
 
-// observe records one check result and reports whether the verdict
-// changed.
-func (h *healthState) observe(ok bool, cfg configs.HealthCheck) bool {
+// NewHealthState is a verdict of up with no results counted yet.
+func NewHealthState(up bool) HealthState { return HealthState{up: up} }
+
+// Up is the current verdict.
+func (h *HealthState) Up() bool { return h.up }
+
+// Observe records one check result and reports whether the verdict
+// changed: down after cfg.UnhealthyAfter failures in a row, up after
+// cfg.HealthyAfter successes in a row (each at least 1).
+func (h *HealthState) Observe(ok bool, cfg configs.HealthCheck) bool {
 	if ok {
 		h.okRun, h.fail = h.okRun+1, 0
 		if !h.up && h.okRun >= max(cfg.HealthyAfter, 1) {

@@ -8,7 +8,7 @@ import (
 
 func TestHealthState(t *testing.T) {
 	cfg := configs.HealthCheck{UnhealthyAfter: 2, HealthyAfter: 3}
-	h := healthState{up: true}
+	h := NewHealthState(true)
 	steps := []struct {
 		ok            bool
 		wantUp, wantC bool
@@ -18,9 +18,9 @@ func TestHealthState(t *testing.T) {
 		{true, false, false}, {true, false, false}, {true, true, true}, {true, true, false},
 	}
 	for i, s := range steps {
-		changed := h.observe(s.ok, cfg)
-		if h.up != s.wantUp || changed != s.wantC {
-			t.Fatalf("step %d (ok=%v): got up=%v changed=%v, want up=%v changed=%v", i, s.ok, h.up, changed, s.wantUp, s.wantC)
+		changed := h.Observe(s.ok, cfg)
+		if h.Up() != s.wantUp || changed != s.wantC {
+			t.Fatalf("step %d (ok=%v): got up=%v changed=%v, want up=%v changed=%v", i, s.ok, h.Up(), changed, s.wantUp, s.wantC)
 		}
 	}
 }

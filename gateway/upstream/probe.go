@@ -7,7 +7,7 @@ import (
 )
 
 // Probe is how a health check's answer is judged. The checked path decides
-// it (probeOf), so health_check.path is the one setting that picks both
+// it (ProbeOf), so health_check.path is the one setting that picks both
 // what is asked and how the answer is read.
 type Probe uint8
 
@@ -52,10 +52,10 @@ func (p Probe) String() string {
 	}
 }
 
-// probeOf returns how answers on path (the checked path, placeholders
+// ProbeOf returns how answers on path (the checked path, placeholders
 // replaced, any query ignored) are judged. Segments must be non-empty; a
 // V1 path with a verb (":predict") is not a status path.
-func probeOf(path string) Probe {
+func ProbeOf(path string) Probe {
 	path, _, _ = strings.Cut(path, "?")
 	if rest, ok := strings.CutPrefix(path, "/v2/models/"); ok {
 		s := strings.Split(rest, "/")

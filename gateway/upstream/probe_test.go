@@ -32,8 +32,8 @@ func TestProbeOf(t *testing.T) {
 		{"/v1/models", ProbeServer},
 		{"/v1/models/iris/versions/", ProbeServer},
 	} {
-		if got := probeOf(tt.path); got != tt.want {
-			t.Errorf("probeOf(%q): got %v, want %v", tt.path, got, tt.want)
+		if got := ProbeOf(tt.path); got != tt.want {
+			t.Errorf("ProbeOf(%q): got %v, want %v", tt.path, got, tt.want)
 		}
 	}
 }
