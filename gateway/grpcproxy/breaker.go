@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/modelgate/modelgate/configs"
+	"github.com/modelgate/modelgate/gateway/upstream"
 	"github.com/sony/gobreaker/v2"
 )
 
@@ -35,32 +36,15 @@ func (e *endpoint) setBreaker(cfg configs.Breaker) {
 		return
 	}
 	b := &breaker{cfg: cfg}
-	b.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:         e.addr,
-		MaxRequests:  1,
-		Interval:     cfg.Interval,
-		BucketPeriod: cfg.Interval / 10,
-		Timeout:      cfg.OpenFor,
-		ReadyToTrip: func(c gobreaker.Counts) bool {
-			if c.ConsecutiveFailures >= cfg.ConsecutiveFailures {
-				return true
-			}
-			done := c.TotalSuccesses + c.TotalFailures
-			return c.Requests >= cfg.MinRequests && done > 0 &&
-				float64(c.TotalFailures) >= cfg.FailureRatio*float64(done)
-		},
-		IsExcluded: func(err error) bool { return err == errExcluded },
-		// Called with the breaker's lock held: no calls back into it.
-		OnStateChange: func(_ string, from, to gobreaker.State) {
-			if to == gobreaker.StateOpen {
-				e.openUntil.Store(time.Now().Add(cfg.OpenFor).UnixNano())
-				e.log.Warn("gRPC endpoint circuit breaker opened", "from", from.String(), "open_for", cfg.OpenFor.String())
-				return
-			}
-			e.openUntil.Store(0)
-			e.log.Info("gRPC endpoint circuit breaker state changed", "from", from.String(), "to", to.String())
-		},
-	})
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](upstream.BreakerSettings(e.addr, cfg, errExcluded, func(from, to gobreaker.State) {
+		if to == gobreaker.StateOpen {
+			e.openUntil.Store(time.Now().Add(cfg.OpenFor).UnixNano())
+			e.log.Warn("gRPC endpoint circuit breaker opened", "from", from.String(), "open_for", cfg.OpenFor.String())
+			return
+		}
+		e.openUntil.Store(0)
+		e.log.Info("gRPC endpoint circuit breaker state changed", "from", from.String(), "to", to.String())
+	}))
 	e.brk.Store(b)
 	e.openUntil.Store(0)
 }

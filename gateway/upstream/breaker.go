@@ -34,6 +34,33 @@ var (
 	ErrServerError = errors.New("server error answer")
 )
 
+// BreakerSettings are the gobreaker settings of an endpoint's breaker,
+// REST or gRPC: one half-open probe; cfg.Interval as the rolling window
+// in ten buckets; open for cfg.OpenFor; tripping on
+// cfg.ConsecutiveFailures failures in a row, or on a share of failures of
+// at least cfg.FailureRatio once cfg.MinRequests were seen in the window.
+// Errors equal to excluded count neither way. onChange is called with the
+// breaker's lock held: it must not call back into the breaker.
+func BreakerSettings(name string, cfg configs.Breaker, excluded error, onChange func(from, to gobreaker.State)) gobreaker.Settings {
+	return gobreaker.Settings{
+		Name:         name,
+		MaxRequests:  1,
+		Interval:     cfg.Interval,
+		BucketPeriod: cfg.Interval / 10,
+		Timeout:      cfg.OpenFor,
+		ReadyToTrip: func(c gobreaker.Counts) bool {
+			if c.ConsecutiveFailures >= cfg.ConsecutiveFailures {
+				return true
+			}
+			done := c.TotalSuccesses + c.TotalFailures
+			return c.Requests >= cfg.MinRequests && done > 0 &&
+				float64(c.TotalFailures) >= cfg.FailureRatio*float64(done)
+		},
+		IsExcluded:    func(err error) bool { return err == excluded },
+		OnStateChange: func(_ string, from, to gobreaker.State) { onChange(from, to) },
+	}
+}
+
 // setBreaker installs a breaker built from cfg, unless one with the same
 // settings is installed already (its state is then kept). Called by the
 // reload path only.
@@ -48,32 +75,15 @@ func (ep *Endpoint) setBreaker(cfg configs.Breaker) {
 		return
 	}
 	b := &breaker{cfg: cfg}
-	b.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
-		Name:         ep.url,
-		MaxRequests:  1,
-		Interval:     cfg.Interval,
-		BucketPeriod: cfg.Interval / 10,
-		Timeout:      cfg.OpenFor,
-		ReadyToTrip: func(c gobreaker.Counts) bool {
-			if c.ConsecutiveFailures >= cfg.ConsecutiveFailures {
-				return true
-			}
-			done := c.TotalSuccesses + c.TotalFailures
-			return c.Requests >= cfg.MinRequests && done > 0 &&
-				float64(c.TotalFailures) >= cfg.FailureRatio*float64(done)
-		},
-		IsExcluded: func(err error) bool { return err == ErrExcluded },
-		// Called with the breaker's lock held: no calls back into it.
-		OnStateChange: func(_ string, from, to gobreaker.State) {
-			if to == gobreaker.StateOpen {
-				ep.openUntil.Store(time.Now().Add(cfg.OpenFor).UnixNano())
-				ep.log.Warn("circuit breaker opened", "from", from.String(), "open_for", cfg.OpenFor.String())
-				return
-			}
-			ep.openUntil.Store(0)
-			ep.log.Info("circuit breaker state changed", "from", from.String(), "to", to.String())
-		},
-	})
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](BreakerSettings(ep.url, cfg, ErrExcluded, func(from, to gobreaker.State) {
+		if to == gobreaker.StateOpen {
+			ep.openUntil.Store(time.Now().Add(cfg.OpenFor).UnixNano())
+			ep.log.Warn("circuit breaker opened", "from", from.String(), "open_for", cfg.OpenFor.String())
+			return
+		}
+		ep.openUntil.Store(0)
+		ep.log.Info("circuit breaker state changed", "from", from.String(), "to", to.String())
+	}))
 	ep.brk.Store(b)
 	ep.openUntil.Store(0)
 	if old != nil {
