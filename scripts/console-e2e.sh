@@ -11,37 +11,18 @@
 # repository (node_modules stays in admin/ui/e2e, gitignored).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 root=$PWD
 e2e=$root/admin/ui/e2e
 
-missing=()
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
-[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || missing+=(chromium)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== apt-get install ${missing[*]}"
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 20 ]; then
-  echo "console-e2e: playwright-core needs Node.js 20 or newer, this is $(node --version)" >&2
-  exit 1
-fi
+chromium=()
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || chromium=(chromium)
+need_node 20 "${chromium[@]}" # playwright-core's minimum
 
 echo "== npm ci (admin/ui/e2e)"
 (cd "$e2e" && npm ci --no-audit --no-fund --loglevel=error)
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ "${keep_logs:-}" = 1 ]; then echo "console-e2e: logs kept in $work" >&2; else rm -rf "$work"; fi
-}
-trap cleanup EXIT
+work_dir gateway.log models.log
 
 echo "== go build modelgate, modelserver"
 go build -o "$work/modelgate" ./cmd/modelgate
@@ -94,8 +75,4 @@ pids+=($!)
 echo "== console e2e (headless Chromium)"
 export CONSOLE_ADMIN="http://127.0.0.1:$admin_port" CONSOLE_TRAFFIC="http://127.0.0.1:$traffic_port"
 export CONSOLE_SCREENSHOTS="$root/docs" CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
-if ! (cd "$e2e" && node --test --test-reporter=spec console.test.js); then
-  keep_logs=1
-  echo "--- gateway log (last 40 lines)"; tail -n 40 "$work/gateway.log" || true
-  exit 1
-fi
+(cd "$e2e" && node --test --test-reporter=spec console.test.js)

@@ -13,6 +13,7 @@
 # Every process it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 GRPCURL_VERSION=v1.9.4
 
 log() { echo "== grpcurl-check: $*"; }
@@ -25,23 +26,10 @@ fi
 grpcurl=$(command -v grpcurl || echo "$bin/grpcurl")
 "$grpcurl" -version 2>&1 | head -1
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ $rc != 0 ] && [ -s "$work/demo.log" ]; then echo "--- last lines of demo.log"; tail -n 20 "$work/demo.log"; fi
-  rm -rf "$work"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+work_dir demo.log
 
 log "building"
-go build -o "$work/modelgate" ./cmd/modelgate
-go build -o "$work/promcheck" ./scripts/promcheck
-pc="$work/promcheck"
+build_tools
 traffic=127.0.0.1:$($pc freeport)
 admin=127.0.0.1:$($pc freeport)
 grpc=127.0.0.1:$($pc freeport)

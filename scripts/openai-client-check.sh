@@ -16,45 +16,19 @@
 # Every process it starts is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 root=$PWD
 
 log() { echo "== openai-client-check: $*"; }
 
-missing=()
-command -v node >/dev/null || missing+=(nodejs)
-command -v npm >/dev/null || missing+=(npm)
-if [ ${#missing[@]} -gt 0 ]; then
-  log "apt-get install ${missing[*]}"
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
-node_major=$(node -p 'process.versions.node.split(".")[0]')
-if [ "$node_major" -lt 18 ]; then
-  echo "openai-client-check: the openai client needs Node.js 18 or newer, this is $(node --version)" >&2
-  exit 1
-fi
+need_node 18 # the openai client's minimum
 log "node $(node --version), npm ci (scripts/openai-client)"
 (cd "$root/scripts/openai-client" && npm ci --no-audit --no-fund --loglevel=error)
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ $rc != 0 ] && [ -s "$work/demo.log" ]; then echo "--- last lines of demo.log"; tail -n 20 "$work/demo.log"; fi
-  rm -rf "$work"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+work_dir demo.log
 
 log "building"
-go build -o "$work/modelgate" ./cmd/modelgate
-go build -o "$work/promcheck" ./scripts/promcheck
-pc="$work/promcheck"
+build_tools
 traffic=127.0.0.1:$($pc freeport)
 admin=127.0.0.1:$($pc freeport)
 

@@ -16,6 +16,7 @@
 #   PROMCHECK_TIMEOUT  how long expressions may take to return series (120s)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 root=$(pwd)
 timeout=${PROMCHECK_TIMEOUT:-120s}
 rules=deploy/prometheus/modelgate.rules.yml
@@ -24,37 +25,17 @@ log() { echo "== prometheus-check: $*"; }
 
 if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
   log "installing the Debian prometheus package"
-  sudo=""
-  if [ "$(id -u)" != 0 ]; then sudo="sudo -n"; fi
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+  apt_install prometheus
 fi
 promtool --version | head -1
 
 log "promtool check rules"
 promtool check rules "$rules"
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  local rc=$?
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  if [ $rc != 0 ]; then
-    for f in demo.log prometheus.log load.log; do
-      if [ -s "$work/$f" ]; then echo "--- last lines of $f"; tail -n 20 "$work/$f"; fi
-    done
-  fi
-  rm -rf "$work"
-  exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+work_dir demo.log prometheus.log load.log
 
 log "building"
-go build -o "$work/modelgate" ./cmd/modelgate
-go build -o "$work/promcheck" ./scripts/promcheck
-pc="$work/promcheck"
+build_tools
 
 traffic=127.0.0.1:$($pc freeport)
 admin=127.0.0.1:$($pc freeport)
