@@ -60,21 +60,11 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 	if rt.Kind.OpenAI() {
 		return g.handleOpenAI(ctx, rt, start) // openai.go
 	}
-	if g.wrongMethod(ctx, rt.Kind) {
-		return nil
-	}
-
-	if int64(ctx.Request.Header.ContentLength()) > g.maxBody || bytes.Equal(ctx.Request.Header.PeekBytes(keyRefused), refused413) {
-		// Refused from the headers alone: nothing of the body is read.
-		ctx.SetConnectionClose()
-		g.metrics.Rejected("", "", "body_too_large")
-		return errBodyTooLarge
+	tenant, answered, err := g.fromHeaders(ctx, rt.Kind)
+	if answered || err != nil {
+		return err
 	}
 	h := &ctx.Request.Header
-	tenant := g.caller(g.snap.Load(), h)
-	if tenant == nil {
-		return errUnauthorized
-	}
 	model := tenant.models[string(rt.Model)]
 	if model == nil {
 		// Same answer as for a model that exists nowhere: no leak of other
@@ -147,6 +137,26 @@ func (g *Gateway) handle(c *fiber.Ctx) error {
 // wrongMethod answers 405 (with Allow) and reports true when the request's
 // method is not the one kind accepts. Refused before authentication, it is
 // counted without tenant, like 401.
+// fromHeaders runs what every proxied request passes on its headers
+// alone, before any of its body is read: the method (answered is true
+// when it answered 405 itself), the announced body size (413) and the
+// caller's key (401). Otherwise it returns the caller's tenant.
+func (g *Gateway) fromHeaders(ctx *fasthttp.RequestCtx, kind router.Kind) (tenant *tenantRoute, answered bool, err error) {
+	if g.wrongMethod(ctx, kind) {
+		return nil, true, nil
+	}
+	if int64(ctx.Request.Header.ContentLength()) > g.maxBody || bytes.Equal(ctx.Request.Header.PeekBytes(keyRefused), refused413) {
+		// Refused from the headers alone: nothing of the body is read.
+		ctx.SetConnectionClose()
+		g.metrics.Rejected("", "", "body_too_large")
+		return nil, false, errBodyTooLarge
+	}
+	if tenant = g.caller(g.snap.Load(), &ctx.Request.Header); tenant == nil {
+		return nil, false, errUnauthorized
+	}
+	return tenant, false, nil
+}
+
 func (g *Gateway) wrongMethod(ctx *fasthttp.RequestCtx, kind router.Kind) bool {
 	if string(ctx.Method()) == kind.Method() {
 		return false

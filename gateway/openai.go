@@ -69,19 +69,11 @@ func (lc *llmCall) streamed() bool { return lc != nil && lc.stream != nil && lc.
 
 // handleOpenAI serves a proxied OpenAI request (rt.Kind.OpenAI()).
 func (g *Gateway) handleOpenAI(ctx *fasthttp.RequestCtx, rt router.Route, start time.Time) error {
-	if g.wrongMethod(ctx, rt.Kind) {
-		return nil
-	}
-	if int64(ctx.Request.Header.ContentLength()) > g.maxBody || bytes.Equal(ctx.Request.Header.PeekBytes(keyRefused), refused413) {
-		ctx.SetConnectionClose()
-		g.metrics.Rejected("", "", "body_too_large")
-		return errBodyTooLarge
+	tenant, answered, err := g.fromHeaders(ctx, rt.Kind)
+	if answered || err != nil {
+		return err
 	}
 	h := &ctx.Request.Header
-	tenant := g.caller(g.snap.Load(), h)
-	if tenant == nil {
-		return errUnauthorized
-	}
 	// The model is in the body: it is read now, for an authenticated
 	// caller, before admission (which is per model).
 	if err := g.refusedEarly(ctx, tenant.name, ""); err != nil {
